@@ -1,0 +1,9 @@
+"""The one exception type users see: its message is a single line naming the file and what is wrong."""
+
+
+class ComposerError(Exception):
+    """Bad input or an unrecoverable condition; the CLI prints ``error: <message>`` and exits non-zero."""
+
+    def __init__(self, message: str, *, exit_code: int = 2):
+        super().__init__(message)
+        self.exit_code = exit_code

@@ -1,0 +1,46 @@
+"""Atomic outputs: write beside the target under a temporary name, rename only when complete."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from composer.errors import ComposerError
+
+
+def check_writable_dir(target: Path) -> None:
+    """One clear error if the folder that should receive ``target`` cannot take a file."""
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise ComposerError(f"{target}: output folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ComposerError(f"{target}: output folder {folder} is not writable")
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; on success it is renamed onto ``target``.
+
+    On any exception (Ctrl-C included) the temporary file is removed and ``target`` is left untouched.
+    The suffix is kept so tools that pick a format by extension (ffmpeg, pysubs2) still work.
+    """
+    target = Path(target)
+    check_writable_dir(target)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".part{target.suffix}", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+def write_text_atomic(target: str | os.PathLike, text: str) -> None:
+    with atomic_path(target) as tmp:
+        tmp.write_text(text, encoding="utf-8")

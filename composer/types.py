@@ -1,0 +1,163 @@
+"""Plain frozen data that flows between the stages (see DESIGN.md): audio, lyrics, and the timed Timeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True, eq=False)
+class Audio:
+    """Float32 samples in [-1, 1], shape (frames, channels), at ``rate`` Hz."""
+
+    samples: np.ndarray
+    rate: int
+
+    def __post_init__(self) -> None:
+        if self.samples.ndim != 2:
+            raise ValueError("Audio.samples must be 2-D (frames, channels)")
+
+    @property
+    def duration(self) -> float:
+        return self.samples.shape[0] / self.rate
+
+    @property
+    def channels(self) -> int:
+        return self.samples.shape[1]
+
+    def mono(self) -> np.ndarray:
+        """1-D float32 mix-down."""
+        return self.samples.mean(axis=1, dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class Lyrics:
+    """Untimed lyrics: stanzas of lines, as written in a plain text file."""
+
+    stanzas: tuple[tuple[str, ...], ...]
+    title: str = ""
+
+    @property
+    def lines(self) -> list[tuple[str, int]]:
+        """Every line with the index of its stanza, in order."""
+        return [(line, i) for i, stanza in enumerate(self.stanzas) for line in stanza]
+
+
+@dataclass(frozen=True)
+class Syllable:
+    text: str
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    start: float
+    end: float
+    syllables: tuple[Syllable, ...]
+
+
+@dataclass(frozen=True)
+class LyricLine:
+    text: str
+    start: float
+    end: float
+    words: tuple[Word, ...]
+    stanza: int = 0
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Timed lyrics for one piece of audio.
+
+    Invariants (checked by ``validate``): lines are in order and never overlap; inside a line, words and
+    syllables are in order, never overlap and stay inside their parent; nothing runs past ``duration``.
+    """
+
+    lines: tuple[LyricLine, ...]
+    duration: float
+    title: str = ""
+    meta: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def validate(self, eps: float = 1e-6) -> None:
+        prev_end = 0.0
+        for line in self.lines:
+            _check_span(line.text, line.start, line.end, prev_end, self.duration, eps)
+            prev_end = line.end
+            w_prev = line.start
+            for word in line.words:
+                _check_span(word.text, word.start, word.end, w_prev, line.end, eps)
+                w_prev = word.end
+                s_prev = word.start
+                for syl in word.syllables:
+                    _check_span(syl.text, syl.start, syl.end, s_prev, word.end, eps)
+                    s_prev = syl.end
+
+    def line_index_at(self, t: float) -> int | None:
+        """Index of the line being sung at time t, or None between lines."""
+        for i, line in enumerate(self.lines):
+            if line.start <= t < line.end:
+                return i
+            if line.start > t:
+                return None
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "title": self.title,
+            "duration": round(self.duration, 4),
+            "meta": self.meta,
+            "lines": [
+                {
+                    "text": line.text,
+                    "start": round(line.start, 4),
+                    "end": round(line.end, 4),
+                    "stanza": line.stanza,
+                    "words": [
+                        {
+                            "text": w.text,
+                            "start": round(w.start, 4),
+                            "end": round(w.end, 4),
+                            "syllables": [
+                                {"text": s.text, "start": round(s.start, 4), "end": round(s.end, 4)}
+                                for s in w.syllables
+                            ],
+                        }
+                        for w in line.words
+                    ],
+                }
+                for line in self.lines
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Timeline:
+        lines = tuple(
+            LyricLine(
+                text=ln["text"],
+                start=float(ln["start"]),
+                end=float(ln["end"]),
+                stanza=int(ln.get("stanza", 0)),
+                words=tuple(
+                    Word(
+                        text=w["text"],
+                        start=float(w["start"]),
+                        end=float(w["end"]),
+                        syllables=tuple(
+                            Syllable(s["text"], float(s["start"]), float(s["end"])) for s in w["syllables"]
+                        ),
+                    )
+                    for w in ln["words"]
+                ),
+            )
+            for ln in d["lines"]
+        )
+        return cls(lines=lines, duration=float(d["duration"]), title=d.get("title", ""), meta=d.get("meta", {}))
+
+
+def _check_span(text: str, start: float, end: float, lower: float, upper: float, eps: float) -> None:
+    if not (lower - eps <= start <= end <= upper + eps):
+        raise ValueError(f"timing of {text!r} ({start:.3f}-{end:.3f}) is outside {lower:.3f}-{upper:.3f}")
