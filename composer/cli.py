@@ -1,0 +1,179 @@
+"""The `composer` command: parses, calls the library, reports. No logic lives here."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from composer.errors import ComposerError
+
+app = typer.Typer(
+    help="composer: AI death-metal karaoke videos, end to end.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True, highlight=False)
+
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+Seed = Annotated[int, typer.Option("--seed", help="Same seed, same output.")]
+TemplateOpt = Annotated[str, typer.Option("--template", "-t", help="Built-in template name or path to a .toml.")]
+
+
+class _RichWarnings(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        err.print(f"[yellow]warning:[/] {record.getMessage()}", markup=True)
+
+
+def _setup_logging() -> None:
+    log = logging.getLogger("composer")
+    if not any(isinstance(h, _RichWarnings) for h in log.handlers):
+        log.addHandler(_RichWarnings(level=logging.WARNING))
+    log.propagate = False
+    log.setLevel(logging.WARNING)
+
+
+@contextlib.contextmanager
+def _reporting(quiet: bool):
+    """Progress callback for the library, and one clean line for any failure."""
+    _setup_logging()
+    bar = Progress(
+        TextColumn("{task.description:<10}"), BarColumn(), TextColumn("{task.percentage:>5.1f}%"),
+        TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=err, disable=quiet,
+        transient=False,
+    )  # fmt: skip
+    tasks: dict[str, int] = {}
+
+    def progress(stage: str, done: float, total: float) -> None:
+        if stage not in tasks:
+            tasks[stage] = bar.add_task(stage, total=total)
+        bar.update(tasks[stage], completed=done, total=total)
+
+    try:
+        with bar:
+            yield progress
+    except ComposerError as e:
+        err.print(f"[red]error:[/] {e}", markup=True, soft_wrap=True)
+        raise typer.Exit(e.exit_code) from None
+    except KeyboardInterrupt:
+        err.print("[red]interrupted[/]: no output was written", markup=True)
+        raise typer.Exit(130) from None
+
+
+def _seconds(text: str, what: str) -> float:
+    from composer.timeparse import parse_duration
+
+    try:
+        value = parse_duration(text)
+    except ValueError as e:
+        raise ComposerError(f"{what}: {e}") from None
+    return value
+
+
+@app.command()
+def karaoke(
+    audio: Annotated[Path, typer.Argument(help="Song: wav, flac, ogg or mp3.")],
+    lyrics: Annotated[Path, typer.Argument(help="Plain lyrics (.txt) or timed (.lrc, enhanced .lrc, .ass).")],
+    images: Annotated[Path, typer.Option("--images", "-i", help="Folder of jpg/png/webp images.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output .mp4; sidecars are written beside it.")],
+    template: TemplateOpt = "gore",
+    seed: Seed = 0,
+    title: Annotated[Optional[str], typer.Option(help="Title card and sidecar title.")] = None,
+    quiet: Quiet = False,
+) -> None:
+    """Any song + lyrics + images -> a finished karaoke video."""
+    from composer.pipeline import karaoke as run
+
+    with _reporting(quiet) as progress:
+        result = run(audio, lyrics, images, out, template=template, seed=seed, title=title, progress=progress)
+    _report_video(result, quiet)
+
+
+def _report_video(result, quiet: bool) -> None:
+    if quiet:
+        return
+    err.print(f"wrote [bold]{result.video}[/] ({result.frames} frames, {len(result.timeline.lines)} lines)")
+    for p in (*result.sidecars, result.thumbnail):
+        err.print(f"  {p}")
+    dropped = result.timeline.meta.get("dropped_lines", 0)
+    if dropped:
+        err.print(f"  {dropped} lyric lines did not fit the song")
+
+
+@app.command()
+def align(
+    audio: Annotated[Path, typer.Argument(help="Song: wav, flac, ogg or mp3.")],
+    lyrics: Annotated[Path, typer.Argument(help="Plain lyrics: one line a line, blank line between stanzas.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output .lrc (enhanced), .ass, .srt or .json.")],
+    title: Annotated[Optional[str], typer.Option(help="Title written into the file.")] = None,
+    quiet: Quiet = False,
+) -> None:
+    """Time lyrics to a song and write the timing alone, for your own karaoke player."""
+    from composer.pipeline import align_file
+
+    with _reporting(quiet):
+        timeline = align_file(audio, lyrics, out, title=title)
+    if not quiet:
+        err.print(f"wrote [bold]{out}[/] ({len(timeline.lines)} lines)")
+
+
+@app.command()
+def preview(
+    template: TemplateOpt = "gore",
+    at: Annotated[str, typer.Option("--at", help="Time of the frame, e.g. 12s or 0:12.")] = "12s",
+    out: Annotated[Path, typer.Option("--out", "-o", help="PNG to write.")] = Path("preview.png"),
+    images: Annotated[Optional[Path], typer.Option("--images", "-i", help="Image folder (default: a sample).")] = None,
+    lyrics: Annotated[Optional[Path], typer.Option("--lyrics", help="Lyrics to show (default: samples).")] = None,
+    seed: Seed = 0,
+    quiet: Quiet = False,
+) -> None:
+    """One frame of a template over sample lyrics, to tweak a template by eye."""
+    from composer.preview import preview_frame
+
+    with _reporting(True):
+        path = preview_frame(template, _seconds(at, "--at"), out, images_dir=images, lyrics_path=lyrics, seed=seed)
+    if not quiet:
+        err.print(f"wrote [bold]{path}[/]")
+
+
+@app.command()
+def example(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output .mp4; inputs are written beside it.")] = Path(
+        "example/example.mp4"
+    ),
+    length: Annotated[str, typer.Option("--length", help="Song length, e.g. 40s or 2m.")] = "40s",
+    template: TemplateOpt = "gore",
+    seed: Seed = 0,
+    quiet: Quiet = False,
+) -> None:
+    """Make an example song, lyrics and images, then render them as a karaoke video."""
+    from composer.example import make_example
+
+    with _reporting(quiet) as progress:
+        seconds = _seconds(length, "--length")
+        result = make_example(out, seconds=seconds, template=template, seed=seed, progress=progress)
+    _report_video(result, quiet)
+
+
+@app.command()
+def templates() -> None:
+    """List the built-in templates."""
+    from composer.template import builtin_templates
+
+    for name in builtin_templates():
+        typer.echo(name)
+
+
+def main() -> None:  # pragma: no cover - console entry for `python -m composer`
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""The README's first video: a song, lyrics and images that composer makes itself, rendered as karaoke.
+
+The song comes from the same synthesizer that makes the aligner's test songs, so the example also shows
+the aligner at work on audio whose vocal times are known.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from composer.errors import ComposerError
+from composer.fsutil import check_writable_dir, write_text_atomic
+
+
+def lyrics_text(lyrics) -> str:
+    return "\n\n".join("\n".join(stanza) for stanza in lyrics.stanzas) + "\n"
+
+
+def make_example(out: Path, *, seconds: float = 40.0, template: str = "gore", seed: int = 0, progress=None):
+    from composer.audio.io import write_wav
+    from composer.audio.synth import make_song
+    from composer.pipeline import karaoke
+    from composer.render.imagegen import make_images
+
+    out = Path(out)
+    if not 10 <= seconds <= 3600:
+        raise ComposerError(f"--length {seconds:g}s: the example song must be 10 s to 1 h long")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    check_writable_dir(out)
+    song = make_song(seed=seed, kind="clear", duration=seconds)
+    audio_path = out.with_name(f"{out.stem}-song.wav")
+    lyrics_path = out.with_name(f"{out.stem}-lyrics.txt")
+    images_dir = out.with_name(f"{out.stem}-images")
+    write_wav(audio_path, song.audio)
+    write_text_atomic(lyrics_path, lyrics_text(song.lyrics))
+    images_dir.mkdir(exist_ok=True)
+    make_images(images_dir, n=4, seed=seed)
+    kwargs = {"progress": progress} if progress else {}
+    return karaoke(audio_path, lyrics_path, images_dir, out, template=template, seed=seed,
+                   title="composer example", **kwargs)  # fmt: skip

