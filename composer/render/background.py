@@ -101,15 +101,27 @@ def open_rgb(source: Path | Image.Image, draft_size: tuple[int, int] | None = No
 # ------------------------------------------------------------------------------------------ plane formats
 
 
-# BT.601 RGB (0-255) -> Y, Cb, Cr in limited range, before the +16 / +128 offsets
-_YCC = np.array([[65.481, 128.553, 24.966], [-37.797, -74.203, 112.0], [112.0, -93.786, -18.214]],
-                np.float32) / 255.0
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+# BT.709, the matrix of HD video, which the writer tags the stream with
+_KR, _KB = 0.2126, 0.0722
+_KG = 1.0 - _KR - _KB
+
+
+_LUMA = np.array([_KR, _KG, _KB], np.float32)
+
+
+def _ycc_matrix() -> np.ndarray:
+    """RGB (0-255) -> Y, Cb, Cr in limited range, before the +16 / +128 offsets."""
+    cb = (np.array([0.0, 0.0, 1.0]) - _LUMA) / (2 * (1 - _KB))
+    cr = (np.array([1.0, 0.0, 0.0]) - _LUMA) / (2 * (1 - _KR))
+    return (np.stack([219.0 * _LUMA, 224.0 * cb, 224.0 * cr]) / 255.0).astype(np.float32)
+
+
+_YCC = _ycc_matrix()
 
 
 def rgb_to_ycbcr(rgb: np.ndarray) -> np.ndarray:
-    """(..., 3) RGB in 0-255 -> (..., 3) float32 Y, Cb, Cr in BT.601 limited ("tv") range."""
-    out = np.asarray(rgb, np.float32) @ _YCC.T
+    """(..., 3) RGB in 0-255 -> (..., 3) float32 Y, Cb, Cr in BT.709 limited ("tv") range."""
+    out = rgb.astype(np.float32) @ _YCC.T
     out += np.array([16.0, 128.0, 128.0], dtype=np.float32)
     return out
 
@@ -119,9 +131,9 @@ def ycbcr_to_rgb(ycc: np.ndarray) -> np.ndarray:
     y = (ycc[..., 0] - 16.0) * (255.0 / 219.0)
     cb = (ycc[..., 1] - 128.0) * (255.0 / 224.0)
     cr = (ycc[..., 2] - 128.0) * (255.0 / 224.0)
-    r = y + 1.402 * cr
-    g = y - 0.344136 * cb - 0.714136 * cr
-    b = y + 1.772 * cb
+    r = y + 2 * (1 - _KR) * cr
+    b = y + 2 * (1 - _KB) * cb
+    g = (y - _KR * r - _KB * b) / _KG
     return np.stack([r, g, b], axis=-1).astype(np.float32)
 
 

@@ -1,0 +1,65 @@
+"""Inputs a user would bring, made once per test session: a short song, its lyrics, a folder of images."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+# A small template: same looks and code paths, a frame size that keeps the suite fast on 2 cores.
+SMALL_TEMPLATE = """
+name = "test-small"
+[video]
+width = 640
+height = 360
+fps = 24
+[text]
+font = "anton"
+size = 110
+color = "#ffffff"
+highlight_color = "#ff0000"
+stroke_width = 0
+effect = "none"
+lines = 1
+uppercase = true
+highlight = "smooth"
+[background]
+crossfade = 0.0
+ken_burns = 0.0
+tint = "#000000"
+tint_strength = 0.0
+grain = 0.0
+brightness = 0.25
+saturation = 0.0
+[title]
+enabled = false
+"""
+
+
+@dataclass(frozen=True)
+class SongInputs:
+    audio: Path
+    lyrics: Path
+    images: Path
+    template: Path
+    line_times: tuple[tuple[float, float], ...]
+    duration: float
+
+
+@pytest.fixture(scope="session")
+def song_inputs(tmp_path_factory) -> SongInputs:
+    from composer.audio.io import write_wav
+    from composer.audio.synth import make_song
+    from composer.example import lyrics_text
+    from composer.render.imagegen import make_images
+
+    root = tmp_path_factory.mktemp("song")
+    song = make_song(seed=3, kind="clear", duration=14.0)
+    write_wav(root / "song.wav", song.audio)
+    (root / "lyrics.txt").write_text(lyrics_text(song.lyrics), encoding="utf-8")
+    (root / "images").mkdir()
+    make_images(root / "images", n=2, seed=1, size=(800, 500))
+    (root / "small.toml").write_text(SMALL_TEMPLATE, encoding="utf-8")
+    return SongInputs(root / "song.wav", root / "lyrics.txt", root / "images", root / "small.toml",
+                      song.line_times, song.audio.duration)  # fmt: skip

@@ -1,0 +1,155 @@
+"""Every bad input gets one clear line naming the file, a non-zero exit, and no file at the output path."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+import soundfile as sf
+from PIL import Image
+from typer.testing import CliRunner
+
+from composer.cli import app
+
+
+def run(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def error_lines(result) -> list[str]:
+    return [ln for ln in result.output.splitlines() if ln.startswith("error:")]
+
+
+def karaoke(song_inputs, out, *, audio=None, lyrics=None, images=None, template=None):
+    return run("karaoke", audio or song_inputs.audio, lyrics or song_inputs.lyrics,
+               "--images", images or song_inputs.images, "-o", out,
+               "--template", template or song_inputs.template, "--quiet")  # fmt: skip
+
+
+def assert_failed_cleanly(result, out, *needles):
+    assert result.exit_code == 2, result.output
+    lines = error_lines(result)
+    assert len(lines) == 1, result.output
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    assert not out.exists()
+    assert [p.name for p in out.parent.iterdir() if ".part" in p.name] == []
+
+
+def test_missing_audio(song_inputs, tmp_path):
+    out = tmp_path / "v.mp4"
+    res = karaoke(song_inputs, out, audio=tmp_path / "nope.flac")
+    assert_failed_cleanly(res, out, "nope.flac")
+
+
+def test_text_file_posing_as_audio(song_inputs, tmp_path):
+    fake = tmp_path / "song.wav"
+    fake.write_text("this is not audio\n" * 100)
+    out = tmp_path / "v.mp4"
+    assert_failed_cleanly(karaoke(song_inputs, out, audio=fake), out, "song.wav")
+
+
+def test_silent_audio(song_inputs, tmp_path):
+    silent = tmp_path / "silent.flac"
+    sf.write(silent, np.zeros((44100 * 5, 2), np.float32), 44100)
+    out = tmp_path / "v.mp4"
+    assert_failed_cleanly(karaoke(song_inputs, out, audio=silent), out, "silent.flac", "silent")
+
+
+@pytest.mark.parametrize("content, needle", [(b"", "no lyric"), (b"\n  \n\n", "no lyric"),
+                                             (bytes(range(256)) * 20, "binary")])  # fmt: skip
+def test_bad_lyrics(song_inputs, tmp_path, content, needle):
+    lyrics = tmp_path / "lyrics.txt"
+    lyrics.write_bytes(content)
+    out = tmp_path / "v.mp4"
+    assert_failed_cleanly(karaoke(song_inputs, out, lyrics=lyrics), out, "lyrics.txt", needle)
+
+
+def test_folder_with_no_usable_image(song_inputs, tmp_path):
+    images = tmp_path / "imgs"
+    images.mkdir()
+    (images / "notes.txt").write_text("hello")
+    (images / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    out = tmp_path / "v.mp4"
+    assert_failed_cleanly(karaoke(song_inputs, out, images=images), out, "imgs", "no usable image")
+
+
+def test_bad_images_are_skipped_when_others_remain(song_inputs, tmp_path):
+    images = tmp_path / "imgs"
+    shutil.copytree(song_inputs.images, images)
+    (images / "zz-broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    out = tmp_path / "v.mp4"
+    res = karaoke(song_inputs, out, images=images)
+    assert res.exit_code == 0, res.output
+    assert "zz-broken.png" in res.output and "warning" in res.output
+    assert out.exists()
+
+
+def test_decompression_bomb_is_refused(song_inputs, tmp_path):
+    images = tmp_path / "imgs"
+    images.mkdir()
+    # a tiny file that claims 20000x20000 pixels (400 MP)
+    Image.new("1", (20000, 20000)).save(images / "bomb.png", optimize=True)
+    out = tmp_path / "v.mp4"
+    res = karaoke(song_inputs, out, images=images)
+    assert_failed_cleanly(res, out, "no usable image")
+    assert "bomb.png" in res.output
+
+
+def test_bad_template_names_key_and_allowed_values(song_inputs, tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[text]\nhighlight = "glow"\n')
+    out = tmp_path / "v.mp4"
+    res = karaoke(song_inputs, out, template=bad)
+    assert_failed_cleanly(res, out, "bad.toml", "highlight", "smooth")
+    res = karaoke(song_inputs, out, template="no-such-template")
+    assert_failed_cleanly(res, out, "no-such-template", "gore")
+
+
+def test_unwritable_output(song_inputs, tmp_path):
+    out = tmp_path / "missing-folder" / "v.mp4"
+    res = karaoke(song_inputs, out)
+    assert res.exit_code == 2 and len(error_lines(res)) == 1 and "missing-folder" in error_lines(res)[0]
+    assert not out.parent.exists()
+
+
+def test_wrong_output_suffix(song_inputs, tmp_path):
+    out = tmp_path / "v.avi"
+    assert_failed_cleanly(karaoke(song_inputs, out), out, "v.avi", ".mp4")
+
+
+def test_failed_render_keeps_the_earlier_video(song_inputs, tmp_path):
+    out = tmp_path / "v.mp4"
+    out.write_bytes(b"last week's render")
+    res = karaoke(song_inputs, out, audio=tmp_path / "nope.wav")
+    assert res.exit_code == 2
+    assert out.read_bytes() == b"last week's render"
+
+
+def test_align_writes_each_timing_format(song_inputs, tmp_path):
+    for suffix in (".lrc", ".ass", ".srt", ".json"):
+        out = tmp_path / f"t{suffix}"
+        res = run("align", song_inputs.audio, song_inputs.lyrics, "-o", out, "--quiet")
+        assert res.exit_code == 0, res.output
+        assert out.stat().st_size > 50
+    lrc = (tmp_path / "t.lrc").read_text()
+    assert "[00:" in lrc and "<00:" in lrc  # enhanced LRC: line and word tags
+    out = tmp_path / "t.txt"
+    assert_failed_cleanly(run("align", song_inputs.audio, song_inputs.lyrics, "-o", out), out, "t.txt", ".lrc")
+
+
+def test_preview_writes_a_frame_of_the_template(tmp_path):
+    for name in ("gore", "void", "classic"):
+        out = tmp_path / f"{name}.png"
+        res = run("preview", "--template", name, "--at", "12s", "-o", out)
+        assert res.exit_code == 0, res.output
+        assert Image.open(out).size == (1920, 1080)
+    gore = np.asarray(Image.open(tmp_path / "gore.png").convert("HSV"))[..., 1].mean()
+    void = np.asarray(Image.open(tmp_path / "void.png").convert("HSV"))[..., 1].mean()
+    assert void < 5 < gore
+
+
+def test_preview_bad_time(tmp_path):
+    out = tmp_path / "p.png"
+    assert_failed_cleanly(run("preview", "--at", "soon", "-o", out), out, "--at", "soon")
