@@ -114,7 +114,6 @@ def karaoke(
     from composer.render.background import load_images
     from composer.render.frames import FrameRenderer
     from composer.render.sidecars import write_sidecars
-    from composer.render.writer import EncodeSettings, VideoWriter
     from composer.template import load_template
 
     out = Path(out)
@@ -129,21 +128,31 @@ def karaoke(
     timeline = time_lyrics(audio, audio_path, lyrics_path, title)
     progress("timing", 1, 1)
     renderer = FrameRenderer(tmpl, timeline, images, seed=seed, title=timeline.title)
-    n = renderer.n_frames(audio.duration)
     with tempfile.TemporaryDirectory(prefix="composer-") as tmp:
         wav = Path(tmp) / "audio.wav"
         stats = prepare_output_audio(audio, wav)
+        duration = audio.duration
         del audio  # the encoder reads the WAV: keep only what rendering needs in memory
-        with VideoWriter(out, renderer.width, renderer.height, renderer.fps, wav, encode or EncodeSettings()) as w:
-            step = max(1, renderer.fps // 2)
-            for i in range(n):
-                w.write(renderer.yuv420p(i / renderer.fps))
-                if i % step == 0:
-                    progress("rendering", i, n)
-            progress("rendering", n, n)
+        n = render_video(renderer, duration, wav, out, progress=progress, encode=encode)
     sidecar_paths = write_sidecars(timeline, out, **_ass_style(tmpl, renderer))
     thumb = write_thumbnail(renderer, timeline, out.with_suffix(".png"))
     return KaraokeResult(out, tuple(sidecar_paths), thumb, timeline, stats, n)
+
+
+def render_video(renderer, duration: float, wav: Path | None, out: Path, *, progress: Progress = _no_progress,
+                 encode=None) -> int:
+    """Frames of ``renderer`` piped into the encoder with the prepared audio; returns the frame count."""
+    from composer.render.writer import EncodeSettings, VideoWriter
+
+    n = renderer.n_frames(duration)
+    step = max(1, renderer.fps // 2)
+    with VideoWriter(out, renderer.width, renderer.height, renderer.fps, wav, encode or EncodeSettings()) as w:
+        for i in range(n):
+            w.write(renderer.yuv420p(i / renderer.fps))
+            if i % step == 0:
+                progress("rendering", i, n)
+        progress("rendering", n, n)
+    return n
 
 
 def _ass_style(tmpl, renderer) -> dict:
@@ -169,9 +178,9 @@ def write_thumbnail(renderer, timeline: Timeline, path: Path, at: float | None =
     return path
 
 
-def save_png(frame: np.ndarray, path: Path, max_width: int | None = None) -> None:
+def save_png(frame: np.ndarray, path: Path, max_width: int | None = None, optimize: bool = True) -> None:
     image = Image.fromarray(frame)
     if max_width and image.width > max_width:
         image = image.resize((max_width, round(image.height * max_width / image.width)), Image.LANCZOS)
     with atomic_path(path) as tmp:
-        image.save(tmp, format="PNG", optimize=True)
+        image.save(tmp, format="PNG", optimize=optimize)

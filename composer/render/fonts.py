@@ -58,3 +58,11 @@ def load_font(name: str, size: int) -> ImageFont.FreeTypeFont:
 def family_name(name: str) -> str:
     """The font's family name as players know it (e.g. "Black Ops One"), for .ass subtitle styles."""
     return load_font(name, 16).getname()[0] or name
+
+
+def font_path(name: str):
+    """The TTF file behind a bundled font name (for tools such as libass that take a fonts folder)."""
+    from pathlib import Path
+
+    spec = _FONTS[name]
+    return Path(str(resources.files(spec.package).joinpath("files", spec.filename)))

@@ -1,0 +1,207 @@
+"""Render speed against ffmpeg baselines, interleaved in one run (machines here are shared and noisy).
+
+Same content for every contestant: 60 s of 1280x720 at 30 fps, three images, sixteen lyric lines with a word
+sweep, the same audio, the same x264 settings (veryfast, crf 20) and AAC settings.
+  (a) ffmpeg alone encoding the slideshow with no text: the encode limit
+  (b) ffmpeg burning composer's own .ass sidecar in with its `ass` filter: what karaoke tools do today
+  (c) composer: FrameRenderer frames piped into the writer
+Prints frames per second, medians over rounds, and the ratios c/a and c/b (targets >= 0.85 and >= 1.15).
+Then: composer with Ken Burns and crossfades on, 1920x1080 against (a) at 1080p, and the peak memory (RSS of
+the whole process tree, ffmpeg included) of a 10-minute render.
+
+    python benchmarks/render_bench.py [--rounds 3] [--seconds 60] [--long-seconds 600] [--skip-long]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import run_measured  # noqa: E402
+
+from composer.render.writer import EncodeSettings, audio_args, ffmpeg_exe, video_args  # noqa: E402
+
+LINES = 16
+
+
+def make_inputs(root: Path, seconds: float) -> dict:
+    """Images, prepared audio and a 16-line timeline (with its .ass) shared by every contestant."""
+    from composer.audio.io import prepare_output_audio
+    from composer.audio.synth import example_lyrics, make_song
+    from composer.render.imagegen import make_images
+    from composer.render.sidecars import write_json
+    from composer.timing import make_line
+    from composer.types import Timeline
+
+    images = make_images(root / "images", n=3, seed=1) if (root / "images").mkdir() is None else []
+    song = make_song(seed=5, kind="dense", duration=seconds)
+    wav = root / "audio.wav"
+    prepare_output_audio(song.audio, wav)
+    texts = [line for line, _ in example_lyrics(7, LINES).lines][:LINES]
+    slot = seconds / LINES
+    lines = [make_line(text, i * slot + 0.4, (i + 1) * slot - 0.3, i // 4) for i, text in enumerate(texts)]
+    timeline = Timeline(tuple(lines), duration=seconds, title="")
+    write_json(timeline, root / "timeline.json")
+    return {"images": [str(p) for p in images], "wav": str(wav), "timeline": str(root / "timeline.json")}
+
+
+def bench_template(width: int, height: int, *, moving: bool):
+    from composer.template import load_template
+
+    return load_template("classic").replace(
+        video={"width": width, "height": height, "fps": 30},
+        text={"highlight": "word"},
+        background={"ken_burns": 0.06 if moving else 0.0, "crossfade": 1.0 if moving else 0.0,
+                    "seconds_per_image": 20.0, "shuffle": False, "grain": 0.0, "tint_strength": 0.0,
+                    "brightness": 1.0, "saturation": 1.0},
+        title={"enabled": False},
+    )  # fmt: skip
+
+
+def composer_job(spec: dict) -> None:
+    """Runs in a child process, so every round starts cold, as a user's render does."""
+    from composer.pipeline import render_video
+    from composer.render.frames import FrameRenderer
+    from composer.types import Timeline
+
+    tmpl = bench_template(spec["width"], spec["height"], moving=spec["moving"])
+    timeline = Timeline.from_dict(json.loads(Path(spec["timeline"]).read_text()))
+    if spec["seconds"] > timeline.duration:  # the long run repeats the lyrics to fill the song
+        reps = int(spec["seconds"] // timeline.duration) + 1
+        lines = [
+            type(ln)(ln.text, ln.start + k * timeline.duration, ln.end + k * timeline.duration,
+                     _shift_words(ln.words, k * timeline.duration), ln.stanza)
+            for k in range(reps) for ln in timeline.lines
+        ]  # fmt: skip
+        timeline = Timeline(tuple(ln for ln in lines if ln.end <= spec["seconds"]), spec["seconds"])
+    renderer = FrameRenderer(tmpl, timeline, [Path(p) for p in spec["images"]], seed=0)
+    wav = Path(spec["wav"]) if spec["wav"] else None
+    render_video(renderer, spec["seconds"], wav, Path(spec["out"]))
+
+
+def _shift_words(words, dt):
+    from composer.types import Syllable, Word
+
+    return tuple(
+        Word(w.text, w.start + dt, w.end + dt, tuple(Syllable(s.text, s.start + dt, s.end + dt) for s in w.syllables))
+        for w in words
+    )
+
+
+def ffmpeg_slideshow(inputs: dict, out: Path, width: int, height: int, seconds: float, ass: Path | None,
+                     fontsdir: Path | None) -> list[str]:  # fmt: skip
+    per = seconds / len(inputs["images"])
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
+    for img in inputs["images"]:
+        cmd += ["-loop", "1", "-framerate", "30", "-t", f"{per}", "-i", img]
+    cmd += ["-i", inputs["wav"]]
+    fit = f"scale={width}:{height}:force_original_aspect_ratio=increase,crop={width}:{height},setsar=1"
+    chains = [f"[{i}:v]{fit}[v{i}]" for i in range(len(inputs["images"]))]
+    concat = "".join(f"[v{i}]" for i in range(len(inputs["images"]))) + f"concat=n={len(inputs['images'])}:v=1:a=0"
+    if ass is not None:
+        concat += f",ass={ass}:fontsdir={fontsdir}"
+    graph = ";".join(chains) + ";" + concat + ",format=yuv420p[out]"
+    settings = EncodeSettings()
+    cmd += ["-filter_complex", graph, "-map", "[out]", "-map", f"{len(inputs['images'])}:a"]
+    cmd += video_args(30, settings) + audio_args(settings) + ["-movflags", "+faststart", str(out)]
+    return cmd
+
+
+def composer_cmd(root: Path, inputs: dict, out: Path, width: int, height: int, seconds: float, *,
+                 moving: bool = False, name: str = "job") -> list[str]:  # fmt: skip
+    spec = {**inputs, "out": str(out), "width": width, "height": height, "seconds": seconds, "moving": moving}
+    path = root / f"{name}.json"
+    path.write_text(json.dumps(spec))
+    return [sys.executable, __file__, "--job", str(path)]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--long-seconds", type=float, default=600.0)
+    ap.add_argument("--skip-long", action="store_true")
+    ap.add_argument("--job", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.job:
+        composer_job(json.loads(Path(args.job).read_text()))
+        return
+
+    from composer.render.fonts import family_name, font_path
+    from composer.render.sidecars import write_ass
+    from composer.types import Timeline
+
+    with tempfile.TemporaryDirectory(prefix="render-bench-") as tmp:
+        root = Path(tmp)
+        inputs = make_inputs(root, args.seconds)
+        tmpl = bench_template(1280, 720, moving=False)
+        timeline = Timeline.from_dict(json.loads(Path(inputs["timeline"]).read_text()))
+        ass = root / "lyrics.ass"
+        write_ass(timeline, ass, width=1280, height=720, **tmpl.ass_style())
+        fontsdir = font_path(tmpl.text.font).parent
+        frames = round(args.seconds * 30)
+        contestants = {
+            "a ffmpeg slideshow": ffmpeg_slideshow(inputs, root / "a.mp4", 1280, 720, args.seconds, None, None),
+            "b ffmpeg + ass burn-in": ffmpeg_slideshow(inputs, root / "b.mp4", 1280, 720, args.seconds, ass,
+                                                       fontsdir),
+            "c composer": composer_cmd(root, inputs, root / "c.mp4", 1280, 720, args.seconds),
+        }  # fmt: skip
+        fps: dict[str, list[float]] = {k: [] for k in contestants}
+        names = list(contestants)
+        for r in range(args.rounds):
+            for name in names[r % 3 :] + names[: r % 3]:  # rotate the order so no one always runs first
+                wall, _ = run_measured(contestants[name])
+                fps[name].append(frames / wall)
+        print(f"1280x720, {args.seconds:.0f} s, {frames} frames, {LINES} lines, word sweep, font "
+              f"{family_name(tmpl.text.font)}; median of {args.rounds} interleaved rounds")  # fmt: skip
+        med = {k: statistics.median(v) for k, v in fps.items()}
+        for k, v in fps.items():
+            print(f"  {k:<24} {med[k]:7.1f} fps   runs: {', '.join(f'{x:.1f}' for x in v)}")
+        print(f"  composer / (a) encode limit : {med['c composer'] / med['a ffmpeg slideshow']:.2f}x  (target >= 0.85)")
+        print(f"  composer / (b) ass burn-in  : {med['c composer'] / med['b ffmpeg + ass burn-in']:.2f}x  "
+              "(target >= 1.15)")  # fmt: skip
+
+        wall, _ = run_measured(composer_cmd(root, inputs, root / "m.mp4", 1280, 720, args.seconds, moving=True,
+                                            name="moving"))  # fmt: skip
+        print(f"  composer, Ken Burns + 1 s crossfades: {frames / wall:.1f} fps "
+              f"({frames / wall / med['a ffmpeg slideshow']:.2f}x of (a))")
+
+        wa, _ = run_measured(ffmpeg_slideshow(inputs, root / "a1080.mp4", 1920, 1080, args.seconds, None, None))
+        wc, _ = run_measured(composer_cmd(root, inputs, root / "c1080.mp4", 1920, 1080, args.seconds, name="hd"))
+        print(f"1920x1080: (a) {frames / wa:.1f} fps, composer {frames / wc:.1f} fps, ratio {wa / wc:.2f}x")
+
+        if not args.skip_long:
+            long_cmd = composer_cmd(root, inputs, root / "long.mp4", 1280, 720, args.long_seconds, name="long")
+            song = _long_audio(root, inputs, args.long_seconds)
+            spec = json.loads(Path(long_cmd[-1]).read_text())
+            spec["wav"] = str(song)
+            Path(long_cmd[-1]).write_text(json.dumps(spec))
+            wall, peak = run_measured(long_cmd)
+            print(f"{args.long_seconds / 60:.0f}-minute render at 1280x720: {wall:.0f} s wall, "
+                  f"peak RSS {peak:.0f} MB (python + ffmpeg; target < 1024 MB)")
+
+
+def _long_audio(root: Path, inputs: dict, seconds: float) -> Path:
+    """The benchmark song looped to the long length, written as 48 kHz WAV like a real render's."""
+    import numpy as np
+    import soundfile as sf
+
+    data, rate = sf.read(inputs["wav"], dtype="float32", always_2d=True)
+    reps = int(np.ceil(seconds * rate / len(data)))
+    out = root / "long.wav"
+    with sf.SoundFile(out, "w", rate, data.shape[1], subtype="PCM_16") as f:
+        left = int(seconds * rate)
+        for _ in range(reps):
+            f.write(data[: min(len(data), left)])
+            left -= len(data)
+    return out
+
+
+if __name__ == "__main__":
+    main()
