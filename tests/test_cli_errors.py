@@ -153,3 +153,32 @@ def test_preview_writes_a_frame_of_the_template(tmp_path):
 def test_preview_bad_time(tmp_path):
     out = tmp_path / "p.png"
     assert_failed_cleanly(run("preview", "--at", "soon", "-o", out), out, "--at", "soon")
+
+
+def test_timed_lyrics_keep_their_timing(song_inputs, tmp_path):
+    """An .lrc made by hand (here by `align`, then shifted) is used as given, not re-aligned."""
+    import json
+    import re
+
+    lrc = tmp_path / "t.lrc"
+    assert run("align", song_inputs.audio, song_inputs.lyrics, "-o", lrc, "-q").exit_code == 0
+
+    def shift(m):
+        t = int(m.group(2)) * 60 + float(m.group(3)) + 0.5
+        return f"{m.group(1)}{int(t // 60):02d}:{t % 60:05.2f}"
+
+    (tmp_path / "shifted.lrc").write_text(re.sub(r"([\[<])(\d\d):(\d\d\.\d\d)", shift, lrc.read_text()))
+    out = tmp_path / "t.json"
+    assert run("align", song_inputs.audio, tmp_path / "shifted.lrc", "-o", out, "-q").exit_code == 0
+    original = json.loads(run_json(song_inputs, tmp_path))
+    shifted = json.loads(out.read_text())
+    for a, b in zip(original["lines"], shifted["lines"]):
+        assert abs(b["start"] - a["start"] - 0.5) < 0.011
+        assert [w["text"] for w in a["words"]] == [w["text"] for w in b["words"]]
+        assert abs(b["words"][-1]["start"] - a["words"][-1]["start"] - 0.5) < 0.011
+
+
+def run_json(song_inputs, tmp_path) -> str:
+    out = tmp_path / "orig.json"
+    assert run("align", song_inputs.audio, song_inputs.lyrics, "-o", out, "-q").exit_code == 0
+    return out.read_text()
