@@ -1,14 +1,19 @@
-"""Lyrics to audio without a trained model: vocal energy -> voiced units -> lines by dynamic programming.
+"""Lyrics to audio without a trained model: vocal activity -> voiced units -> lines by dynamic programming.
 
-1. ``vocal_activity``: log band energies on 10 ms frames; each band's stationary bed (the guitar wall, a
-   steady blast beat) is its running low percentile over a few seconds and is subtracted; what is left in
-   the formant region (300-3500 Hz), median-filtered in time so drum hits drop out, is the voice.
-2. Units: stretches where that activity stays up (hysteresis), cut at its dips, so a gap between two lines
-   and a pause inside a line both become unit boundaries.
-3. A dynamic program places the lines, in order, on runs of consecutive units: a line's voiced time should
-   match its syllable count at a global syllable rate (searched over a plausible range), a pause inside a
-   line costs more the longer it is and a long instrumental stretch cannot be inside a line, a line boundary
-   prefers a wide gap, units left unsung cost their energy, lines that do not fit are dropped at the end.
+1. ``vocal_activity``: log band energies on 10 ms frames of the mix (and, for stereo, of the centre's share
+   over the sides: metal puts the voice in the middle and the rhythm guitars hard left and right). Each
+   band's bed (the guitar wall, a steady beat) is its running low percentile over many seconds and is
+   subtracted. What rises in the first-formant (300-1000 Hz) and upper-formant (1-3.5 kHz) regions together,
+   and not below 250 Hz (a new riff) or above 5 kHz (snare, cymbals), median-filtered in time so drum hits
+   drop out, is the voice.
+2. Units: stretches where the activity is up (hysteresis), also cut at its valleys, with tightened edges.
+   A gap between lines, a pause inside a line, or two lines bled together by reverb all become unit edges.
+3. A dynamic program places the lines in order, each on a run of consecutive units. A line's span should
+   fit its syllables at one song-wide rate (searched over a plausible range, which also keeps lines from
+   stretching over a song that has more singing than lyrics); a line pays for the quiet it spans and wants
+   quiet at its edges; no line spans a long instrumental stretch; voice left unsung costs most between
+   lines, less before the first line (an intro), least after the last (the lyrics ran out); lines that
+   fit nowhere are dropped from the end.
 4. Words and syllables inside each line: ``make_line`` spreads them by syllables and by the activity.
 """
 
@@ -29,53 +34,46 @@ from composer.types import Audio, Lyrics, Timeline
 log = logging.getLogger("composer")
 
 FRAME_RATE = 100  # activity frames per second
+# syllables per second over a line's span (its held last syllable counted as one more): the song-wide rate
+# is searched in this range, which bounds how far lines stretch or squeeze
+RATE_RANGE = (2.7, 6.5)
+
 _N_BANDS = 40
 _F_MIN, _F_MAX = 60.0, 8000.0
-_VOICE_BAND = (300.0, 3500.0)
+_F1_BAND, _F2_BAND = (300.0, 1000.0), (1000.0, 3500.0)
 _SILENT_PEAK = 1e-4
-
-# syllables per second of voiced time that a sung line may have: bounds how far lines stretch or squeeze
-RATE_RANGE = (2.2, 8.0)
-
-
-@dataclass(frozen=True)
-class _Units:
-    start: np.ndarray  # seconds
-    end: np.ndarray
-    strength: np.ndarray  # mean activity inside, 0..1
-    gap: np.ndarray  # (size + 1,) seconds of quiet before each unit; the last entry is after the last unit
-    dip: np.ndarray  # (size + 1,) how far activity falls there below the lower of its two neighbours
-    act: np.ndarray  # the activity curve the units were cut from, one value per frame
-
-    @property
-    def size(self) -> int:
-        return len(self.start)
 
 
 def align(audio: Audio, lyrics: Lyrics, *, title: str | None = None) -> Timeline:
-    """Time every line, word and syllable of the lyrics to the song."""
+    """Time every line, word and syllable of the lyrics to the song.
+
+    Lines that do not fit are dropped from the end (with a warning); with fewer lines than the song sings,
+    the rest of the song goes without lyrics. Raises ComposerError when the audio is silent.
+    """
     _check_not_silent(audio)
     times, act = vocal_activity(audio)
-    units = _units(times, act)
     texts = lyrics.lines
     syllables = np.array([max(1, sum(count_syllables(w) for w in text.split())) for text, _ in texts], float)
-    spans = _place_lines(units, syllables, audio.duration) if len(texts) and units.size else []
+    units = _units(act)
+    spans = _place_lines(units, act, syllables, audio.duration) if len(texts) and units.size else []
     dropped = len(texts) - len(spans)
     if dropped:
         log.warning("%d lyric lines did not fit the song and were dropped from the end", dropped)
-    lines = []
-    for (text, stanza), (start, end) in zip(texts, spans):
-        lines.append(make_line(text, start, end, stanza, activity=(times, act)))
+    lines = tuple(
+        make_line(text, start, min(end, audio.duration), stanza, activity=(times, act))
+        for (text, stanza), (start, end) in zip(texts, spans)
+    )
     timeline = Timeline(
-        lines=tuple(lines), duration=audio.duration, title=title if title is not None else lyrics.title,
-        meta={"dropped_lines": dropped, "aligner": "energy-dp"},
+        lines=lines, duration=audio.duration, title=title if title is not None else lyrics.title,
+        meta={"dropped_lines": dropped},
     )
     timeline.validate()
     return timeline
 
 
 def _check_not_silent(audio: Audio) -> None:
-    if audio.samples.size == 0 or float(np.max(np.abs(audio.samples))) < _SILENT_PEAK:
+    x = audio.samples
+    if x.size == 0 or max(float(x.max()), -float(x.min())) < _SILENT_PEAK:  # no |x| copy of a long song
         raise ComposerError("audio is silent (peak below -80 dBFS): nothing to align the lyrics to")
 
 
@@ -83,33 +81,74 @@ def _check_not_silent(audio: Audio) -> None:
 
 
 def vocal_activity(audio: Audio) -> tuple[np.ndarray, np.ndarray]:
-    """(times, values): how strongly a voice stands out of the band at each 10 ms frame, values in [0, 1]."""
-    bands, freqs = _band_energies(audio)
-    act = _voice_salience(bands, freqs)
+    """(times, values): how strongly a voice stands out of the band at each 10 ms frame, values in [0, 1].
+
+    Two views are averaged: the mix itself, and (for stereo) how much more the centre than the sides
+    carries. Metal is mixed with the voice, kick and snare in the middle and the rhythm guitars panned
+    hard left and right, so a voice rises in the centre's share of the formant region.
+    """
+    mid, side, freqs = _band_energies(audio)
+    act = _voice_salience(mid, freqs)
+    if side is not None:
+        act = 0.5 * (act + _voice_salience(mid - side, freqs))
     times = (np.arange(len(act)) + 0.5) / FRAME_RATE
     return times, act
 
 
-def _band_energies(audio: Audio, chunk_frames: int = 4096) -> tuple[np.ndarray, np.ndarray]:
-    """Log power in mel-spaced bands, (frames, bands) float32, computed chunk by chunk on the mono mix."""
+def _band_energies(audio: Audio, chunk_frames: int = 2048):
+    """Log power in mel-spaced bands, (frames, bands) float32, of the mid (L+R) and side (L-R) signals.
+
+    Computed chunk by chunk straight from the samples, so a long song costs no full-length copies. side
+    is None for mono audio or when the channels are (nearly) identical.
+    """
     rate = audio.rate
     hop = rate / FRAME_RATE
     n_fft = 1 << int(np.ceil(np.log2(0.03 * rate)))
-    x = audio.mono()
-    n_frames = max(1, int(np.ceil(len(x) / hop)))
-    pad = n_fft // 2
-    xp = np.concatenate([np.zeros(pad, np.float32), x, np.zeros(n_fft + pad + int(hop) + 1, np.float32)])
+    n = audio.samples.shape[0]
+    n_frames = max(1, int(np.ceil(n / hop)))
+    stereo = audio.channels == 2
     fb, centres = _mel_filterbank(n_fft, rate)
     win = np.hanning(n_fft).astype(np.float32)
-    out = np.empty((n_frames, fb.shape[1]), np.float32)
-    starts_all = np.round(np.arange(n_frames) * hop).astype(np.int64)
+    mid = np.empty((n_frames, fb.shape[1]), np.float32)
+    side = np.empty_like(mid) if stereo else None
+    starts_all = np.round(np.arange(n_frames) * hop).astype(np.int64) - n_fft // 2
+    side_power = mid_power = 0.0
     for c0 in range(0, n_frames, chunk_frames):
         starts = starts_all[c0 : c0 + chunk_frames]
-        frames = xp[starts[:, None] + np.arange(n_fft)] * win
-        spec = sfft.rfft(frames, axis=1, workers=-1)
-        power = spec.real**2 + spec.imag**2
-        out[c0 : c0 + len(starts)] = np.log(power @ fb + 1e-10)
-    return out, centres
+        rows = slice(c0, c0 + len(starts))
+        if stereo:
+            left = _frames(audio.samples[:, 0], starts, n_fft)
+            right = _frames(audio.samples[:, 1], starts, n_fft)
+            m_power = _power_bands((left + right) * (0.5 * win), fb)
+            s_power = _power_bands((left - right) * (0.5 * win), fb)
+            side[rows] = np.log(s_power + 1e-10)
+            side_power += float(s_power.sum())
+        else:
+            channels = [_frames(audio.samples[:, c], starts, n_fft) for c in range(audio.channels)]
+            m_power = _power_bands(sum(channels) * (win / audio.channels), fb)
+        mid[rows] = np.log(m_power + 1e-10)
+        mid_power += float(m_power.sum())
+    if side is not None and side_power < 1e-4 * mid_power:
+        side = None  # mono content in a stereo file: the centre share says nothing
+    return mid, side, centres
+
+
+def _frames(x: np.ndarray, starts: np.ndarray, n_fft: int) -> np.ndarray:
+    """(len(starts), n_fft) windows of x starting at the given (possibly out-of-range) sample indices."""
+    lo, hi = int(starts[0]), int(starts[-1]) + n_fft
+    seg = np.zeros(hi - lo, np.float32)
+    a, b = max(lo, 0), min(hi, len(x))
+    if b > a:
+        seg[a - lo : b - lo] = x[a:b]
+    steps = np.diff(starts)
+    if len(starts) > 1 and (steps == steps[0]).all():  # a whole-sample hop: a strided view, no gather
+        return np.lib.stride_tricks.sliding_window_view(seg, n_fft)[:: int(steps[0])]
+    return seg[(starts - lo)[:, None] + np.arange(n_fft)]
+
+
+def _power_bands(frames: np.ndarray, fb: np.ndarray) -> np.ndarray:
+    spec = sfft.rfft(frames, axis=1, workers=-1)
+    return (spec.real**2 + spec.imag**2) @ fb
 
 
 def _mel_filterbank(n_fft: int, rate: int) -> tuple[np.ndarray, np.ndarray]:
@@ -144,186 +183,187 @@ def _running_floor(x: np.ndarray, seconds: float, pct: float, block: int = 10) -
     return np.stack([np.interp(idx, centres, floor[:, k]) for k in range(x.shape[1])], axis=1).astype(np.float32)
 
 
-_W_LOW, _W_HIGH = 0.5, 0.3  # how much a rise below 250 Hz / above 5 kHz discounts one in the formant region
-_MEDIAN_FRAMES = 15
-_MODE = "min"
-_FLOOR_SECONDS, _FLOOR_PCT = 12.0, 10
+_W_LOW, _W_HIGH = 0.5, 0.3  # how much a rise below 250 Hz / above 5 kHz discounts one in the formants
+_MEDIAN_FRAMES = 15  # 150 ms: longer than a drum hit, shorter than a sung syllable
+_FLOOR_SECONDS, _FLOOR_PCT = 20.0, 10  # long enough to find the bed between the lines of a busy verse
 
 
 def _voice_salience(bands: np.ndarray, freqs: np.ndarray) -> np.ndarray:
     floor = _running_floor(bands, seconds=_FLOOR_SECONDS, pct=_FLOOR_PCT)
     excess = np.clip(bands - floor, 0.0, 4.0)  # natural-log units: 4 ~ 17 dB
-    if _MODE == "mean":
-        voice = excess[:, (freqs >= _VOICE_BAND[0]) & (freqs <= _VOICE_BAND[1])].mean(axis=1)
-    elif _MODE == "p25":
-        voice = np.percentile(excess[:, (freqs >= _VOICE_BAND[0]) & (freqs <= _VOICE_BAND[1])], 25, axis=1)
-    elif _MODE == "min":
-        f1 = excess[:, (freqs >= _VOICE_BAND[0]) & (freqs < 1000.0)].mean(axis=1)
-        f2 = excess[:, (freqs >= 1000.0) & (freqs <= _VOICE_BAND[1])].mean(axis=1)
-        voice = np.minimum(f1, f2)
-    elif _MODE == "hi":
-        voice = excess[:, (freqs >= 1000.0) & (freqs <= _VOICE_BAND[1])].mean(axis=1)
-    # a new riff or groove lifts the low end too, a snare or cymbal the top: only what rises in the
-    # formant region alone is voice
-    low = excess[:, freqs < 250.0].mean(axis=1)
-    high = excess[:, freqs > 5000.0].mean(axis=1) if (freqs > 5000.0).any() else 0.0
-    s = np.clip(voice - _W_LOW * low - _W_HIGH * high, 0.0, None)
-    s = ndimage.median_filter(s, size=_MEDIAN_FRAMES, mode="nearest")  # drum hits are shorter than syllables
+
+    def band(lo: float, hi: float) -> np.ndarray:
+        sel = (freqs >= lo) & (freqs < hi)
+        return excess[:, sel].mean(axis=1) if sel.any() else np.zeros(len(excess), np.float32)
+
+    # a voice lifts its first formant and its upper formants together; a lead guitar note or a chord
+    # change mostly lifts one region, a new riff lifts the low end too, a snare or cymbal the top
+    voice = np.minimum(band(*_F1_BAND), band(*_F2_BAND))
+    s = np.clip(voice - _W_LOW * band(0.0, 250.0) - _W_HIGH * band(5000.0, np.inf), 0.0, None)
+    s = ndimage.median_filter(s, size=_MEDIAN_FRAMES, mode="nearest")
     s = ndimage.uniform_filter1d(s, 5, mode="nearest")
-    top = np.percentile(s, 95) + 1e-9
+    top = np.percentile(s, 95)
+    if top <= 1e-6:
+        return np.zeros(len(s), np.float32)
     return np.clip(s / top, 0.0, 1.0).astype(np.float32)
 
 
 # ----------------------------------------------------------------------------------------------- units
 
-_HI, _LO = 0.25, 0.1  # fixed thresholds; None: from Otsu's split of the song's activity
+_HI, _LO = 0.25, 0.1  # hysteresis thresholds on the activity
 _MIN_DIP = 0.05  # a valley this deep inside a voiced stretch also separates units
-_MIN_UNIT = 0.06  # seconds
+_MIN_UNIT = 6  # frames
+_TRIM = 0.4  # a unit starts and ends where activity crosses this share of its typical level
 
 
-def _units(times: np.ndarray, act: np.ndarray) -> _Units:
-    """Voiced stretches (activity above a high threshold, extended while above a low one), also cut at
-    deep valleys: two lines sung almost back to back, or bled together by reverb, still get a boundary."""
-    hi, lo = _thresholds(act)
-    labels, n = ndimage.label(act > lo)
+@dataclass(frozen=True)
+class _Units:
+    start: np.ndarray  # first frame of each unit
+    end: np.ndarray  # one past its last frame
+
+    @property
+    def size(self) -> int:
+        return len(self.start)
+
+
+def _units(act: np.ndarray) -> _Units:
+    """Voiced stretches (activity above _HI, extended while above _LO), cut at valleys, edges tightened."""
+    labels, _ = ndimage.label(act > _LO)
     bounds: list[tuple[int, int]] = []
     for sl in ndimage.find_objects(labels):
         a, b = sl[0].start, sl[0].stop
-        if act[a:b].max() < hi:
+        if act[a:b].max() < _HI:
             continue
-        cuts = [a, *(a + c for c in _valleys(act[a:b])), b]
+        cuts = [a, *(a + int(c) for c in signal.find_peaks(-act[a:b], prominence=_MIN_DIP)[0]), b]
         for c0, c1 in zip(cuts[:-1], cuts[1:]):
             c0, c1 = _trim(act, c0, c1)
-            if c1 - c0 >= _MIN_UNIT * FRAME_RATE:
+            if c1 - c0 >= _MIN_UNIT:
                 bounds.append((c0, c1))
-    if not bounds:
-        return _Units(*(np.zeros(0) for _ in range(3)), np.zeros(1), np.zeros(1), act)
-    se = np.array(bounds)
-    peaks = np.array([act[a:b].max() for a, b in bounds])
-    strength = np.array([act[a:b].mean() for a, b in bounds])
-    valley = np.array([act[b0 : max(a1, b0 + 1)].min() for (_, b0), (a1, _) in zip(bounds[:-1], bounds[1:])])
-    dip = np.concatenate([[peaks[0]], np.minimum(peaks[:-1], peaks[1:]) - valley, [peaks[-1]]])
-    edges = np.concatenate([[0], se.ravel(), [len(act)]]).reshape(-1, 2)  # (end of previous, start of next)
-    gap = (edges[:, 1] - edges[:, 0]) / FRAME_RATE
-    return _Units(se[:, 0] / FRAME_RATE, se[:, 1] / FRAME_RATE, strength, gap, np.clip(dip, 0.0, 1.0), act)
-
-
-_TRIM = 0.5  # a unit starts and ends where activity crosses this share of its typical level
+    se = np.array(bounds, dtype=np.int64).reshape(-1, 2)
+    return _Units(se[:, 0], se[:, 1])
 
 
 def _trim(act: np.ndarray, a: int, b: int) -> tuple[int, int]:
     """Tighten a unit to where its activity is up: a faint voice and a loud one get equally sharp edges."""
-    if _TRIM <= 0:
-        return a, b
     level = _TRIM * np.percentile(act[a:b], 75)
     up = np.flatnonzero(act[a:b] >= level)
     return (a + int(up[0]), a + int(up[-1]) + 1) if len(up) else (a, a)
 
 
-def _valleys(x: np.ndarray) -> list[int]:
-    """Indices of local minima at least _MIN_DIP below the lower of the peaks on either side."""
-    if len(x) < 3:
-        return []
-    idx, _ = signal.find_peaks(-x, prominence=_MIN_DIP)
-    return [int(i) for i in idx]
-
-
-def _thresholds(act: np.ndarray) -> tuple[float, float]:
-    """Otsu's split of the activity values, with the low threshold below it for hysteresis."""
-    if _HI is not None:
-        return _HI, _LO
-    hist, edges = np.histogram(act, bins=64, range=(0.0, 1.0))
-    p = hist / max(1, hist.sum())
-    centres = 0.5 * (edges[1:] + edges[:-1])
-    w0 = np.cumsum(p)
-    mu = np.cumsum(p * centres)
-    between = (mu[-1] * w0 - mu) ** 2 / (w0 * (1 - w0) + 1e-12)
-    t = float(centres[int(np.argmax(between))])
-    return t, 0.6 * t
-
-
 # -------------------------------------------------------------------------------------- line placement
 
-_HELD = 1.0  # a line's last syllable is held: it lasts about this many syllables more
-_W_DUR = 10.0  # line span vs its syllables at the song's rate, per squared log ratio
-_W_PAUSE = 0.0  # per second of pause inside a line beyond _FREE_PAUSE
-_FREE_PAUSE = 0.3
-_MAX_PAUSE = 1.6  # longer silences cannot be inside a line
-_W_GAP = 0.0  # reward per second of quiet at a line boundary, up to _GAP_CAP
-_GAP_CAP = 0.8
-_W_DIP = 0.0  # reward for the depth of the activity valley at a line boundary
-_W_SKIP = 0.0  # per second of strong activity left unsung
-_SKIP_FLOOR = 0.3  # units this weak (or weaker) are free to leave unsung
-_SURE = 1.0  # units this strong are surely voice
-_W_WEAK = 0.0  # per second of doubtful activity sung over
-_W_ACT = 10.0  # per second of a line, times how far its activity is above (or below) _THETA
-_THETA = 0.3
-_W_DROP = 6.0  # per dropped line
-_W_LATE = 0.3  # per line, times its start as a share of the song: with too few lines, sing early
-_MAX_UNITS = 40
+_HELD = 1.0  # a line's last syllable is held: its span lasts about this many syllables more
+_W_DUR = 25.0  # per squared log ratio of a line's span to its syllables at the song's rate
+_DUR_KNEE = 0.5  # log ratio: beyond about 1.6 times too long or short
+_THETA = 0.3  # activity above this is more likely voice than not
+_W_QUIET = 10.0  # per second of line, times how far its activity falls below _THETA
+# per second of voice left unsung, times its excess over _THETA: between lines it is most likely a
+# misplacement; before the first line it may be an intro, after the last the lyrics may have run out
+_W_SKIP, _W_LEAD, _W_TRAIL = 20.0, 10.0, 2.0
+_BLIP, _BLIP_GAP = 30, 10  # frames: a unit this short, this far from the rest of its line, is shed
+_W_EDGE = 5.0  # a line should start and end in a quiet valley: times the activity left there
+_MAX_PAUSE = 1.6  # seconds: a longer quiet stretch is never inside a line
+_W_DROP = 3.0  # per line dropped from the end
+_W_LATE = 0.3  # per line, times its start as a share of the song: with too few lines, sing the first verses
+_MAX_UNITS = 40  # most units one line may span
 _N_RATES = 24
 
 
-def _place_lines(units: _Units, syllables: np.ndarray, duration: float) -> list[tuple[float, float]]:
-    """(start, end) of each placed line, in order; lines that fit nowhere are left off the end."""
-    tables = _span_tables(units, duration)
+def _place_lines(
+    units: _Units, act: np.ndarray, syllables: np.ndarray, duration: float
+) -> list[tuple[float, float]]:
+    """(start, end) in seconds of each placed line, in order; lines that fit nowhere are left off the end."""
+    tables = _span_tables(units, act, duration)
+    rate = _best_rate(tables, syllables)
+    _, path = _dp(tables, syllables, rate, backtrack=True)
+    runs = [_shed_blips(units, j, k) for j, k in path]
+    return [(units.start[j] / FRAME_RATE, units.end[k - 1] / FRAME_RATE) for j, k in runs]
+
+
+def _best_rate(tables: _Tables, syllables: np.ndarray) -> float:
+    """The song-wide syllable rate with the cheapest placement: every third rate, then around the best."""
     rates = np.geomspace(*RATE_RANGE, _N_RATES)
-    costs = [_dp(tables, syllables, r, backtrack=False)[0] for r in rates]
-    _, path = _dp(tables, syllables, rates[int(np.argmin(costs))], backtrack=True)
-    return [(float(units.start[j]), float(units.end[k - 1])) for j, k in path]
+    costs = np.full(len(rates), np.inf)
+    for k in [*range(0, len(rates), 3), len(rates) - 1]:
+        costs[k] = _dp(tables, syllables, rates[k], backtrack=False)[0]
+    best = int(np.argmin(costs))
+    for k in range(max(best - 2, 0), min(best + 3, len(rates))):
+        if not np.isfinite(costs[k]):
+            costs[k] = _dp(tables, syllables, rates[k], backtrack=False)[0]
+    return float(rates[int(np.argmin(costs))])
+
+
+def _shed_blips(units: _Units, j: int, k: int) -> tuple[int, int]:
+    """A line does not start or end with a short burst cut off from the rest by a pause: such a burst,
+    taken in only to lengthen the line to its syllables, is a drum fill or a consonant's tail."""
+
+    def blip(u: int, neighbour: int) -> bool:
+        gap = units.start[max(u, neighbour)] - units.end[min(u, neighbour)]
+        return units.end[u] - units.start[u] < _BLIP and gap >= _BLIP_GAP
+
+    while k - j > 1 and blip(j, j + 1):
+        j += 1
+    while k - j > 1 and blip(k - 1, k - 2):
+        k -= 1
+    return j, k
 
 
 @dataclass(frozen=True)
 class _Tables:
-    log_span: np.ndarray  # (m, K) log seconds from the start of unit j to the end of unit j+len-1
-    base: np.ndarray  # (m, K) the syllable-independent part of the cost of a line on that run
-    skip: np.ndarray  # (m + 1,) cumulative cost of leaving units unsung
+    log_span: np.ndarray  # (m, K): log seconds from the start of unit j to the end of unit j + len - 1
+    base: np.ndarray  # (m, K): the syllable-independent cost of a line on that run (inf: not allowed)
+    voice: np.ndarray  # (m + 1,): cumulative voice (excess over _THETA, seconds) of the units
 
 
-def _span_tables(units: _Units, duration: float) -> _Tables:
-    m, K = units.size, min(_MAX_UNITS, units.size)
-    inner_gap = units.gap[1:-1]  # between unit j and j+1
-    cum_pause = np.concatenate([[0.0], np.cumsum(_W_PAUSE * np.clip(inner_gap - _FREE_PAUSE, 0.0, None))])
-    cum_long = np.concatenate([[0], np.cumsum(inner_gap > _MAX_PAUSE)])  # silences no line may span
-    boundary = _W_GAP * np.minimum(units.gap, _GAP_CAP) + _W_DIP * units.dip  # (m + 1,)
-    late = _W_LATE * units.start / max(duration, 1e-9)
-    # how surely each unit is voice: leaving a sure one unsung costs, singing over a doubtful one costs
-    sure = np.clip((units.strength - _SKIP_FLOOR) / (_SURE - _SKIP_FLOOR), 0.0, 1.0)
-    cum_doubt = np.concatenate([[0.0], np.cumsum(_W_WEAK * (units.end - units.start) * (1.0 - sure))])
-    # a line is rewarded for the voice it covers and charged for the quiet it spans
-    cum_act = np.concatenate([[0.0], np.cumsum(units.act - _THETA)]) / FRAME_RATE
-    frame_start = np.round(units.start * FRAME_RATE).astype(np.int64)
-    frame_end = np.round(units.end * FRAME_RATE).astype(np.int64)
+def _span_tables(units: _Units, act: np.ndarray, duration: float) -> _Tables:
+    """Everything about a line on units j..j+len-1 that does not depend on which line it is."""
+    m = units.size
+    K = min(_MAX_UNITS, m)
+    a = act.astype(np.float64)
+    quiet = np.concatenate([[0.0], np.cumsum(np.maximum(_THETA - a, 0.0))]) / FRAME_RATE
+    voice = np.concatenate([[0.0], np.cumsum(np.maximum(a - _THETA, 0.0))]) / FRAME_RATE
+    gaps = (units.start[1:] - units.end[:-1]) / FRAME_RATE
+    cum_long = np.concatenate([[0], np.cumsum(gaps > _MAX_PAUSE)])
+    edge = _W_EDGE * _valley_levels(units, a)  # (m + 1,): before each unit, and after the last
+    late = _W_LATE * units.start / FRAME_RATE / max(duration, 1e-9)
     log_span = np.full((m, K), np.inf)
     base = np.full((m, K), np.inf)
     for length in range(1, K + 1):
         j = np.arange(m - length + 1)
-        k = j + length  # one past the last unit
-        log_span[j, length - 1] = np.log(np.maximum(units.end[k - 1] - units.start[j], 1e-3))
-        pauses = np.where(cum_long[k - 1] > cum_long[j], np.inf, cum_pause[k - 1] - cum_pause[j])
-        cover = cum_act[frame_end[k - 1]] - cum_act[frame_start[j]]
-        base[j, length - 1] = (pauses + cum_doubt[k] - cum_doubt[j] - _W_ACT * cover
-                               - boundary[j] - boundary[k] + late[j])
-    dur = units.end - units.start
-    skip = np.concatenate([[0.0], np.cumsum(_W_SKIP * dur * sure)])
-    return _Tables(log_span, base, skip)
+        last = j + length - 1
+        log_span[j, length - 1] = np.log((units.end[last] - units.start[j]) / FRAME_RATE)
+        spanned_quiet = quiet[units.end[last]] - quiet[units.start[j]]
+        cost = _W_QUIET * spanned_quiet + edge[j] + edge[last + 1] + late[j]
+        base[j, length - 1] = np.where(cum_long[last] > cum_long[j], np.inf, cost)
+    unit_voice = np.concatenate([[0.0], np.cumsum(voice[units.end] - voice[units.start])])
+    return _Tables(log_span, base, unit_voice)
+
+
+def _valley_levels(units: _Units, act: np.ndarray) -> np.ndarray:
+    """Lowest activity between consecutive units (at the cut where they touch); song edges count as quiet."""
+    inner = [act[e : max(s, e + 1)].min() if s > e else act[max(s - 1, 0) : s + 1].min()
+             for e, s in zip(units.end[:-1], units.start[1:])]
+    return np.concatenate([[0.0], np.asarray(inner, dtype=np.float64), [0.0]])
 
 
 def _dp(tables: _Tables, syllables: np.ndarray, rate: float, *, backtrack: bool):
     """Min cost of placing the lines in order on runs of units at one syllable rate; optionally the runs.
 
-    F[t] is the best cost with the lines so far placed and units < t used or left unsung; a line on units
-    j..t-1 gives E[t] = F[j] + its cost, and leaving units unsung carries E forward into the next F.
+    F[t]: best cost with the lines so far placed and units < t sung or left unsung. A line on units j..t-1
+    gives E[t] = F[j] + its cost; leaving units unsung carries E forward into the next F. The total for i
+    placed lines is the best E[t] plus the voice left after t plus the dropped lines.
     """
     m, K = tables.base.shape
     n = len(syllables)
-    S = tables.skip
-    F = S.copy()
+    V = tables.voice
+    S = _W_SKIP * V
+    trail = _W_TRAIL * (V[m] - V)
+    F = _W_LEAD * V
     history = []
-    finals = [F[m] + _W_DROP * n]
+    finals = [_W_LEAD * V[m] + _W_DROP * n]
     for i in range(n):
         ratio = tables.log_span + np.log(rate / (syllables[i] + _HELD))
-        cost = F[:m, None] + tables.base + _W_DUR * ratio**2
+        cost = F[:m, None] + tables.base + _duration_cost(ratio)
         E = np.full(m + 1, np.inf)
         arg = np.zeros(m + 1, np.int64)
         for length in range(1, K + 1):
@@ -332,24 +372,30 @@ def _dp(tables: _Tables, syllables: np.ndarray, rate: float, *, backtrack: bool)
             better = c < tgt
             tgt[better] = c[better]
             arg[length:][better] = length
-        F = S + np.minimum.accumulate(E - S)
-        if backtrack:
-            history.append((E, arg))
-        finals.append(F[m] + _W_DROP * (n - i - 1))
-        if not np.isfinite(F[m]):
+        if not np.isfinite(E).any():
             break
+        F = S + np.minimum.accumulate(E - S)
+        history.append((E, arg))
+        finals.append(float(np.min(E + trail)) + _W_DROP * (n - i - 1))
     placed = int(np.argmin(finals))
-    total = float(finals[placed])
     if not backtrack:
-        return total, None
-    return total, _backtrack(history[:placed], S, m)
+        return finals[placed], None
+    return finals[placed], _backtrack(history[:placed], S, trail)
 
 
-def _backtrack(history, S: np.ndarray, m: int) -> list[tuple[int, int]]:
+def _duration_cost(log_ratio: np.ndarray) -> np.ndarray:
+    """Squared log misfit of a line's span, growing only linearly past _DUR_KNEE: a line whose voice was
+    half missed should cost a lot, not so much that every other line shifts to avoid it."""
+    a = np.abs(log_ratio)
+    return _W_DUR * np.where(a <= _DUR_KNEE, a * a, _DUR_KNEE * (2.0 * a - _DUR_KNEE))
+
+
+def _backtrack(history, S: np.ndarray, trail: np.ndarray) -> list[tuple[int, int]]:
     path = []
-    t = m
-    for E, arg in reversed(history):
-        t = int(np.argmin(E[: t + 1] - S[: t + 1]))  # the line ended at t; units t.. were left unsung
+    t = int(np.argmin(history[-1][0] + trail)) if history else 0
+    for k, (E, arg) in enumerate(reversed(history)):
+        if k:  # F[t] came from the best line end t' <= t, with units t'..t-1 left unsung
+            t = int(np.argmin(E[: t + 1] - S[: t + 1]))
         length = int(arg[t])
         path.append((t - length, t))
         t -= length

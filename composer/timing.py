@@ -9,6 +9,14 @@ import numpy as np
 from composer.lyrics.syllables import count_syllables, syllabify
 from composer.types import LyricLine, Syllable, Word
 
+# a token with no sung syllable (a dash, a lone comma) still gets a sliver of time
+_SILENT_TOKEN_WEIGHT = 0.25
+# sung lines end on a held note, which carries more activity than a short syllable: with an activity curve
+# the last syllable takes this many syllables' share of it (without one, the clock is split evenly)
+_HELD_LAST = 1.5
+# share of the mean activity added everywhere so time keeps moving through quiet stretches
+_ACTIVITY_FLOOR = 0.15
+
 
 def make_line(
     text: str,
@@ -28,24 +36,38 @@ def make_line(
     tokens = text.split()
     if not tokens or end <= start:
         return LyricLine(text=text, start=start, end=max(start, end), words=(), stanza=stanza)
-    # every token gets at least a little time, even punctuation-only ones
-    weights = np.array([max(count_syllables(t), 0.25) for t in tokens], dtype=np.float64)
+    pieces = [syllabify(t) for t in tokens]
+    weights = _syllable_weights(tokens, pieces, held_last=activity is not None)
     if word_starts is not None and any(s is not None for s in word_starts):
-        bounds = _bounds_from_known(weights, start, end, word_starts)
+        word_weights = np.array([w.sum() for w in weights])
+        word_bounds = _bounds_from_known(word_weights, start, end, word_starts)
+        syl_bounds = [_bounds(w, word_bounds[k], word_bounds[k + 1], activity) for k, w in enumerate(weights)]
     else:
-        bounds = _bounds(weights, start, end, activity)
+        flat = _bounds(np.concatenate(weights), start, end, activity)
+        offsets = np.cumsum([0] + [len(w) for w in weights])
+        syl_bounds = [flat[offsets[k] : offsets[k + 1] + 1] for k in range(len(tokens))]
     words = []
-    for k, token in enumerate(tokens):
-        w0, w1 = float(bounds[k]), float(bounds[k + 1])
-        pieces = syllabify(token)
-        cuts = np.linspace(w0, w1, len(pieces) + 1)
-        syls = tuple(Syllable(p, float(cuts[i]), float(cuts[i + 1])) for i, p in enumerate(pieces))
-        words.append(Word(text=token, start=w0, end=w1, syllables=syls))
+    for token, parts, cuts in zip(tokens, pieces, syl_bounds):
+        syls = tuple(Syllable(p, float(cuts[i]), float(cuts[i + 1])) for i, p in enumerate(parts))
+        words.append(Word(text=token, start=float(cuts[0]), end=float(cuts[-1]), syllables=syls))
     return LyricLine(text=text, start=start, end=end, words=tuple(words), stanza=stanza)
 
 
+def _syllable_weights(tokens: list[str], pieces: list[tuple[str, ...]], *, held_last: bool) -> list[np.ndarray]:
+    """Per word, the share of time each of its spelling pieces gets: a word's sung syllables in total."""
+    weights = []
+    for token, parts in zip(tokens, pieces):
+        sung = count_syllables(token)
+        total = sung if sung else _SILENT_TOKEN_WEIGHT
+        weights.append(np.full(len(parts), total / len(parts)))
+    last_sung = max((k for k, t in enumerate(tokens) if count_syllables(t)), default=None)
+    if held_last and last_sung is not None:
+        weights[last_sung][-1] *= _HELD_LAST
+    return weights
+
+
 def _bounds(weights: np.ndarray, start: float, end: float, activity) -> np.ndarray:
-    """Word boundary times: cumulative share of weight mapped through clock or activity."""
+    """Boundary times: cumulative share of weight mapped through the clock or through the activity."""
     share = np.concatenate([[0.0], np.cumsum(weights)]) / weights.sum()
     if activity is None:
         return start + share * (end - start)
@@ -55,8 +77,7 @@ def _bounds(weights: np.ndarray, start: float, end: float, activity) -> np.ndarr
         return start + share * (end - start)
     t = np.concatenate([[start], times[inside], [end]])
     v = np.concatenate([[0.0], np.maximum(values[inside], 0.0), [0.0]])
-    # a floor keeps time moving through quiet stretches so no word collapses to zero length
-    v = v + 0.15 * (v.mean() + 1e-9)
+    v = v + _ACTIVITY_FLOOR * (v.mean() + 1e-9)
     cum = np.concatenate([[0.0], np.cumsum(0.5 * (v[1:] + v[:-1]) * np.diff(t))])
     cum /= cum[-1]
     b = np.interp(share, cum, t)
@@ -69,7 +90,7 @@ def _bounds_from_known(weights, start, end, word_starts) -> np.ndarray:
     b = np.empty(n + 1)
     b[0], b[n] = start, end
     for k in range(1, n):
-        s = word_starts[k]
+        s = word_starts[k] if k < len(word_starts) else None
         b[k] = np.nan if s is None else min(max(s, start), end)
     # fill unknown boundaries by weight between the known neighbours
     k = 0

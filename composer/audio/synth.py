@@ -1,8 +1,9 @@
 """Procedural death-metal songs with growled vocals at known times.
 
 One generator serves three purposes: the README's example song, the demo band's training audio and the
-aligner's test fixtures (``line_times`` is ground truth). Everything is numpy/scipy, deterministic from a
-seed, and rendered section by section so a long song costs time, not memory.
+aligner's test fixtures (``line_times`` and ``syllable_times`` are ground truth). Everything is numpy/scipy
+and deterministic from a seed; instruments render section by section into one stereo bed and the voice
+line by line, so memory is the output plus a few seconds of working buffers.
 
 The music: a tempo and a downtuned key per song; sections (intro, sung verses, bridges, a long solo or
 breakdown, outro) each with its own groove (blast beat, double bass, d-beat, half-time breakdown) and a riff
@@ -30,10 +31,12 @@ KINDS = ("clear", "dense")
 
 @dataclass(frozen=True)
 class SynthSong:
-    audio: Audio
-    lyrics: Lyrics
-    line_times: tuple[tuple[float, float], ...]
+    audio: Audio  # float32 stereo, peak at -1 dBFS
+    lyrics: Lyrics  # the lines actually sung, in stanzas
+    line_times: tuple[tuple[float, float], ...]  # true (start, end) of each sung line
     kind: str
+    # true (start, end) of every sung syllable, per line: ground truth for word and syllable timing
+    syllable_times: tuple[tuple[tuple[float, float], ...], ...] = ()
 
 
 # ----------------------------------------------------------------------------------------------- lyrics
@@ -53,7 +56,7 @@ _ADJECTIVES = (
     "grim", "severed", "withered", "ravenous", "abyssal", "charred", "carnal", "buried", "bottomless",
 )
 _VERBS = (
-    "devour", "consume", "rot", "bleed", "descend", "summon", "defile", "devour", "crawl", "burn", "decay",
+    "devour", "consume", "rot", "bleed", "descend", "summon", "defile", "crawl", "burn", "decay",
     "drown", "suffer", "wither", "awaken", "dissolve", "ascend", "fester", "scream", "swallow", "perish",
     "unearth", "entomb", "gnaw", "bury", "worship", "sever", "mutilate", "corrode", "dismember", "haunt",
 )
@@ -135,7 +138,7 @@ def _draw_style(rng: np.random.Generator, kind: str) -> _Style:
         kind=kind,
         root=int(rng.integers(35, 41)),
         bpm=float(rng.uniform(150, 200)),
-        syl_rate=float(rng.uniform(3.4, 5.4)),
+        syl_rate=float(rng.uniform(3.8, 5.8)),
         f0=float(rng.uniform(75, 115)),
         noise=float(rng.uniform(0.55, 0.8) if dense else rng.uniform(0.35, 0.55)),
         vocal_db=float(rng.uniform(-4.0, 0.0) if dense else rng.uniform(4.0, 8.0)),
@@ -211,36 +214,42 @@ def _plan_song(rng: np.random.Generator, style: _Style, duration: float, stanzas
 
     add(1, "ring")  # a held chord over a drum build, then the first riff
     add(int(rng.integers(1, 3)), _pick(rng, _VERSE_GROOVES))
-    solo_after = duration * rng.uniform(0.3, 0.42)
-    solo_done = False
+    # the first long break comes after the first verse or two; a long song gets one every minute or two
+    break_at = min(duration * rng.uniform(0.15, 0.3), rng.uniform(50.0, 90.0))
+    breaks = 0
     grooves = list(_VERSE_GROOVES)
     rng.shuffle(grooves)
     for k, stanza in enumerate(stanzas):
-        if not solo_done and t >= solo_after:
+        if k > 0 and t >= break_at and t + 14.0 < duration - outro_len:
             _add_break(rng, style, add, bar)
-            solo_done = True
+            breaks += 1
+            break_at = t + rng.uniform(60.0, 120.0)
         elif k > 0 and rng.random() < (0.5 if style.kind == "clear" else 0.3):
             add(int(rng.integers(1, 3)), _pick(rng, _VERSE_GROOVES))
         sec = _Section(t, t, style.bpm, grooves[k % len(grooves)], int(rng.integers(1 << 30)))
         cursor = t + sec.step * int(rng.integers(0, 5))
+        out_of_time = False
         for text in stanza:
             line = _plan_line(rng, style, text, cursor, sec.step)
             if line is None:
-                continue
+                continue  # nothing singable in it ("--")
             if line.end + 0.4 > duration - outro_len:
+                out_of_time = True
                 break
             sec.lines.append(line)
             cursor = line.end + _line_gap(rng, style)
         if not sec.lines:
-            break
+            if out_of_time:
+                break
+            continue
         tail = rng.uniform(0.3, 0.8) if style.kind == "dense" else rng.uniform(0.5, 1.0)
         n_bars = math.ceil((sec.lines[-1].end + tail - t) / sec.bar)
         sec.end = t + n_bars * sec.bar
         sections.append(sec)
         t = sec.end
-        if len(sec.lines) < len(stanza):
+        if out_of_time:
             break
-    if not solo_done and t + 8.0 < duration - outro_len:
+    if not breaks and t + 8.0 < duration - outro_len:
         _add_break(rng, style, add, bar)
     while t + bar < duration - outro_len:
         add(1, _pick(rng, _VERSE_GROOVES))  # lyrics ran out: the band plays on
@@ -250,7 +259,7 @@ def _plan_song(rng: np.random.Generator, style: _Style, duration: float, stanzas
 
 def _add_break(rng, style: _Style, add, bar: float) -> None:
     """The long instrumental stretch: a lead solo over a fast groove, or a half-time breakdown."""
-    seconds = rng.uniform(6.5, 10.0)
+    seconds = rng.uniform(6.5, 9.0)
     if rng.random() < 0.5:
         add(max(4, math.ceil(seconds / bar)), _pick(rng, ("blast", "double")), lead=True)
     else:
@@ -424,7 +433,8 @@ def make_song(
     audio = _master(bed, vocal, lines, style, rate)
     sung = _regroup(lyrics, [line.text for line in lines], lyrics.title)
     times = tuple((round(line.start, 4), round(line.end, 4)) for line in lines)
-    return SynthSong(audio=Audio(audio, rate), lyrics=sung, line_times=times, kind=kind)
+    syllables = tuple(tuple((round(x.onset, 4), round(x.end, 4)) for x in line.syllables) for line in lines)
+    return SynthSong(audio=Audio(audio, rate), lyrics=sung, line_times=times, kind=kind, syllable_times=syllables)
 
 
 def _regroup(lyrics: Lyrics, sung: list[str], title: str) -> Lyrics:
@@ -435,8 +445,8 @@ def _regroup(lyrics: Lyrics, sung: list[str], title: str) -> Lyrics:
             break
         stanzas.append(tuple(stanza[:left]))
         left -= len(stanza)
-    sung_set_ok = [line for st in stanzas for line in st] == sung
-    if not sung_set_ok:  # a line with no singable word was skipped: fall back to one stanza per 4 lines
+    if [line for st in stanzas for line in st] != sung:
+        # a line with nothing singable in it was skipped: fall back to stanzas of four
         stanzas = [tuple(sung[i : i + 4]) for i in range(0, len(sung), 4)]
     return Lyrics(stanzas=tuple(stanzas), title=title)
 
@@ -551,7 +561,8 @@ class _DrumKit:
         r = self.rate
         n = int(0.3 * r)
         t = np.arange(n) / r
-        body = np.sin(2 * np.pi * 185 * t) * np.exp(-t / 0.045) + 0.5 * np.sin(2 * np.pi * 330 * t) * np.exp(-t / 0.03)
+        body = np.sin(2 * np.pi * 185 * t) * np.exp(-t / 0.045)
+        body += 0.5 * np.sin(2 * np.pi * 330 * t) * np.exp(-t / 0.03)
         wires = signal.sosfilt(_butter(2, (900, 9000), r, "bandpass"), self._noise(rng, n)) * np.exp(-t / 0.085)
         return (np.tanh(2.2 * (0.5 * body + 1.2 * wires)) * 0.8).astype(np.float32)
 
@@ -635,6 +646,14 @@ def _render_drums(rng, sec: _Section, notes: list[_Note], kit: _DrumKit, out: np
 
 
 def _butter(order: int, cutoff, rate: int, btype: str) -> np.ndarray:
+    """Butterworth sos; cutoffs above what the rate can carry are pulled under Nyquist (22.05 kHz audio
+    loses the top of a cymbal, not the cymbal)."""
+    top = 0.45 * rate
+    if np.ndim(cutoff):
+        hi = min(cutoff[1], top)
+        cutoff = (min(cutoff[0], 0.7 * hi), hi)
+    else:
+        cutoff = min(cutoff, top)
     return signal.butter(order, cutoff, btype=btype, fs=rate, output="sos")
 
 
@@ -650,12 +669,13 @@ def _peaking(f0: float, gain_db: float, q: float, rate: int) -> np.ndarray:
 
 def _saw(phase: np.ndarray, dt: np.ndarray) -> np.ndarray:
     """Band-limited (polyBLEP) sawtooth from a running phase in cycles and the per-sample increment."""
-    t = phase % 1.0
+    t = (phase - np.floor(phase)).astype(np.float32)  # the running phase needs float64, the wave does not
+    dt = dt.astype(np.float32)
     y = 2.0 * t - 1.0
-    m = t < dt
+    m = np.flatnonzero(t < dt)
     x = t[m] / dt[m]
     y[m] -= x + x - x * x - 1.0
-    m = t > 1.0 - dt
+    m = np.flatnonzero(t > 1.0 - dt)
     x = (t[m] - 1.0) / dt[m]
     y[m] -= x * x + x + x + 1.0
     return y
@@ -706,7 +726,8 @@ class _Guitars:
             for k, pan in enumerate(pans)
         ]
         self.bass_phase = 0.0
-        self.bass_lp = _FilterChain(np.vstack([_butter(2, 900, rate, "lowpass"), _butter(2, 35, rate, "highpass")]))
+        bass_sos = np.vstack([_butter(2, 900, rate, "lowpass"), _butter(2, 35, rate, "highpass")])
+        self.bass_lp = _FilterChain(bass_sos)
         self.bass_post = _FilterChain(_butter(2, 2500, rate, "lowpass"))
 
     def render(self, sec: _Section, notes: list[_Note], out: np.ndarray) -> None:
@@ -857,16 +878,16 @@ def _render_vocals(rng, lines: list[_Line], style: _Style, n: int, rate: int) ->
     # a short dark room on the voice: the tail blurs line ends as a real mix does
     ir_n = int(0.5 * rate)
     t = np.arange(ir_n) / rate
-    ir = rng.standard_normal(ir_n) * np.exp(-t / 0.12) * 0.005  # about -12 dB wet
-    ir[0] = 1.0
-    ir = signal.sosfilt(_butter(1, 3000, rate, "lowpass"), ir)
+    tail = rng.standard_normal(ir_n) * np.exp(-t / 0.12) * 0.005  # about -12 dB wet
+    ir = signal.sosfilt(_butter(1, 3000, rate, "lowpass"), tail)
+    ir[0] += 1.0  # the dry voice
     return signal.oaconvolve(vocal, ir.astype(np.float32))[:n].astype(np.float32)
 
 
 def _render_line(rng, line: _Line, style: _Style, rate: int, i0: int) -> np.ndarray:
     n = int((line.end + 0.05) * rate) - i0
     t = (i0 + np.arange(n)) / rate
-    source, pulse_env = _glottal_source(rng, line, style, t, rate)
+    source = _glottal_source(rng, line, style, t, rate)
     voiced = _formant_filter(source, _formant_tracks(line, t, rate), rate)
     voiced *= _voicing_envelope(line, t)
     voiced /= np.sqrt(np.mean(voiced**2)) + 1e-9
@@ -875,7 +896,7 @@ def _render_line(rng, line: _Line, style: _Style, rate: int, i0: int) -> np.ndar
     return np.tanh(0.7 * x) * 0.5  # a growl is driven hard into the mic and the preamp
 
 
-def _glottal_source(rng, line: _Line, style: _Style, t: np.ndarray, rate: int):
+def _glottal_source(rng, line: _Line, style: _Style, t: np.ndarray, rate: int) -> np.ndarray:
     """Pulse train (Rosenberg pulses, differentiated for lip radiation) plus pulse-synchronous noise."""
     knots_t = [s.vowel for s in line.syllables] + [line.end]
     knots_f = [s.f0 for s in line.syllables] + [line.syllables[-1].f0 * 0.9]
@@ -894,8 +915,7 @@ def _glottal_source(rng, line: _Line, style: _Style, t: np.ndarray, rate: int):
     g = g * cyc_amp[cycle]
     pulse = np.diff(g, prepend=0.0) * rate / (f0 * 4)
     noise = rng.standard_normal(len(t)) * (0.35 + 0.65 * g)
-    src = (1 - style.noise) * pulse / (np.std(pulse) + 1e-9) + style.noise * noise / (np.std(noise) + 1e-9)
-    return src, g
+    return (1 - style.noise) * pulse / (np.std(pulse) + 1e-9) + style.noise * noise / (np.std(noise) + 1e-9)
 
 
 def _formant_tracks(line: _Line, t: np.ndarray, rate: int) -> np.ndarray:

@@ -39,7 +39,8 @@ def _cmu() -> dict[str, int]:
 def _rule_count(core: str) -> int:
     groups = re.findall(r"[aeiouy]+", core)
     n = len(groups)
-    if n > 1 and core.endswith("e") and not core.endswith(("le", "ee", "ye")):
+    syllabic_re = re.search(r"[^aeiouy]re$", core) is not None  # "spectre", "sepulchre": -re is sung
+    if n > 1 and core.endswith("e") and not core.endswith(("le", "ee", "ye")) and not syllabic_re:
         n -= 1  # silent final e: "bone", "grave"
     if n > 1 and core.endswith("es") and not core.endswith(("ses", "zes", "ces", "ges", "shes", "ches")):
         n -= 1  # "bones", "graves"
@@ -57,7 +58,22 @@ def count_syllables(word: str) -> int:
     n = _cmu().get(core)
     if n is None and core.endswith("'s"):
         n = _cmu().get(core[:-2])
+    if n is None:
+        n = _compound_count(core)
     return n if n else _rule_count(core.replace("'", ""))
+
+
+def _compound_count(core: str) -> int | None:
+    """Syllables of a word made of two dictionary words ("gorefest", "cryptvomit"), or None.
+
+    Metal lyrics coin such compounds all the time, and the vowel-group rule miscounts their inner silent e.
+    """
+    cmu = _cmu()
+    splits = [(min(i, len(core) - i), i) for i in range(3, len(core) - 2) if core[:i] in cmu and core[i:] in cmu]
+    if not splits:
+        return None
+    i = max(splits)[1]  # the most even split: "blastbeats" is blast + beats, not blastbeat + s
+    return cmu[core[:i]] + cmu[core[i:]]
 
 
 def _split_piece(piece: str) -> list[str] | None:
@@ -87,12 +103,36 @@ def syllabify(word: str) -> tuple[str, ...]:
         j = i - 1 if i == len(pieces) - 1 or (i > 0 and len(pieces[i - 1]) <= len(pieces[i + 1])) else i + 1
         a, b = sorted((i, j))
         pieces[a : b + 1] = [pieces[a] + pieces[b]]
-    while len(pieces) < n:
-        for i in sorted(range(len(pieces)), key=lambda k: -len(pieces[k])):
-            halves = _split_piece(pieces[i])
-            if halves:
-                pieces[i : i + 1] = halves
+    # too few pieces: cut between vowel groups first, then inside a vowel pair ("ru-in", "ho-ur"), then
+    # before a syllabic final consonant ("chas-m"), and only then anywhere, so every syllable has a piece
+    for splitter in (_split_piece, _split_hiatus, _split_syllabic_end, _split_middle):
+        while len(pieces) < n:
+            for i in sorted(range(len(pieces)), key=lambda k: -len(pieces[k])):
+                halves = splitter(pieces[i])
+                if halves:
+                    pieces[i : i + 1] = halves
+                    break
+            else:
                 break
-        else:
-            break  # no vowel group left to cut: fewer visible pieces than sung syllables
     return tuple(pieces)
+
+
+def _split_hiatus(piece: str) -> list[str] | None:
+    """Cut inside the first run of two or more vowels, or None."""
+    m = re.search(r"[aeiouy]{2,}", piece.lower())
+    return [piece[: m.start() + 1], piece[m.start() + 1 :]] if m else None
+
+
+def _split_syllabic_end(piece: str) -> list[str] | None:
+    """Cut off a final l, m, n or r that follows a consonant after the last vowel ("rhyth-m"), or None."""
+    m = re.search(r"[aeiouy][^aeiouy]*[^aeiouy\W]([lmnr])\W*$", piece.lower())
+    return [piece[: m.start(1)], piece[m.start(1) :]] if m else None
+
+
+def _split_middle(piece: str) -> list[str] | None:
+    """Cut at the middle letter, or None when the piece has fewer than two letters."""
+    letters = [i for i, ch in enumerate(piece) if ch.isalnum()]
+    if len(letters) < 2:
+        return None
+    cut = letters[len(letters) // 2]
+    return [piece[:cut], piece[cut:]]
