@@ -178,11 +178,10 @@ def long_karaoke_cmd(root: Path, seconds: float) -> list[str]:
     """A whole `composer karaoke` run on a long synthesised song, as a user would start it."""
     from composer.audio.io import write_wav
     from composer.audio.synth import make_song
-    from composer.example import lyrics_text
 
     song = make_song(seed=11, kind="dense", duration=seconds)
     write_wav(root / "long.wav", song.audio)
-    (root / "long.txt").write_text(lyrics_text(song.lyrics), encoding="utf-8")
+    (root / "long.txt").write_text(song.lyrics.to_text(), encoding="utf-8")
     (root / "long.toml").write_text(LONG_TEMPLATE, encoding="utf-8")
     exe = Path(sys.executable).with_name("composer")
     return [str(exe), "karaoke", str(root / "long.wav"), str(root / "long.txt"), "--images", str(root / "images"),

@@ -171,6 +171,72 @@ def templates() -> None:
         typer.echo(name)
 
 
+# ----------------------------------------------------------------------------------------------- lyric model
+
+train_app = typer.Typer(help="Train the band's models.", no_args_is_help=True)
+generate_app = typer.Typer(help="Generate with trained models.", no_args_is_help=True)
+app.add_typer(train_app, name="train")
+app.add_typer(generate_app, name="generate")
+
+
+@train_app.command("lyrics")
+def train_lyrics_cmd(
+    lyrics: Annotated[list[Path], typer.Option("--lyrics", help="Lyric file or folder (repeatable): a line a line, blank line between stanzas.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Model folder to write (transformers' layout).")],
+    preset: Annotated[str, typer.Option("--preset", help="Model size: demo (~1.3M params) or debug (tiny).")] = "demo",
+    steps: Annotated[int, typer.Option("--steps", help="Total training steps to reach.")] = 2000,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the model in --out from its last checkpoint.")] = False,
+    source: Annotated[
+        Optional[list[str]], typer.Option("--source", help="Add public-domain text: kjv (needs composer[corpus]).")
+    ] = None,
+    threads: Annotated[int, typer.Option("--threads", help="CPU threads (1 is fastest on a busy machine).")] = 1,
+    seed: Seed = 0,
+    quiet: Quiet = False,
+) -> None:
+    """Train a lyric model (a small GPT-2) from scratch on lyric files."""
+    from composer.lyrics.train import train_lyrics
+
+    def report(r) -> None:
+        if not quiet:
+            err.print(f"step {r.step}/{r.steps}: train {r.train_loss / 0.6931:.3f} bits/char, "
+                      f"held-out {r.val_bits_per_char:.3f} bits/char, {r.tokens_per_s:,.0f} tokens/s")  # fmt: skip
+
+    with _reporting(quiet) as progress:
+        result = train_lyrics(
+            lyrics, out, preset=preset, steps=steps, resume=resume, seed=seed, sources=source or (), threads=threads,
+            progress=progress, report=report,
+        )  # fmt: skip
+    if not quiet:
+        err.print(
+            f"wrote [bold]{result.out_dir}[/] ({result.params:,} params, step {result.step}, "
+            f"{result.train_chars:,} training / {result.val_chars:,} held-out chars, "
+            f"held-out {result.val_bits_per_char:.3f} bits/char)"
+        )
+
+
+@generate_app.command("lyrics")
+def generate_lyrics_cmd(
+    model: Annotated[Path, typer.Option("--model", "-m", help="Lyric model folder from `composer train lyrics`.")],
+    lines: Annotated[int, typer.Option("--lines", help="How many lines.")] = 40,
+    temperature: Annotated[float, typer.Option("--temperature", help="Above 1 wilder, below 1 safer.")] = 0.9,
+    top_p: Annotated[float, typer.Option("--top-p", help="Nucleus sampling mass, in (0, 1].")] = 0.95,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Lyrics .txt to write (default: stdout).")] = None,
+    seed: Seed = 0,
+    quiet: Quiet = False,
+) -> None:
+    """Write a song's lyrics (verses and a returning chorus) as plain text the karaoke engine reads."""
+    from composer.lyrics.generate import generate_song, write_lyrics
+
+    with _reporting(quiet or out is None) as progress:
+        song = generate_song(model, lines, seed=seed, temperature=temperature, top_p=top_p, progress=progress)
+        if out is not None:
+            write_lyrics(song, out)
+    if out is None:
+        typer.echo(song.to_text(), nl=False)
+    if not quiet:
+        err.print(f"title: [bold]{song.title}[/]" + (f"; wrote [bold]{out}[/]" if out else ""))
+
+
 def main() -> None:  # pragma: no cover - console entry for `python -m composer`
     app()
 

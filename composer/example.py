@@ -12,10 +12,6 @@ from composer.errors import ComposerError
 from composer.fsutil import check_writable_dir, write_text_atomic
 
 
-def lyrics_text(lyrics) -> str:
-    return "\n\n".join("\n".join(stanza) for stanza in lyrics.stanzas) + "\n"
-
-
 def make_example(out: Path, *, seconds: float = 40.0, template: str = "gore", seed: int = 0, progress=None):
     from composer.audio.io import write_wav
     from composer.audio.synth import make_song
@@ -32,7 +28,7 @@ def make_example(out: Path, *, seconds: float = 40.0, template: str = "gore", se
     lyrics_path = out.with_name(f"{out.stem}-lyrics.txt")
     images_dir = out.with_name(f"{out.stem}-images")
     write_wav(audio_path, song.audio)
-    write_text_atomic(lyrics_path, lyrics_text(song.lyrics))
+    write_text_atomic(lyrics_path, song.lyrics.to_text())
     images_dir.mkdir(exist_ok=True)
     make_images(images_dir, n=4, seed=seed)
     kwargs = {"progress": progress} if progress else {}

@@ -44,6 +44,10 @@ class Lyrics:
         """Every line with the index of its stanza, in order."""
         return [(line, i) for i, stanza in enumerate(self.stanzas) for line in stanza]
 
+    def to_text(self) -> str:
+        """The plain lyric file format: a line a line, a blank line between stanzas."""
+        return "\n\n".join("\n".join(stanza) for stanza in self.stanzas) + "\n"
+
 
 @dataclass(frozen=True)
 class Syllable:

@@ -51,13 +51,12 @@ class SongInputs:
 def song_inputs(tmp_path_factory) -> SongInputs:
     from composer.audio.io import write_wav
     from composer.audio.synth import make_song
-    from composer.example import lyrics_text
     from composer.render.imagegen import make_images
 
     root = tmp_path_factory.mktemp("song")
     song = make_song(seed=3, kind="clear", duration=14.0)
     write_wav(root / "song.wav", song.audio)
-    (root / "lyrics.txt").write_text(lyrics_text(song.lyrics), encoding="utf-8")
+    (root / "lyrics.txt").write_text(song.lyrics.to_text(), encoding="utf-8")
     (root / "images").mkdir()
     make_images(root / "images", n=2, seed=1, size=(800, 500))
     (root / "small.toml").write_text(SMALL_TEMPLATE, encoding="utf-8")
