@@ -16,7 +16,7 @@ from PIL import Image
 
 from composer.errors import ComposerError
 from composer.fsutil import atomic_path, check_writable_dir
-from composer.types import Audio, Lyrics, Timeline
+from composer.types import Audio, Timeline
 
 Progress = Callable[[str, float, float], None]
 
