@@ -21,7 +21,6 @@ from composer.types import Audio, Timeline
 Progress = Callable[[str, float, float], None]
 
 VIDEO_SUFFIXES = (".mp4",)
-TIMING_SUFFIXES = (".lrc", ".ass", ".srt", ".json")
 
 
 def _no_progress(stage: str, done: float, total: float) -> None:
@@ -72,8 +71,8 @@ def _title_from(path: Path) -> str:
     return Path(path).stem.replace("_", " ").strip()
 
 
-def write_timing(timeline: Timeline, out: Path) -> Path:
-    """One timing file, its format chosen by the suffix."""
+def timing_writer(out: Path) -> Callable[[Timeline, Path], None]:
+    """The sidecar writer for ``out``'s suffix; checked before any work so a typo fails at once."""
     from composer.render import sidecars
 
     writers = {".lrc": sidecars.write_lrc, ".ass": sidecars.write_ass, ".srt": sidecars.write_srt,
@@ -82,18 +81,15 @@ def write_timing(timeline: Timeline, out: Path) -> Path:
     if suffix not in writers:
         raise ComposerError(f"{out}: unknown timing format {suffix or '(none)'}: use .lrc, .ass, .srt or .json")
     check_writable_dir(Path(out))
-    writers[suffix](timeline, Path(out))
-    return Path(out)
+    return writers[suffix]
 
 
 def align_file(audio_path: Path, lyrics_path: Path, out: Path, *, title: str | None = None) -> Timeline:
     """`composer align`: the timing alone."""
-    if Path(out).suffix.lower() not in TIMING_SUFFIXES:
-        raise ComposerError(f"{out}: unknown timing format: use .lrc, .ass, .srt or .json")
-    check_writable_dir(Path(out))
+    write = timing_writer(out)
     audio = load_audio(audio_path)
     timeline = time_lyrics(audio, audio_path, lyrics_path, title)
-    write_timing(timeline, out)
+    write(timeline, Path(out))
     return timeline
 
 
