@@ -237,6 +237,66 @@ def generate_lyrics_cmd(
         err.print(f"title: [bold]{song.title}[/]" + (f"; wrote [bold]{out}[/]" if out else ""))
 
 
+# ----------------------------------------------------------------------------------------------- audio model
+
+
+@train_app.command("audio")
+def train_audio_cmd(
+    audio: Annotated[Path, typer.Option("--audio", help="Folder of the band's audio (wav, flac, ogg, mp3).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Model folder to write (safetensors + config.json).")],
+    preset: Annotated[str, typer.Option("--preset", help="Model size: demo (~4M params), debug (tiny) or dadabots.")] = "demo",
+    steps: Annotated[int, typer.Option("--steps", help="Total training steps to reach.")] = 2000,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the model in --out from its last checkpoint.")] = False,
+    seed: Seed = 0,
+    quiet: Quiet = False,
+) -> None:
+    """Train a SampleRNN audio model on a folder of audio."""
+    from composer.audio.train import train_audio
+
+    def report(r) -> None:
+        if not quiet:
+            err.print(f"step {r.step}/{r.steps}: train {r.train_bits_per_sample:.3f} bits/sample, "
+                      f"held-out {r.val_bits_per_sample:.3f} bits/sample, {r.samples_per_s:,.0f} samples/s")  # fmt: skip
+
+    with _reporting(quiet) as progress:
+        result = train_audio(audio, out, preset=preset, steps=steps, resume=resume, seed=seed, progress=progress,
+                             report=report)  # fmt: skip
+    if not quiet:
+        err.print(
+            f"wrote [bold]{result.out_dir}[/] ({result.params:,} params, step {result.step}, "
+            f"{result.train_chunks} training / {result.val_chunks} held-out chunks, "
+            f"held-out {result.val_bits_per_sample:.3f} bits/sample)"
+        )
+
+
+@generate_app.command("audio")
+def generate_audio_cmd(
+    model: Annotated[Path, typer.Option("--model", "-m", help="Audio model folder from `composer train audio`.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="WAV to write (mono, the model's rate).")],
+    length: Annotated[str, typer.Option("--length", help="Track length, e.g. 90s, 10m or 1:30.")] = "1m",
+    temperature: Annotated[float, typer.Option("--temperature", help="Above 1 wilder, below 1 safer.")] = 0.95,
+    streams: Annotated[int, typer.Option("--streams", help="Segments generated at once (a batch).")] = 64,
+    seed: Seed = 0,
+    quiet: Quiet = False,
+) -> None:
+    """Generate a track with a trained SampleRNN: many segments at once, crossfaded into one WAV."""
+    from composer.audio.generate import generate_audio
+
+    with _reporting(quiet) as progress:
+        seconds = _seconds(length, "--length")
+        if seconds <= 0:
+            raise ComposerError(f"--length must be positive (got {length!r})")
+        stats = generate_audio(model, seconds, out, seed=seed, streams=streams, temperature=temperature,
+                               progress=progress)  # fmt: skip
+    if not quiet:
+        fixed = f", {stats.regenerated} segment(s) regenerated" if stats.regenerated else ""
+        unfixed = f", {stats.unfixed} still silent/clipped/looping" if stats.unfixed else ""
+        err.print(
+            f"wrote [bold]{out}[/] ({stats.seconds:.1f} s in {stats.segments} segments, "
+            f"{stats.realtime_factor:.2f}x real time{fixed}{unfixed})"
+        )
+
+
 def main() -> None:  # pragma: no cover - console entry for `python -m composer`
     app()
 

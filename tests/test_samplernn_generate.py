@@ -1,0 +1,245 @@
+"""SampleRNN generation: the fast sampler equals the model, exact lengths, seeds, seams, checks and the CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from typer.testing import CliRunner
+
+from composer.audio import generate as gen
+from composer.audio.generate import (
+    BatchSampler,
+    GenerateStats,
+    generate_audio,
+    iter_segments,
+    repeated_fraction,
+    segment_problem,
+)
+from composer.audio.io import write_wav
+from composer.audio.model import PRESETS, SampleRNN, quantize, save
+from composer.audio.train import train_audio
+from composer.cli import app
+from composer.types import Audio
+
+RATE = 16000
+DEBUG = PRESETS["debug"]
+TONE_HZ = 500.0
+
+
+def _model(config=DEBUG, seed: int = 0) -> SampleRNN:
+    torch.manual_seed(seed)
+    return SampleRNN(config).eval()
+
+
+@pytest.fixture(scope="module")
+def tone_model(tmp_path_factory) -> Path:
+    """A debug model trained briefly on a 500 Hz tone (varying level and phase)."""
+    audio = tmp_path_factory.mktemp("tone_audio")
+    rng = np.random.default_rng(0)
+    t = np.arange(RATE) / RATE
+    for i in range(3):
+        x = rng.uniform(0.4, 0.9) * np.sin(2 * np.pi * TONE_HZ * t + rng.uniform(0, 6.3))
+        write_wav(audio / f"tone{i}.wav", Audio(x.astype(np.float32).reshape(-1, 1), RATE))
+    out = tmp_path_factory.mktemp("tone_model") / "model"
+    train_audio(audio, out, preset="debug", steps=250, eval_every=250, seed=0)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------- the sampler
+
+
+@pytest.mark.parametrize(
+    "config",
+    [DEBUG, dataclasses.replace(DEBUG, frame_sizes=(4,), dims=(24,), rnn="lstm", layers=2, skip=False,
+                                quantization="linear")],
+    ids=["3-tier-gru", "2-tier-lstm"],
+)  # fmt: skip
+def test_fast_step_matches_model_forward(config):
+    model = _model(config)
+    with torch.no_grad():  # sharper distributions than a fresh model's, so a mismatch would show
+        model.mlp.out.weight.mul_(8.0)
+    sampler = BatchSampler(model)
+    levels = sampler.run(96, [torch.Generator().manual_seed(i) for i in range(3)], 1.0)
+    assert levels.shape == (3, 96) and int(levels.min()) >= 0 and int(levels.max()) < 256
+    # the same history teacher-forced through the fast path gives model.forward's logits
+    forced, logits = sampler.run(96, None, teacher=levels, record_logits=True)
+    assert torch.equal(forced, levels)
+    history = torch.cat([torch.full((3, config.lookback), sampler.zero_level), levels], dim=1)
+    with torch.no_grad():
+        reference = model(history)
+    torch.testing.assert_close(logits, reference, rtol=1e-4, atol=1e-4)
+
+
+def test_sampling_follows_the_distribution():
+    # a model whose every step has the same known distribution: the sampler's histogram must match it
+    model = _model()
+    with torch.no_grad():
+        model.mlp.out.weight.zero_()
+        probs = torch.zeros(256)
+        probs[[10, 100, 200]] = torch.tensor([0.2, 0.5, 0.3])
+        model.mlp.out.bias.copy_(torch.log(probs.clamp_min(1e-30)))
+    levels = BatchSampler(model).run(4000, [torch.Generator().manual_seed(1)], 1.0)
+    counts = torch.bincount(levels.flatten(), minlength=256).float() / levels.numel()
+    assert set(torch.nonzero(counts).flatten().tolist()) == {10, 100, 200}
+    torch.testing.assert_close(counts[[10, 100, 200]], probs[[10, 100, 200]], atol=0.03, rtol=0)
+
+
+# ----------------------------------------------------------------------------------------------- segments
+
+
+def test_exact_length_and_seeds():
+    model = _model()
+    threads = torch.get_num_threads()
+    for seconds in (0.0125, 0.73, 1.337):
+        pieces = list(iter_segments(model, seconds, seed=3, streams=4))
+        assert sum(len(p) for p in pieces) == round(seconds * RATE)
+        assert all(p.dtype == np.float32 for p in pieces)
+    a = np.concatenate(list(iter_segments(model, 1.0, seed=5, streams=3)))
+    b = np.concatenate(list(iter_segments(model, 1.0, seed=5, streams=3)))
+    c = np.concatenate(list(iter_segments(model, 1.0, seed=6, streams=3)))
+    assert np.array_equal(a, b)
+    assert np.mean(a != c) > 0.5
+    assert torch.get_num_threads() == threads  # generation's thread setting does not leak
+
+
+def test_segments_come_in_batches_and_join_without_clicks(tone_model):
+    stats = GenerateStats()
+    pieces = []
+    for piece in iter_segments(tone_model, 2.0, seed=1, streams=2, segment_seconds=0.25, stats=stats):
+        pieces.append(piece)
+        # yielded as each batch finishes: never more than the batch generated ahead of what was consumed
+        assert stats.generated_samples <= sum(len(p) for p in pieces) + 2 * (RATE // 4 + 2 * 800)
+    assert stats.segments == 8 and len(pieces) == 8
+    x = np.concatenate(pieces)
+    assert len(x) == 2 * RATE
+    seams = np.cumsum([len(p) for p in pieces])[:-1]
+    step = np.abs(np.diff(x))
+    xf = round(gen.CROSSFADE_S * RATE)
+    for s in seams:
+        # the crossfade spans [s, s + xf): steps at its edges are no larger than the audio's own nearby
+        near = np.concatenate([step[max(0, s - 2000) : s - 2], step[s + xf + 2 : s + xf + 2000]])
+        at = step[[s - 2, s - 1, s, s + xf - 1, s + xf]]
+        assert at.max() <= near.max() + 1e-6, (s, at, near.max())
+
+
+def test_tone_model_generates_its_pitch(tone_model):
+    x = np.concatenate(list(iter_segments(tone_model, 1.0, seed=0, streams=4, temperature=0.9)))
+    spectrum = np.abs(np.fft.rfft(x * np.hanning(len(x))))
+    freqs = np.fft.rfftfreq(len(x), 1.0 / RATE)
+    peak = freqs[np.argmax(spectrum[freqs > 50]) + np.count_nonzero(freqs <= 50)]
+    assert abs(peak - TONE_HZ) < 15, peak
+
+
+# ----------------------------------------------------------------------------------------------- checks
+
+
+def test_problem_detection():
+    rng = np.random.default_rng(0)
+    noise = np.clip(0.3 * rng.standard_normal(RATE), -1, 1).astype(np.float32)
+    tone = (0.5 * np.sin(2 * np.pi * 440 * np.arange(RATE) / RATE) + 0.02 * rng.standard_normal(RATE)).astype(np.float32)
+
+    def levels(x):
+        return quantize(torch.from_numpy(x)).numpy()
+
+    t = np.arange(RATE) / RATE
+    # touches the rails, briefly (noise as any sampled audio has: an exactly periodic signal is a loop)
+    full_scale_bass = np.clip(np.sin(2 * np.pi * 60 * t) + 0.01 * rng.standard_normal(RATE), -1, 1).astype(np.float32)
+    for ok in (noise, tone, full_scale_bass):
+        assert segment_problem(levels(ok), ok) is None
+    quiet = (0.001 * rng.standard_normal(RATE)).astype(np.float32)
+    assert segment_problem(levels(quiet), quiet) == "silent"
+    loud = np.clip(4 * np.sin(2 * np.pi * 100 * t), -1, 1).astype(np.float32)  # flat tops of ~3 ms
+    assert segment_problem(levels(loud), loud) == "clipped"
+    block = noise[:3000]
+    looped = np.concatenate([noise[:4000]] + [block] * 4)
+    assert repeated_fraction(levels(looped)) > 0.5
+    assert segment_problem(levels(looped), looped) == "loop"
+    assert repeated_fraction(levels(noise)) == 0.0
+
+
+def test_silent_segments_are_regenerated():
+    model = _model()
+    with torch.no_grad():  # every step predicts the level of zero: silence, whatever the seed
+        model.mlp.out.weight.zero_()
+        model.mlp.out.bias.fill_(-30.0)
+        model.mlp.out.bias[int(quantize(torch.zeros(1))[0])] = 30.0
+    stats = GenerateStats()
+    x = np.concatenate(list(iter_segments(model, 1.0, seed=0, streams=4, stats=stats)))
+    assert len(x) == RATE
+    assert stats.segments == 4
+    assert stats.regenerated == 4 * (gen.MAX_ATTEMPTS - 1) and stats.unfixed == 4
+    assert stats.problems == {"silent": 4 * gen.MAX_ATTEMPTS}
+
+
+def test_regeneration_replaces_only_bad_segments(monkeypatch):
+    model = _model()
+    calls = []
+    real = gen.segment_problem
+
+    def flaky(levels, audio, q_levels=256):  # the first two segments checked are "bad" once
+        calls.append(1)
+        return "silent" if len(calls) <= 2 else real(levels, audio, q_levels)
+
+    monkeypatch.setattr(gen, "segment_problem", flaky)
+    stats = GenerateStats()
+    a = np.concatenate(list(iter_segments(model, 1.0, seed=2, streams=4, stats=stats)))
+    assert stats.regenerated == 2 and stats.unfixed == 0
+    monkeypatch.setattr(gen, "segment_problem", real)
+    b = np.concatenate(list(iter_segments(model, 1.0, seed=2, streams=4)))
+    seg = RATE // 4
+    assert not np.array_equal(a[:seg], b[:seg])  # regenerated with a derived seed
+    assert np.array_equal(a[2 * seg + 800 :], b[2 * seg + 800 :])  # untouched segments are the same
+
+
+# ----------------------------------------------------------------------------------------------- files and CLI
+
+
+def test_generate_audio_writes_wav(tmp_path):
+    save(_model(), tmp_path / "m")
+    stats = generate_audio(tmp_path / "m", 0.5, tmp_path / "out.wav", seed=1, streams=2)
+    data, rate = sf.read(tmp_path / "out.wav")
+    assert rate == RATE and len(data) == RATE // 2 and stats.samples == RATE // 2
+    assert stats.realtime_factor > 0 and stats.samples_per_s > 0
+
+
+def test_cli_generate_audio(tmp_path):
+    save(_model(), tmp_path / "m")
+    runner = CliRunner()
+    out = tmp_path / "song.wav"
+    result = runner.invoke(app, ["generate", "audio", "--model", str(tmp_path / "m"), "--length", "0.6s",
+                                 "-o", str(out), "--seed", "3", "--streams", "2", "--quiet"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert sf.info(out).frames == round(0.6 * RATE)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary left behind
+
+    for args, needle in [
+        (["--model", str(tmp_path / "missing")], "config.json"),
+        (["--model", str(tmp_path / "m"), "--length", "0s"], "length"),
+        (["--model", str(tmp_path / "m"), "--length", "soon"], "--length"),
+    ]:
+        full = ["generate", "audio", "--length", "1s", "-o", str(tmp_path / "bad.wav"), "--quiet", *args]
+        result = runner.invoke(app, full)
+        assert result.exit_code != 0
+        lines = [line for line in result.output.splitlines() if line.strip()]
+        assert len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0], result.output
+        assert not (tmp_path / "bad.wav").exists()
+
+
+def test_cli_train_audio(tmp_path):
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    t = np.arange(RATE) / RATE
+    write_wav(audio / "a.wav", Audio((0.5 * np.sin(2 * np.pi * 300 * t)).astype(np.float32).reshape(-1, 1), RATE))
+    runner = CliRunner()
+    args = ["train", "audio", "--audio", str(audio), "--out", str(tmp_path / "m"), "--preset", "debug",
+            "--steps", "3", "--quiet"]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "m" / "model.safetensors").is_file()
+    result = runner.invoke(app, args)  # again without --resume: refused, nothing overwritten
+    assert result.exit_code != 0 and result.output.strip().startswith("error:") and "--resume" in result.output
