@@ -20,9 +20,9 @@ from composer.lyrics.model import (
     build_model,
     build_tokenizer,
     load_model,
-    save_model_dir,
     write_model,
 )
+from composer.fsutil import write_dir_atomic
 from composer.lyrics.train import STATE_DIR, train_lyrics
 from composer.lyricsfile import read_lyrics
 
@@ -156,7 +156,7 @@ def test_saved_model_reloads_with_from_pretrained_and_same_logits(tmp_path):
     tok = build_tokenizer(alphabet_for("grave and bone"))
     model = build_model("debug", tok, seed=1).eval()
     folder = tmp_path / "m"
-    save_model_dir(folder, lambda f: write_model(f, model, tok, {"line_chars": [1, 9]}))
+    write_dir_atomic(folder, lambda f: write_model(f, model, tok, {"line_chars": [1, 9]}))
     again = GPT2LMHeadModel.from_pretrained(folder).eval()
     tok2 = AutoTokenizer.from_pretrained(folder)
     ids = tok2("the grave\n" + STANZA + "bone\n", return_tensors="pt")["input_ids"]

@@ -20,7 +20,6 @@ import json
 import logging
 import math
 import os
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,7 +46,7 @@ from composer.audio.model import (
 )
 from composer.audio.model import preset as model_preset
 from composer.errors import ComposerError
-from composer.fsutil import atomic_path
+from composer.fsutil import write_dir_atomic
 from composer.types import Audio
 
 log = logging.getLogger("composer")
@@ -366,28 +365,10 @@ def _checkpoint(out_dir: Path, model, optimizer, position: _Position, state: dic
         # written last: a folder without state.json is never a checkpoint
         (folder / "state.json").write_text(json.dumps(state, indent=2), encoding="utf-8")
 
-    _swap_dir(out_dir / STATE_DIR, write)
+    write_dir_atomic(out_dir / STATE_DIR, write)
     save(model, out_dir)
     if improved:
-        _swap_dir(out_dir / BEST_DIR, lambda folder: save(model, folder))
-
-
-def _swap_dir(target: Path, write: Callable[[Path], None]) -> None:
-    """Write a whole folder under a temporary name and swap it in only when complete."""
-    old = target.with_name(f".{target.name}.old")
-    with atomic_path(target) as tmp:
-        tmp.unlink()
-        tmp.mkdir()
-        try:
-            write(tmp)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            tmp.touch()  # atomic_path removes its temporary file on failure
-            raise
-        if target.exists():
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(target, old)
-    shutil.rmtree(old, ignore_errors=True)
+        write_dir_atomic(out_dir / BEST_DIR, lambda folder: save(model, folder))
 
 
 def _position_tensors(position: _Position) -> dict[str, torch.Tensor]:

@@ -13,9 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +23,6 @@ from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 from transformers.utils import logging as hf_logging
 
 from composer.errors import ComposerError
-from composer.fsutil import atomic_path
 
 PAD, BOS, EOS, UNK = "<|pad|>", "<|bos|>", "<|eos|>", "<|unk|>"
 STANZA = "<|stanza|>"  # a stanza break; a line break is the "\n" character itself
@@ -121,28 +118,6 @@ def param_count(model: torch.nn.Module) -> int:
 
 
 # ----------------------------------------------------------------------------------------------- save / load
-
-
-def save_model_dir(target: str | os.PathLike, write: Callable[[Path], None]) -> None:
-    """Write a whole folder under a temporary name and swap it in only when complete.
-
-    A crash mid-save leaves the previous checkpoint as it was; readers never see half a folder.
-    """
-    target = Path(target)
-    old = target.with_name(f".{target.name}.old")
-    with atomic_path(target) as tmp:
-        tmp.unlink()
-        tmp.mkdir()
-        try:
-            write(tmp)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            tmp.touch()  # atomic_path removes its temporary file on failure
-            raise
-        if target.exists():
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(target, old)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def write_model(folder: Path, model: GPT2LMHeadModel, tokenizer: PreTrainedTokenizerFast, meta: dict) -> None:

@@ -32,9 +32,9 @@ from composer.lyrics.model import (
     load_model,
     param_count,
     preset as get_preset,
-    save_model_dir,
     write_model,
 )
+from composer.fsutil import write_dir_atomic
 
 STATE_DIR = "training_state"
 # validation is a fixed slice of the held-out songs so its cost stays flat as corpora grow
@@ -257,7 +257,7 @@ def _checkpoint(out_dir, model, tokenizer, meta, novelty, optimizer, data_gen, s
         torch.save(optimizer.state_dict(), sdir / "optimizer.pt")
         save_file({"torch": torch.get_rng_state(), "data": data_gen.get_state()}, sdir / "rng.safetensors")
 
-    save_model_dir(out_dir, write)
+    write_dir_atomic(out_dir, write)
 
 
 def _load_for_resume(out_dir: Path):
