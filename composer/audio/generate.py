@@ -227,7 +227,7 @@ def _seed(seed: int, segment: int, attempt: int) -> int:
 
 
 def _as_model(model: SampleRNN | str | os.PathLike) -> SampleRNN:
-    return model.eval() if isinstance(model, SampleRNN) else load(model)
+    return model.train(False) if isinstance(model, SampleRNN) else load(model)
 
 
 def _plan(total: int, streams: int, rate: int, segment_seconds: float) -> int:

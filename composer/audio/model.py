@@ -268,7 +268,7 @@ def load(folder: str | os.PathLike) -> SampleRNN:
                 else f"{wrong[0]} is {tuple(weights[wrong[0]].shape)}, config wants {tuple(expected[wrong[0]].shape)}")  # fmt: skip
         raise ComposerError(f"{path}: weights do not match {CONFIG_FILE} ({what})")
     model.load_state_dict(weights)
-    return model.eval()
+    return model.train(False)
 
 
 def _one_line(exc: Exception) -> str:

@@ -208,7 +208,7 @@ def load_audio_data(audio_dir: str | os.PathLike, config: SampleRNNConfig, setti
 def evaluate_bits_per_sample(model: SampleRNN, chunks: torch.Tensor, seq_len: int, batch_size: int) -> float:
     """Mean negative log-likelihood in bits per sample over (at most 32 evenly spaced) held-out chunks."""
     was_training = model.training
-    model.eval()
+    model.train(False)
     if len(chunks) > _MAX_VAL_CHUNKS:
         chunks = chunks[torch.linspace(0, len(chunks) - 1, _MAX_VAL_CHUNKS).round().long()]
     lb, total, count = model.lookback, 0.0, 0

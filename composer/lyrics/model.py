@@ -143,5 +143,5 @@ def load_model(folder: str | os.PathLike) -> tuple[GPT2LMHeadModel, PreTrainedTo
         meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ComposerError(f"{folder}: lyric model cannot be loaded ({exc})") from exc
-    model.eval()
+    model.train(False)
     return model, tokenizer, meta

@@ -194,7 +194,7 @@ def evaluate_bits_per_char(model, val_ids: torch.Tensor, block: int) -> float:
 
     Tokens are single characters, line breaks and stanza marks, so bits per token is bits per character.
     """
-    model.eval()
+    model.train(False)
     block = min(block, len(val_ids) - 1)
     total, count = 0.0, 0
     for i, start in enumerate(range(0, len(val_ids) - 1, block)):
