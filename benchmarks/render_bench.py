@@ -38,7 +38,8 @@ def make_inputs(root: Path, seconds: float) -> dict:
     from composer.timing import make_line
     from composer.types import Timeline
 
-    images = make_images(root / "images", n=3, seed=1) if (root / "images").mkdir() is None else []
+    (root / "images").mkdir()
+    images = make_images(root / "images", n=3, seed=1)
     song = make_song(seed=5, kind="dense", duration=seconds)
     wav = root / "audio.wav"
     prepare_output_audio(song.audio, wav)

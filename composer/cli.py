@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -198,7 +199,7 @@ def train_lyrics_cmd(
 
     def report(r) -> None:
         if not quiet:
-            err.print(f"step {r.step}/{r.steps}: train {r.train_loss / 0.6931:.3f} bits/char, "
+            err.print(f"step {r.step}/{r.steps}: train {r.train_loss / math.log(2):.3f} bits/char, "
                       f"held-out {r.val_bits_per_char:.3f} bits/char, {r.tokens_per_s:,.0f} tokens/s")  # fmt: skip
 
     with _reporting(quiet) as progress:
