@@ -174,39 +174,132 @@ def templates() -> None:
 
 # ----------------------------------------------------------------------------------------------- lyric model
 
-train_app = typer.Typer(help="Train the band's models.", no_args_is_help=True)
+train_app = typer.Typer(help="Train the band's models: `composer train --band NAME` trains both.")
 generate_app = typer.Typer(help="Generate with trained models.", no_args_is_help=True)
+band_app = typer.Typer(help="Band profiles: a band's audio, lyrics, images and models.", no_args_is_help=True)
 app.add_typer(train_app, name="train")
 app.add_typer(generate_app, name="generate")
+app.add_typer(band_app, name="band")
+
+BandOpt = Annotated[Optional[str], typer.Option("--band", "-b", help="Band name (see `composer band list`).")]
+BandsDir = Annotated[
+    Optional[Path], typer.Option("--bands-dir", envvar="COMPOSER_BANDS_DIR", help="Folder of band profiles.")
+]
+
+
+def _band(name: str, bands_dir: Path | None):
+    from composer.bands import find_band
+
+    return find_band(name, bands_dir)
+
+
+@train_app.callback(invoke_without_command=True)
+def train_band_cmd(
+    ctx: typer.Context,
+    band: BandOpt = None,
+    only: Annotated[Optional[str], typer.Option("--only", help="Train just one model: audio or lyrics.")] = None,
+    audio_steps: Annotated[Optional[int], typer.Option("--audio-steps", help="Audio steps (default: band.toml).")] = None,
+    lyrics_steps: Annotated[Optional[int], typer.Option("--lyrics-steps", help="Lyric steps (default: band.toml).")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue both models from their last checkpoints.")] = False,
+    bands_dir: BandsDir = None,
+    seed: Seed = 0,
+    quiet: Quiet = False,
+) -> None:
+    """Train a band's audio and lyric models (each resumable), or use `train audio` / `train lyrics`."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if band is None:
+        err.print(ctx.get_help())
+        raise typer.Exit(2)
+    with _reporting(quiet) as progress:
+        if only not in (None, "audio", "lyrics"):
+            raise ComposerError(f"--only {only!r}: allowed values are audio, lyrics")
+        b = _band(band, bands_dir)
+        if only in (None, "audio"):
+            _train_audio(b.audio_dir, b.audio_model_dir, b.audio_preset, audio_steps or b.audio_steps, resume, seed,
+                         quiet, progress, band=b)  # fmt: skip
+        if only in (None, "lyrics"):
+            _train_lyrics(b.lyric_files(), b.lyrics_model_dir, b.lyrics_preset, lyrics_steps or b.lyrics_steps,
+                          resume, seed, (), 1, quiet, progress)  # fmt: skip
+
+
+@band_app.command("create")
+def band_create_cmd(
+    name: Annotated[str, typer.Argument(help="Band name: lowercase letters, digits, - and _.")],
+    audio: Annotated[Path, typer.Option("--audio", help="Folder of the band's recordings.")],
+    lyrics: Annotated[list[Path], typer.Option("--lyrics", help="Lyric file or folder (repeatable).")],
+    images: Annotated[Path, typer.Option("--images", "-i", help="Folder of images for the videos.")],
+    template: TemplateOpt = "gore",
+    description: Annotated[str, typer.Option("--description", help="One line about the band.")] = "",
+    bands_dir: BandsDir = None,
+    quiet: Quiet = False,
+) -> None:
+    """Check a band's material and write its band.toml."""
+    from composer.bands import create_band
+
+    with _reporting(True):
+        band = create_band(name, audio, lyrics, images, template=template, description=description,
+                           bands_dir=bands_dir)  # fmt: skip
+    if not quiet:
+        err.print(f"wrote [bold]{band.folder / 'band.toml'}[/]; train it with `composer train --band {band.name}`")
+
+
+@band_app.command("list")
+def band_list_cmd(bands_dir: BandsDir = None) -> None:
+    """The bands composer can find, and which of their models are trained."""
+    from rich.table import Table
+
+    from composer.bands import list_bands
+
+    with _reporting(True):
+        bands = list_bands(bands_dir)
+    table = Table("band", "audio model", "lyric model", "template", "folder")
+    for b in bands:
+        table.add_row(b.name, "trained" if b.audio_weights() else "[red]untrained[/]",
+                      "trained" if b.lyrics_weights() else "[red]untrained[/]", b.template, str(b.folder))  # fmt: skip
+    Console(highlight=False).print(table)
 
 
 @train_app.command("lyrics")
 def train_lyrics_cmd(
-    lyrics: Annotated[list[Path], typer.Option("--lyrics", help="Lyric file or folder (repeatable): a line a line, blank line between stanzas.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Model folder to write (transformers' layout).")],
-    preset: Annotated[str, typer.Option("--preset", help="Model size: demo (~1.3M params) or debug (tiny).")] = "demo",
-    steps: Annotated[int, typer.Option("--steps", help="Total training steps to reach.")] = 2000,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue the model in --out from its last checkpoint.")] = False,
+    lyrics: Annotated[Optional[list[Path]], typer.Option("--lyrics", help="Lyric file or folder (repeatable): a line a line, blank line between stanzas.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Model folder to write (transformers' layout).")] = None,
+    band: BandOpt = None,
+    preset: Annotated[Optional[str], typer.Option("--preset", help="Model size: demo (~1.3M params) or debug (tiny).")] = None,
+    steps: Annotated[Optional[int], typer.Option("--steps", help="Total training steps to reach.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the model from its last checkpoint.")] = False,
     source: Annotated[
         Optional[list[str]], typer.Option("--source", help="Add public-domain text: kjv (needs composer[corpus]).")
     ] = None,
     threads: Annotated[int, typer.Option("--threads", help="CPU threads (1 is fastest on a busy machine).")] = 1,
+    bands_dir: BandsDir = None,
     seed: Seed = 0,
     quiet: Quiet = False,
 ) -> None:
-    """Train a lyric model (a small GPT-2) from scratch on lyric files."""
+    """Train a lyric model (a small GPT-2) from scratch: a band's lyrics (--band) or any files (--lyrics, --out)."""
+    with _reporting(quiet) as progress:
+        if band:
+            b = _band(band, bands_dir)
+            files, out, preset, steps = (lyrics or b.lyric_files(), out or b.lyrics_model_dir,
+                                         preset or b.lyrics_preset, steps or b.lyrics_steps)  # fmt: skip
+        elif not lyrics or out is None:
+            raise ComposerError("give --band NAME, or --lyrics FILE... and --out DIR")
+        else:
+            files = lyrics
+        _train_lyrics(files, out, preset or "demo", steps or 2000, resume, seed, source or (), threads, quiet,
+                      progress)  # fmt: skip
+
+
+def _train_lyrics(files, out, preset, steps, resume, seed, sources, threads, quiet, progress) -> None:
     from composer.lyrics.train import train_lyrics
 
     def report(r) -> None:
         if not quiet:
-            err.print(f"step {r.step}/{r.steps}: train {r.train_loss / math.log(2):.3f} bits/char, "
+            err.print(f"lyrics step {r.step}/{r.steps}: train {r.train_loss / math.log(2):.3f} bits/char, "
                       f"held-out {r.val_bits_per_char:.3f} bits/char, {r.tokens_per_s:,.0f} tokens/s")  # fmt: skip
 
-    with _reporting(quiet) as progress:
-        result = train_lyrics(
-            lyrics, out, preset=preset, steps=steps, resume=resume, seed=seed, sources=source or (), threads=threads,
-            progress=progress, report=report,
-        )  # fmt: skip
+    result = train_lyrics(files, out, preset=preset, steps=steps, resume=resume, seed=seed, sources=sources,
+                          threads=threads, progress=progress, report=report)  # fmt: skip
     if not quiet:
         err.print(
             f"wrote [bold]{result.out_dir}[/] ({result.params:,} params, step {result.step}, "
@@ -217,11 +310,13 @@ def train_lyrics_cmd(
 
 @generate_app.command("lyrics")
 def generate_lyrics_cmd(
-    model: Annotated[Path, typer.Option("--model", "-m", help="Lyric model folder from `composer train lyrics`.")],
+    model: Annotated[Optional[Path], typer.Option("--model", "-m", help="Lyric model folder from `composer train lyrics`.")] = None,
+    band: BandOpt = None,
     lines: Annotated[int, typer.Option("--lines", help="How many lines.")] = 40,
     temperature: Annotated[float, typer.Option("--temperature", help="Above 1 wilder, below 1 safer.")] = 0.9,
     top_p: Annotated[float, typer.Option("--top-p", help="Nucleus sampling mass, in (0, 1].")] = 0.95,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Lyrics .txt to write (default: stdout).")] = None,
+    bands_dir: BandsDir = None,
     seed: Seed = 0,
     quiet: Quiet = False,
 ) -> None:
@@ -229,6 +324,7 @@ def generate_lyrics_cmd(
     from composer.lyrics.generate import generate_song, write_lyrics
 
     with _reporting(quiet or out is None) as progress:
+        model = _model_dir(model, band, bands_dir, "lyrics")
         song = generate_song(model, lines, seed=seed, temperature=temperature, top_p=top_p, progress=progress)
         if out is not None:
             write_lyrics(song, out)
@@ -238,30 +334,59 @@ def generate_lyrics_cmd(
         err.print(f"title: [bold]{song.title}[/]" + (f"; wrote [bold]{out}[/]" if out else ""))
 
 
+def _model_dir(model: Path | None, band: str | None, bands_dir: Path | None, which: str) -> Path:
+    """--model/--checkpoint as given, else the band's trained model; one clear error when there is none."""
+    if model is not None:
+        return model
+    if band is None:
+        raise ComposerError(f"give --band NAME or --model DIR (a {which} model folder)")
+    b = _band(band, bands_dir)
+    found = b.audio_weights() if which == "audio" else b.lyrics_weights()
+    if found is None:
+        raise ComposerError(f"band {b.name!r} has no trained {which} model: run `composer train --band {b.name}`")
+    return found
+
+
 # ----------------------------------------------------------------------------------------------- audio model
 
 
 @train_app.command("audio")
 def train_audio_cmd(
-    audio: Annotated[Path, typer.Option("--audio", help="Folder of the band's audio (wav, flac, ogg, mp3).")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Model folder to write (safetensors + config.json).")],
-    preset: Annotated[str, typer.Option("--preset", help="Model size: demo (~4M params), debug (tiny) or dadabots.")] = "demo",
-    steps: Annotated[int, typer.Option("--steps", help="Total training steps to reach.")] = 2000,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue the model in --out from its last checkpoint.")] = False,
+    audio: Annotated[Optional[Path], typer.Option("--audio", help="Folder of the band's audio (wav, flac, ogg, mp3).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Model folder to write (safetensors + config.json).")] = None,
+    band: BandOpt = None,
+    preset: Annotated[Optional[str], typer.Option("--preset", help="Model size: demo (~4M params), debug (tiny) or dadabots.")] = None,
+    steps: Annotated[Optional[int], typer.Option("--steps", help="Total training steps to reach.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the model from its last checkpoint.")] = False,
+    bands_dir: BandsDir = None,
     seed: Seed = 0,
     quiet: Quiet = False,
 ) -> None:
-    """Train a SampleRNN audio model on a folder of audio."""
+    """Train a SampleRNN audio model: a band's recordings (--band) or any folder (--audio, --out)."""
+    with _reporting(quiet) as progress:
+        b = None
+        if band:
+            b = _band(band, bands_dir)
+            audio, out, preset, steps = (audio or b.audio_dir, out or b.audio_model_dir, preset or b.audio_preset,
+                                         steps or b.audio_steps)  # fmt: skip
+        elif audio is None or out is None:
+            raise ComposerError("give --band NAME, or --audio DIR and --out DIR")
+        _train_audio(audio, out, preset or "demo", steps or 2000, resume, seed, quiet, progress, band=b)
+
+
+def _train_audio(audio, out, preset, steps, resume, seed, quiet, progress, band=None) -> None:
     from composer.audio.train import train_audio
+
+    if band is not None and audio == band.audio_dir:
+        band.ensure_material(progress)
 
     def report(r) -> None:
         if not quiet:
-            err.print(f"step {r.step}/{r.steps}: train {r.train_bits_per_sample:.3f} bits/sample, "
+            err.print(f"audio step {r.step}/{r.steps}: train {r.train_bits_per_sample:.3f} bits/sample, "
                       f"held-out {r.val_bits_per_sample:.3f} bits/sample, {r.samples_per_s:,.0f} samples/s")  # fmt: skip
 
-    with _reporting(quiet) as progress:
-        result = train_audio(audio, out, preset=preset, steps=steps, resume=resume, seed=seed, progress=progress,
-                             report=report)  # fmt: skip
+    result = train_audio(audio, out, preset=preset, steps=steps, resume=resume, seed=seed, progress=progress,
+                         report=report)  # fmt: skip
     if not quiet:
         err.print(
             f"wrote [bold]{result.out_dir}[/] ({result.params:,} params, step {result.step}, "
@@ -272,11 +397,14 @@ def train_audio_cmd(
 
 @generate_app.command("audio")
 def generate_audio_cmd(
-    model: Annotated[Path, typer.Option("--model", "-m", help="Audio model folder from `composer train audio`.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="WAV to write (mono, the model's rate).")],
+    band: BandOpt = None,
+    model: Annotated[Optional[Path], typer.Option("--model", "--checkpoint", "-m",
+                                                  help="Audio model folder (default: the band's).")] = None,
     length: Annotated[str, typer.Option("--length", help="Track length, e.g. 90s, 10m or 1:30.")] = "1m",
     temperature: Annotated[float, typer.Option("--temperature", help="Above 1 wilder, below 1 safer.")] = 0.95,
     streams: Annotated[int, typer.Option("--streams", help="Segments generated at once (a batch).")] = 64,
+    bands_dir: BandsDir = None,
     seed: Seed = 0,
     quiet: Quiet = False,
 ) -> None:
@@ -287,6 +415,7 @@ def generate_audio_cmd(
         seconds = _seconds(length, "--length")
         if seconds <= 0:
             raise ComposerError(f"--length must be positive (got {length!r})")
+        model = _model_dir(model, band, bands_dir, "audio")
         stats = generate_audio(model, seconds, out, seed=seed, streams=streams, temperature=temperature,
                                progress=progress)  # fmt: skip
     if not quiet:
@@ -296,6 +425,56 @@ def generate_audio_cmd(
             f"wrote [bold]{out}[/] ({stats.seconds:.1f} s in {stats.segments} segments, "
             f"{stats.realtime_factor:.2f}x real time{fixed}{unfixed})"
         )
+
+
+# ----------------------------------------------------------------------------------------------- the AI band
+
+
+def _size(text: str | None) -> tuple[int, int] | None:
+    named = {"720p": (1280, 720), "1080p": (1920, 1080), "portrait": (1080, 1920), "4k": (3840, 2160)}
+    if text is None:
+        return None
+    if text.lower() in named:
+        return named[text.lower()]
+    try:
+        w, h = (int(x) for x in text.lower().split("x"))
+    except ValueError:
+        raise ComposerError(f"--size {text!r}: give WIDTHxHEIGHT or one of {', '.join(named)}") from None
+    return w, h
+
+
+@app.command()
+def render(
+    band: Annotated[str, typer.Option("--band", "-b", help="Band name (see `composer band list`).")],
+    length: Annotated[str, typer.Option("--length", help="Video length: 90s, 10m, 1h, 1:30:00.")] = "3m",
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output .mp4 or folder (default: out/BAND-SEED/).")] = None,
+    songs: Annotated[Optional[int], typer.Option("--songs", help="Songs in the video (default: one per ~3 min).")] = None,
+    template: Annotated[Optional[str], typer.Option("--template", "-t", help="Template (default: the band's).")] = None,
+    size: Annotated[Optional[str], typer.Option("--size", help="Frame size: 720p, 1080p, portrait or WxH.")] = None,
+    temperature: Annotated[float, typer.Option("--temperature", help="Audio sampling temperature.")] = 0.95,
+    bands_dir: BandsDir = None,
+    seed: Seed = 0,
+    quiet: Quiet = False,
+) -> None:
+    """New songs by a band's AI: audio and lyrics generated in tandem, timed, rendered as karaoke."""
+    from composer.bandrender import render_band
+
+    with _reporting(quiet) as progress:
+        seconds = _seconds(length, "--length")
+        b = _band(band, bands_dir)
+        target = out or Path("out") / f"{b.name}-{seed}"
+        if target.suffix.lower() != ".mp4":
+            target = target / f"{b.name}-{seed}.mp4"
+        result = render_band(b, seconds, target, template=template, size=_size(size), seed=seed, songs=songs,
+                             temperature=temperature, progress=progress)  # fmt: skip
+    if quiet:
+        return
+    err.print(f"wrote [bold]{result.video}[/] ({len(result.songs)} songs, {result.frames} frames, "
+              f"{len(result.timeline.lines)} lines, {result.wall_s:.0f} s)")  # fmt: skip
+    for song in result.songs:
+        err.print(f"  {song.start:7.1f} s  {song.title}  ({song.lines} lines)")
+    for p in (*result.sidecars, result.thumbnail, *result.upload):
+        err.print(f"  {p}")
 
 
 def main() -> None:  # pragma: no cover - console entry for `python -m composer`

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
@@ -19,6 +20,21 @@ def check_writable_dir(target: Path) -> None:
         raise ComposerError(f"{target}: output folder {folder} does not exist")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise ComposerError(f"{target}: output folder {folder} is not writable")
+
+
+@contextlib.contextmanager
+def write_errors(target: str | os.PathLike) -> Iterator[None]:
+    """Turn a failed write of intermediate or final files (full disk, file-size limit, I/O error) into one
+    clear error naming the output, instead of a traceback from deep inside an audio or image library."""
+    import soundfile as sf
+
+    try:
+        yield
+    except (OSError, sf.SoundFileError) as e:
+        code = getattr(e, "errno", None)
+        why = {errno.ENOSPC: "no space left on the device", errno.EFBIG: "file too large for the disk or limit",
+               errno.EDQUOT: "disk quota exceeded"}.get(code) or f"writing failed ({e}; is the disk full?)"
+        raise ComposerError(f"{target}: {why}") from None
 
 
 @contextlib.contextmanager

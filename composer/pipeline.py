@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from composer.errors import ComposerError
-from composer.fsutil import atomic_path, check_writable_dir
+from composer.fsutil import atomic_path, check_writable_dir, write_errors
 from composer.types import Audio, Timeline
 
 Progress = Callable[[str, float, float], None]
@@ -124,14 +124,14 @@ def karaoke(
     timeline = time_lyrics(audio, audio_path, lyrics_path, title)
     progress("timing", 1, 1)
     renderer = FrameRenderer(tmpl, timeline, images, seed=seed, title=timeline.title)
-    with tempfile.TemporaryDirectory(prefix="composer-") as tmp:
+    with write_errors(out), tempfile.TemporaryDirectory(prefix="composer-") as tmp:
         wav = Path(tmp) / "audio.wav"
         stats = prepare_output_audio(audio, wav)
         duration = audio.duration
         del audio  # the encoder reads the WAV: keep only what rendering needs in memory
         n = render_video(renderer, duration, wav, out, progress=progress, encode=encode)
-    sidecar_paths = write_sidecars(timeline, out, **_ass_style(tmpl, renderer))
-    thumb = write_thumbnail(renderer, timeline, out.with_suffix(".png"))
+        sidecar_paths = write_sidecars(timeline, out, **_ass_style(tmpl, renderer))
+        thumb = write_thumbnail(renderer, timeline, out.with_suffix(".png"))
     return KaraokeResult(out, tuple(sidecar_paths), thumb, timeline, stats, n)
 
 

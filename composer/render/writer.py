@@ -155,3 +155,34 @@ class VideoWriter:
             self._log.close()
         # remove the temporary file and leave the target untouched
         self._atomic.__exit__(type(exc), exc, exc.__traceback__)
+
+
+def mux(video: Path, audio: Path, target: str | os.PathLike, settings: EncodeSettings | None = None) -> None:
+    """Put an already encoded video stream and a WAV together into ``target`` (video copied, audio to AAC).
+
+    Same guarantees as VideoWriter: ffmpeg in its own session, killed on any exception (Ctrl-C included),
+    and ``target`` appears only when complete.
+    """
+    settings = settings or EncodeSettings()
+    target = Path(target)
+    with atomic_path(target) as tmp, tempfile.TemporaryFile() as log:
+        cmd = [
+            ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+            "-i", str(video), "-i", str(audio), "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy",
+            *audio_args(settings), "-shortest", "-movflags", "+faststart", "-f", "mp4", str(tmp),
+        ]  # fmt: skip
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
+                                start_new_session=True)  # fmt: skip
+        try:
+            rc = proc.wait()
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        if rc != 0:
+            log.seek(0)
+            lines = [ln for ln in log.read().decode("utf-8", "replace").splitlines() if ln.strip()]
+            text = lines[-1] if lines else f"exit status {rc}"
+            if "No space left" in text:
+                text = "no space left on the device"
+            raise ComposerError(f"{target}: ffmpeg failed: {text}")

@@ -1,0 +1,475 @@
+"""`composer render --band`: new songs from a band's two models, timed and rendered as one karaoke video.
+
+The stages run in tandem, song by song:
+
+    audio process:  generate song 1 ─ generate song 2 ─ generate song 3 ─ …
+    this process:    lyrics 1 ┄ wait ┄ align 1 · render+encode 1 ─ lyrics 2 · align 2 · render+encode 2 ─ …
+
+The SampleRNN runs in its own process (its per-sample loop would otherwise hold the GIL the renderer
+needs) and works one song ahead: a permit per song keeps at most two songs of audio in memory whatever the
+length. Lyrics are written while the first song's audio is still being generated. Frames stream into one
+ffmpeg (video only); each song's audio is loudness-normalised on its own and appended to one WAV; the two
+are muxed at the end. ``tandem=False`` runs the same stages strictly one after another (the benchmark's
+baseline).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import multiprocessing as mp
+import queue as queue_mod
+import signal
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+
+from composer.bands import Band
+from composer.errors import ComposerError
+from composer.fsutil import check_writable_dir, write_errors
+from composer.types import Audio, LyricLine, Lyrics, Syllable, Timeline, Word
+
+log = logging.getLogger("composer")
+
+Progress = Callable[[str, float, float], None]
+
+SONG_SECONDS = 200.0  # default song length when --songs is not given
+MIN_SONG_SECONDS = 10.0
+LINE_SECONDS = 2.5  # lyric lines written per second of song (more than fit; the aligner keeps what does)
+STREAMS = 32  # SampleRNN segments generated at once...
+MIN_SEGMENT_S = 5.0  # ...but none shorter than this: each starts from silence and needs time to get going
+
+
+def _no_progress(stage: str, done: float, total: float) -> None:
+    pass
+
+
+@dataclass
+class StageTimes:
+    audio: float = 0.0  # seconds the audio process spent generating
+    lyrics: float = 0.0
+    align: float = 0.0
+    render: float = 0.0  # composing frames and handing them to ffmpeg
+    audio_out: float = 0.0  # loudness normalisation and the output WAV
+    mux: float = 0.0
+    waiting: float = 0.0  # this process idle, waiting for audio
+
+    def busy(self) -> float:
+        return self.audio + self.lyrics + self.align + self.render + self.audio_out + self.mux
+
+
+@dataclass
+class Song:
+    index: int
+    title: str
+    start: float  # seconds into the video
+    duration: float
+    lines: int  # lyric lines sung (timed)
+    regenerated: int = 0  # audio segments regenerated (silent, clipped, looping)
+
+
+@dataclass
+class BandRenderResult:
+    video: Path
+    sidecars: tuple[Path, ...]
+    thumbnail: Path
+    upload: tuple[Path, ...]
+    timeline: Timeline
+    songs: list[Song]
+    frames: int
+    wall_s: float
+    stages: StageTimes = field(default_factory=StageTimes)
+
+    @property
+    def overlap(self) -> float:
+        """Sum of stage times over wall time: above 1 when stages ran at the same time."""
+        return self.stages.busy() / self.wall_s if self.wall_s else 0.0
+
+
+def plan_songs(seconds: float, songs: int | None = None) -> list[float]:
+    """Song lengths adding up to ``seconds`` (whole 16 kHz samples), about SONG_SECONDS each by default."""
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ComposerError(f"--length must be positive (got {seconds:g} s)")
+    if songs is None:
+        songs = max(1, round(seconds / SONG_SECONDS))
+    if songs < 1:
+        raise ComposerError(f"--songs must be at least 1 (got {songs})")
+    if seconds / songs < MIN_SONG_SECONDS:
+        raise ComposerError(f"--length {seconds:g}s in {songs} songs: each song must be at least "
+                            f"{MIN_SONG_SECONDS:g} s")  # fmt: skip
+    edges = [round(seconds * 16000 * k / songs) / 16000 for k in range(songs + 1)]
+    return [b - a for a, b in zip(edges, edges[1:])]
+
+
+def song_seed(seed: int, song: int, what: int) -> int:
+    return int(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, song, what]).generate_state(1)[0])
+
+
+# ----------------------------------------------------------------------------------------------- audio process
+
+
+def _audio_worker(model_dir: str, lengths: list[float], seed: int, streams: int, temperature: float,
+                  permits, out) -> None:  # fmt: skip
+    """Child process: generate each song once permitted; send its pieces, then a summary, or the error."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
+    try:
+        from composer.audio.generate import GenerateStats, iter_segments
+        from composer.audio.model import load
+
+        model = load(model_dir)
+        for k, seconds in enumerate(lengths):
+            permits.get()
+            stats = GenerateStats()
+            t0 = time.perf_counter()
+            n_streams = max(1, min(streams, int(seconds // MIN_SEGMENT_S)))
+            for piece in iter_segments(model, seconds, seed=song_seed(seed, k, 1), streams=n_streams,
+                                       temperature=temperature, stats=stats):  # fmt: skip
+                out.put(("piece", k, piece))
+            out.put(("done", k, {"seconds": time.perf_counter() - t0, "regenerated": stats.regenerated,
+                                 "unfixed": stats.unfixed}))  # fmt: skip
+    except BaseException as e:  # noqa: BLE001 - everything goes back to the parent as one line
+        out.put(("error", -1, f"{type(e).__name__}: {e}" if not isinstance(e, ComposerError) else str(e)))
+
+
+class _AudioProcess:
+    def __init__(self, model_dir: Path, lengths: list[float], seed: int, streams: int, temperature: float):
+        ctx = mp.get_context("spawn")  # a fresh interpreter: no torch thread pools inherited through fork
+        self.permits, self.out = ctx.Queue(), ctx.Queue(maxsize=256)
+        self.proc = ctx.Process(target=_audio_worker, daemon=True,
+                                args=(str(model_dir), lengths, seed, streams, temperature, self.permits, self.out))  # fmt: skip
+        self.proc.start()
+
+    def permit(self) -> None:
+        self.permits.put(1)
+
+    def get(self, timeout: float | None):
+        while True:
+            try:
+                return self.out.get(timeout=0.5 if timeout is None else timeout)
+            except queue_mod.Empty:
+                if not self.proc.is_alive():
+                    raise ComposerError("the audio generator stopped unexpectedly") from None
+                if timeout is not None:
+                    return None
+
+    def close(self) -> None:
+        if self.proc.is_alive():
+            self.proc.terminate()
+        self.proc.join(timeout=5)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join()
+        for q in (self.permits, self.out):
+            q.cancel_join_thread()
+            q.close()
+
+
+# ----------------------------------------------------------------------------------------------- lyrics
+
+
+class _SongLyrics:
+    """One song's lyric lines, written a line at a time so the work fits in while audio is generated."""
+
+    def __init__(self, model_dir: Path, seed: int, n_lines: int):
+        from composer.lyrics.generate import LyricStream
+
+        self.n_lines = n_lines
+        verses = max(1, math.ceil(n_lines / 8))
+        self.stream = LyricStream(model_dir, seed, verses_per_song=verses)
+        self.lines = []
+
+    @property
+    def complete(self) -> bool:
+        return len(self.lines) >= self.n_lines
+
+    def step(self) -> None:
+        self.lines.append(self.stream.next_line())
+
+    def lyrics(self) -> Lyrics:
+        while not self.complete:
+            self.step()
+        stanzas: list[list[str]] = []
+        last = None
+        for line in self.lines:
+            if line.stanza != last:
+                stanzas.append([])
+                last = line.stanza
+            stanzas[-1].append(line.text)
+        return Lyrics(tuple(tuple(s) for s in stanzas), title=self.stream.title)
+
+
+# ----------------------------------------------------------------------------------------------- the render
+
+
+def render_band(band: Band, seconds: float, out: Path, *, template: str | Path | None = None,
+                **kwargs) -> BandRenderResult:  # fmt: skip
+    """Render ``seconds`` of new songs by ``band`` into the video ``out`` (.mp4), sidecars and an upload kit.
+
+    Keyword arguments as ``render_band_versions``.
+    """
+    return render_band_versions(band, seconds, [(template, Path(out))], **kwargs)[0]
+
+
+def render_band_versions(
+    band: Band,
+    seconds: float,
+    versions: Sequence[tuple[str | Path | None, Path]],
+    *,
+    size: tuple[int, int] | None = None,
+    seed: int = 0,
+    songs: int | None = None,
+    streams: int = STREAMS,
+    temperature: float = 0.95,
+    tandem: bool = True,
+    progress: Progress = _no_progress,
+    encode=None,
+) -> list[BandRenderResult]:
+    """The same new songs rendered once per (template, output .mp4) version: generated and timed once.
+
+    A template of None is the band's own. ``size`` (width, height) overrides the templates' frame size.
+    """
+    from composer.render.background import load_images
+    from composer.template import load_template
+
+    t_start = time.perf_counter()
+    if not versions:
+        raise ComposerError("nothing to render: no output given")
+    outs = [Path(out) for _, out in versions]
+    for out in outs:
+        if out.suffix.lower() != ".mp4":
+            raise ComposerError(f"{out}: the video must be an .mp4 file")
+    if len(set(outs)) != len(outs):
+        raise ComposerError(f"{outs[0]}: two versions would write the same file")
+    lengths = plan_songs(seconds, songs)
+    audio_model, lyrics_model = band.audio_weights(), band.lyrics_weights()
+    missing = [what for what, m in (("audio", audio_model), ("lyrics", lyrics_model)) if m is None]
+    if missing:
+        raise ComposerError(f"band {band.name!r} has no trained {' or '.join(missing)} model yet: "
+                            f"run `composer train --band {band.name}`")  # fmt: skip
+    tmpls = []
+    for template, _ in versions:
+        tmpl = load_template(template or band.template)
+        tmpls.append(tmpl.replace(video={"width": size[0], "height": size[1]}) if size else tmpl)
+    for out in outs:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        check_writable_dir(out)
+    if band.generated:
+        from composer.demo import write_demo_images
+
+        write_demo_images(band.images_dir)
+    images = load_images(band.images_dir)
+
+    with write_errors(outs[0]):
+        return _render(band, lengths, list(zip(tmpls, outs)), images, audio_model, lyrics_model, seed, streams,
+                       temperature, tandem, progress, encode, t_start)  # fmt: skip
+
+
+def _render(band, lengths, versions, images, audio_model, lyrics_model, seed, streams, temperature, tandem,
+            progress, encode, t_start) -> list[BandRenderResult]:  # fmt: skip
+    from composer.pipeline import _ass_style, write_thumbnail
+    from composer.render.frames import FrameRenderer
+    from composer.render.sidecars import write_sidecars
+    from composer.render.writer import mux
+    from composer.upload import write_upload_kit
+
+    stages = StageTimes()
+    # intermediate files sit beside the (first) output, on its disk, in a folder removed whatever happens
+    with tempfile.TemporaryDirectory(prefix=".composer-", dir=versions[0][1].parent) as tmp_name:
+        tmp = Path(tmp_name)
+        worker = _AudioProcess(audio_model, lengths, seed, streams, temperature)
+        try:
+            timelines, song_info, frames = _render_songs(
+                worker, lengths, lyrics_model, [t for t, _ in versions], images, tmp, seed, tandem, stages,
+                progress, encode,
+            )  # fmt: skip
+        finally:
+            worker.close()
+        t0 = time.perf_counter()
+        for i, (_, out) in enumerate(versions):
+            progress("mux", i, len(versions))
+            mux(tmp / f"video{i}.mp4", tmp / "audio.wav", out, encode)
+        progress("mux", len(versions), len(versions))
+        stages.mux = time.perf_counter() - t0
+
+    timeline = _join(timelines, song_info, band)
+    video_title = _video_title(band, song_info)
+    results = []
+    for (tmpl, out), n_frames in zip(versions, frames):
+        size = SimpleNamespace(width=tmpl.video.width, height=tmpl.video.height)
+        sidecars = write_sidecars(timeline, out, **_ass_style(tmpl, size))
+        first = song_info[0]
+        thumb_renderer = FrameRenderer(tmpl, timelines[0], images, seed=song_seed(seed, 0, 3), title=first.title)
+        thumb = write_thumbnail(thumb_renderer, timelines[0], out.with_suffix(".png"))
+        upload = write_upload_kit(out, video_title, band, song_info, timelines)
+        results.append(BandRenderResult(out, tuple(sidecars), thumb, upload, timeline, song_info, n_frames,
+                                        time.perf_counter() - t_start, stages))  # fmt: skip
+    return results
+
+
+def _render_songs(worker: _AudioProcess, lengths, lyrics_model, tmpls, images, tmp: Path, seed: int, tandem: bool,
+                  stages: StageTimes, progress: Progress, encode):  # fmt: skip
+    import soundfile as sf
+
+    from composer.render.writer import EncodeSettings, VideoWriter
+
+    total_s = sum(lengths)
+    totals = [max(1, math.ceil(total_s * t.video.fps - 1e-6)) for t in tmpls]
+    timelines: list[Timeline] = []
+    info: list[Song] = []
+    frame_no = [0] * len(tmpls)
+    generated = 0.0
+    worker.permit()
+    if tandem and len(lengths) > 1:
+        worker.permit()  # one song ahead
+    with contextlib.ExitStack() as stack:
+        writers = [stack.enter_context(VideoWriter(tmp / f"video{i}.mp4", t.video.width, t.video.height, t.video.fps,
+                                                   None, encode or EncodeSettings()))
+                   for i, t in enumerate(tmpls)]  # fmt: skip
+        wav = stack.enter_context(sf.SoundFile(tmp / "audio.wav", "w", samplerate=48000, channels=2,
+                                               subtype="PCM_24", format="RF64"))  # fmt: skip
+        start = 0.0
+        for k, seconds in enumerate(lengths):
+            n_lines = math.ceil(seconds / LINE_SECONDS) + 4
+            t0 = time.perf_counter()
+            lyr = _SongLyrics(lyrics_model, song_seed(seed, k, 2), n_lines)
+            stages.lyrics += time.perf_counter() - t0
+            pieces: list[np.ndarray] = []
+            summary = None
+            while summary is None:
+                # in tandem, write lyric lines while the audio is not there yet
+                msg = worker.get(timeout=0.0 if tandem and not lyr.complete else None)
+                if msg is None:
+                    t0 = time.perf_counter()
+                    lyr.step()
+                    stages.lyrics += time.perf_counter() - t0
+                    continue
+                kind, song, payload = msg
+                if kind == "error":
+                    raise ComposerError(f"audio generation failed: {payload}")
+                if kind == "piece":
+                    pieces.append(payload)
+                    generated += len(payload) / 16000
+                    progress("audio", generated, total_s)
+                else:
+                    summary = payload
+            stages.audio += summary["seconds"]
+            if tandem and k + 2 < len(lengths):
+                worker.permit()
+            t0 = time.perf_counter()
+            lyrics = lyr.lyrics()
+            stages.lyrics += time.perf_counter() - t0
+            audio = Audio(np.concatenate(pieces)[:, None], 16000)
+            del pieces
+            t0 = time.perf_counter()
+            timeline = _align(audio, lyrics)
+            stages.align += time.perf_counter() - t0
+            t0 = time.perf_counter()
+            _append_audio(audio, wav, tmp)
+            stages.audio_out += time.perf_counter() - t0
+            del audio
+            t0 = time.perf_counter()
+            last = k + 1 == len(lengths)
+            for i, (tmpl, writer) in enumerate(zip(tmpls, writers)):
+                fps = tmpl.video.fps
+                end_frame = totals[i] if last else math.ceil((start + seconds) * fps - 1e-6)
+                frame_no[i] = _render_song(writer, tmpl, timeline, images, song_seed(seed, k, 3), lyrics.title,
+                                           start, frame_no[i], end_frame, totals[i],
+                                           progress if i == 0 else _no_progress)  # fmt: skip
+            stages.render += time.perf_counter() - t0
+            timelines.append(timeline)
+            info.append(Song(k, lyrics.title, start, seconds, len(timeline.lines), summary["regenerated"]))
+            if not tandem and k + 1 < len(lengths):
+                worker.permit()
+            start += seconds
+    return timelines, info, frame_no
+
+
+def _align(audio: Audio, lyrics: Lyrics) -> Timeline:
+    from composer.align import align
+
+    # more lines are written than a song can hold; the ones that do not fit are not a problem to warn about
+    logger = logging.getLogger("composer")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        return align(audio, lyrics)
+    except ComposerError as e:
+        if "silent" not in str(e):
+            raise
+        log.warning("a generated song came out silent: it has no lyrics")
+        return Timeline(lines=(), duration=audio.duration, title=lyrics.title)
+    finally:
+        logger.setLevel(level)
+
+
+def _append_audio(audio: Audio, wav, tmp: Path) -> None:
+    import soundfile as sf
+
+    from composer.audio.io import prepare_output_audio
+
+    song_wav = tmp / "song.wav"
+    prepare_output_audio(audio, song_wav)
+    with sf.SoundFile(song_wav) as f:
+        for block in f.blocks(blocksize=1 << 16, dtype="float32"):
+            wav.write(block)
+    song_wav.unlink()
+
+
+def _render_song(writer, tmpl, timeline: Timeline, images, seed: int, title: str, start: float, first: int,
+                 end: int, total: int, progress: Progress) -> int:  # fmt: skip
+    from composer.render.frames import FrameRenderer
+
+    renderer = FrameRenderer(tmpl, timeline, images, seed=seed, title=title)
+    fps = renderer.fps
+    step = max(1, fps // 2)
+    for i in range(first, end):
+        writer.write(renderer.yuv420p(i / fps - start))
+        if i % step == 0:
+            progress("render", i, total)
+    progress("render", end, total)
+    return end
+
+
+# ----------------------------------------------------------------------------------------------- results
+
+
+def shift_line(line: LyricLine, dt: float) -> LyricLine:
+    return LyricLine(
+        line.text, line.start + dt, line.end + dt,
+        tuple(Word(w.text, w.start + dt, w.end + dt,
+                   tuple(Syllable(s.text, s.start + dt, s.end + dt) for s in w.syllables)) for w in line.words),
+        line.stanza,
+    )  # fmt: skip
+
+
+def _join(timelines: list[Timeline], songs: list[Song], band: Band) -> Timeline:
+    """One timeline for the whole video: every song's lines at their place, stanzas numbered on."""
+    lines: list[LyricLine] = []
+    stanza_base = 0
+    for tl, song in zip(timelines, songs):
+        for line in tl.lines:
+            shifted = shift_line(line, song.start)
+            lines.append(LyricLine(shifted.text, shifted.start, shifted.end, shifted.words,
+                                   shifted.stanza + stanza_base))  # fmt: skip
+        stanza_base += 1 + max((ln.stanza for ln in tl.lines), default=0)
+    duration = sum(s.duration for s in songs)
+    meta = {"band": band.name, "songs": [{"title": s.title, "start": round(s.start, 3), "lines": s.lines}
+                                         for s in songs]}  # fmt: skip
+    timeline = Timeline(tuple(lines), duration, _video_title(band, songs), meta)
+    timeline.validate()
+    return timeline
+
+
+def _video_title(band: Band, songs: list[Song]) -> str:
+    if len(songs) == 1:
+        return f"{band.name.upper()} - {songs[0].title}"
+    return f"{band.name.upper()} - {songs[0].title} (+{len(songs) - 1} more)"
+
+
+__all__ = ["BandRenderResult", "Song", "StageTimes", "plan_songs", "render_band", "render_band_versions", "shift_line"]
