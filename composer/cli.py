@@ -30,7 +30,7 @@ TemplateOpt = Annotated[str, typer.Option("--template", "-t", help="Built-in tem
 
 class _RichWarnings(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
-        err.print(f"[yellow]warning:[/] {record.getMessage()}", markup=True)
+        err.print(f"[yellow]warning:[/] {record.getMessage()}", markup=True, soft_wrap=True)
 
 
 def _setup_logging() -> None:
@@ -181,6 +181,9 @@ app.add_typer(train_app, name="train")
 app.add_typer(generate_app, name="generate")
 app.add_typer(band_app, name="band")
 
+Threads = Annotated[
+    Optional[int], typer.Option("--threads", help="CPU threads for the audio model (1 is fastest on a busy machine).")
+]
 BandOpt = Annotated[Optional[str], typer.Option("--band", "-b", help="Band name (see `composer band list`).")]
 BandsDir = Annotated[
     Optional[Path], typer.Option("--bands-dir", envvar="COMPOSER_BANDS_DIR", help="Folder of band profiles.")
@@ -201,6 +204,7 @@ def train_band_cmd(
     audio_steps: Annotated[Optional[int], typer.Option("--audio-steps", help="Audio steps (default: band.toml).")] = None,
     lyrics_steps: Annotated[Optional[int], typer.Option("--lyrics-steps", help="Lyric steps (default: band.toml).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue both models from their last checkpoints.")] = False,
+    threads: Threads = None,
     bands_dir: BandsDir = None,
     seed: Seed = 0,
     quiet: Quiet = False,
@@ -217,7 +221,7 @@ def train_band_cmd(
         b = _band(band, bands_dir)
         if only in (None, "audio"):
             _train_audio(b.audio_dir, b.audio_model_dir, b.audio_preset, audio_steps or b.audio_steps, resume, seed,
-                         quiet, progress, band=b)  # fmt: skip
+                         quiet, progress, band=b, threads=threads)  # fmt: skip
         if only in (None, "lyrics"):
             _train_lyrics(b.lyric_files(), b.lyrics_model_dir, b.lyrics_preset, lyrics_steps or b.lyrics_steps,
                           resume, seed, (), 1, quiet, progress)  # fmt: skip
@@ -358,6 +362,7 @@ def train_audio_cmd(
     preset: Annotated[Optional[str], typer.Option("--preset", help="Model size: demo (~4M params), debug (tiny) or dadabots.")] = None,
     steps: Annotated[Optional[int], typer.Option("--steps", help="Total training steps to reach.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the model from its last checkpoint.")] = False,
+    threads: Threads = None,
     bands_dir: BandsDir = None,
     seed: Seed = 0,
     quiet: Quiet = False,
@@ -371,10 +376,11 @@ def train_audio_cmd(
                                          steps or b.audio_steps)  # fmt: skip
         elif audio is None or out is None:
             raise ComposerError("give --band NAME, or --audio DIR and --out DIR")
-        _train_audio(audio, out, preset or "demo", steps or 2000, resume, seed, quiet, progress, band=b)
+        _train_audio(audio, out, preset or "demo", steps or 2000, resume, seed, quiet, progress, band=b,
+                     threads=threads)
 
 
-def _train_audio(audio, out, preset, steps, resume, seed, quiet, progress, band=None) -> None:
+def _train_audio(audio, out, preset, steps, resume, seed, quiet, progress, band=None, threads=None) -> None:
     from composer.audio.train import train_audio
 
     if band is not None and audio == band.audio_dir:
@@ -385,8 +391,8 @@ def _train_audio(audio, out, preset, steps, resume, seed, quiet, progress, band=
             err.print(f"audio step {r.step}/{r.steps}: train {r.train_bits_per_sample:.3f} bits/sample, "
                       f"held-out {r.val_bits_per_sample:.3f} bits/sample, {r.samples_per_s:,.0f} samples/s")  # fmt: skip
 
-    result = train_audio(audio, out, preset=preset, steps=steps, resume=resume, seed=seed, progress=progress,
-                         report=report)  # fmt: skip
+    result = train_audio(audio, out, preset=preset, steps=steps, resume=resume, seed=seed, threads=threads,
+                         progress=progress, report=report)  # fmt: skip
     if not quiet:
         err.print(
             f"wrote [bold]{result.out_dir}[/] ({result.params:,} params, step {result.step}, "
@@ -475,6 +481,74 @@ def render(
         err.print(f"  {song.start:7.1f} s  {song.title}  ({song.lines} lines)")
     for p in (*result.sidecars, result.thumbnail, *result.upload):
         err.print(f"  {p}")
+
+
+@app.command()
+def batch(
+    jobfile: Annotated[Path, typer.Argument(help="Job file (TOML): defaults and a list of jobs.")],
+    workers: Annotated[int, typer.Option("--workers", "-w", help="Jobs at once in the local pool.")] = 1,
+    ray: Annotated[bool, typer.Option("--ray", help="Run the jobs as Ray tasks (a local Ray unless --ray-address).")] = False,
+    ray_address: Annotated[Optional[str], typer.Option("--ray-address", metavar="ADDRESS",
+                                                       help="The Ray cluster to use (implies --ray).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would run or be skipped, and why.")] = False,
+    quiet: Quiet = False,
+) -> None:
+    """Many videos from one job file: resumable (a manifest beside the outputs), local pool or Ray."""
+    import time as _time
+
+    from rich.live import Live
+    from rich.table import Table
+
+    from composer.batch import plan_batch, run_batch
+    from composer.batchjobs import load_jobfile
+
+    rows: dict[str, dict] = {}
+
+    def table(final: bool = False) -> Table:
+        t = Table("job", "kind", "status", "stage", "progress", "time", title="batch" if not final else "summary")
+        for name, r in rows.items():
+            colour = {"done": "green", "failed": "red", "skipped": "dim", "running": "yellow"}.get(r["state"], "")
+            secs = r.get("seconds") if r["state"] in ("done", "failed") else (
+                _time.monotonic() - r["since"] if r["state"] == "running" else None)
+            pct = "100%" if r["state"] == "done" else (f"{100 * r.get('fraction', 0):.0f}%" if r["state"] == "running" else "")
+            t.add_row(name, r.get("kind", ""), f"[{colour}]{r['state']}[/]" if colour else r["state"],
+                      r.get("error") or (r.get("reason", "") if final else r.get("stage", r.get("reason", ""))),
+                      pct, f"{secs:.0f} s" if secs is not None else "")
+        return t
+
+    def event(name: str, state: str, info: dict) -> None:
+        row = rows.setdefault(name, {"state": state, "since": _time.monotonic()})
+        if state == "running" and row["state"] != "running":
+            row["since"] = _time.monotonic()
+        row["state"] = state
+        row.update({k: v for k, v in info.items() if v is not None})
+
+    with _reporting(True):
+        jf = load_jobfile(jobfile)
+        if dry_run:
+            plan = plan_batch(jf)
+            out = Console(highlight=False)
+            for r in plan.results:
+                what = {"queued": "run", "skipped": "skip", "failed": "fail"}[r.status]
+                out.print(f"{what:<5} {r.name} ({r.kind}): {r.reason}" + (f": {r.error}" if r.error else ""))
+            return
+        try:
+            with Live(table(), console=err, refresh_per_second=4, transient=True, get_renderable=table) if not quiet \
+                    else contextlib.nullcontext():
+                result = run_batch(jf, workers=workers, ray=ray_address or ("local" if ray else None), event=event)
+        except KeyboardInterrupt:
+            err.print("[red]interrupted[/]: finished jobs and the manifest are kept; rerun to do the rest", markup=True)
+            raise typer.Exit(130) from None
+    failed = [r for r in result.results if r.status == "failed"]
+    if not quiet:
+        err.print(table(final=True))
+        counts = {s: sum(r.status == s for r in result.results) for s in ("done", "skipped", "failed")}
+        err.print(f"{counts['done']} done, {counts['skipped']} skipped, {counts['failed']} failed in "
+                  f"{result.wall_s:.0f} s; manifest {result.manifest}")
+    for r in failed:
+        err.print(f"[red]failed:[/] {r.name}: {r.error}", markup=True, soft_wrap=True)
+    if failed:
+        raise typer.Exit(1)
 
 
 def main() -> None:  # pragma: no cover - console entry for `python -m composer`

@@ -187,6 +187,14 @@ def test_debug_model_learns_tones(tone_dir, tmp_path):
     assert [r.step for r in result.reports] == [150, 300]
     loaded = load(tmp_path / "out")
     assert loaded.config == DEBUG and load(tmp_path / "out" / "best").config == DEBUG
+    # the loss curve: held-out line (red) falls from top left to bottom right of the plot
+    from PIL import Image
+
+    curve = np.asarray(Image.open(tmp_path / "out" / "loss.png").convert("RGB")).astype(int)
+    red = (curve[..., 0] > 180) & (curve[..., 1] < 60) & (curve[..., 2] < 60)
+    ys, xs = np.nonzero(red[40:-60, 80:-300])  # inside the axes, left of the legend
+    left, right = ys[xs < xs.min() + 20].mean(), ys[xs > xs.max() - 20].mean()
+    assert left < right - 100  # image rows grow downwards: the loss fell
 
 
 @pytest.mark.parametrize("preset", ["debug", "debug-lstm"])

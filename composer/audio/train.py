@@ -54,6 +54,7 @@ log = logging.getLogger("composer")
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
 STATE_DIR = "training_state"
 BEST_DIR = "best"
+LOSS_CURVE = "loss.png"
 _SILENT_CHUNK_DBFS = -50.0  # RMS after per-file normalisation: room noise and fade-outs, not music
 _MAX_VAL_CHUNKS = 32  # validation cost stays flat as the band's catalogue grows
 _LN2 = math.log(2)
@@ -339,8 +340,12 @@ def _train(audio_dir, out_dir, preset, steps, resume, seed, eval_every, progress
             reports.append(rep)
             improved = best is None or val_bits < best
             best = val_bits if improved else best
-            state = {**state, "step": step, "best_val": best, "val_bits_per_sample": val_bits}
+            # the curve starts at the untrained model's held-out loss (no training loss yet at step 0)
+            history = state.get("history") or [[0, None, round(initial, 4)]]
+            history = [*history, [step, round(rep.train_bits_per_sample, 4), round(val_bits, 4)]]
+            state = {**state, "step": step, "best_val": best, "val_bits_per_sample": val_bits, "history": history}
             _checkpoint(out_dir, model, optimizer, position, state, improved)
+            _loss_curve(out_dir / LOSS_CURVE, history)
             if report:
                 report(rep)
     return TrainResult(
@@ -369,6 +374,14 @@ def _checkpoint(out_dir: Path, model, optimizer, position: _Position, state: dic
     save(model, out_dir)
     if improved:
         write_dir_atomic(out_dir / BEST_DIR, lambda folder: save(model, folder))
+
+
+def _loss_curve(path: Path, history: list) -> None:
+    from composer.plot import write_curve
+
+    write_curve(path, {"held-out": [(float(st), v) for st, _, v in history],
+                       "training": [(float(st), t) for st, t, _ in history if t is not None]},
+                title="SampleRNN training", ylabel="bits per sample")  # fmt: skip
 
 
 def _position_tensors(position: _Position) -> dict[str, torch.Tensor]:

@@ -1,0 +1,59 @@
+"""A training curve as a PNG, drawn with Pillow (no plotting library needed): one line per series."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from PIL import Image, ImageDraw
+
+from composer.fsutil import atomic_path
+
+_COLOURS = ["#d00000", "#2060d0", "#20a040", "#c08000"]
+
+
+def write_curve(path: Path, series: dict[str, list[tuple[float, float]]], *, title: str, ylabel: str,
+                size: tuple[int, int] = (900, 520)) -> None:  # fmt: skip
+    """``series`` maps a name to (step, value) points; axes span all of them. Written atomically."""
+    from composer.render.fonts import load_font
+
+    w, h = size
+    left, right, top, bottom = 80, 24, 48, 60
+    image = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(image)
+    font, small = load_font("oswald", 20), load_font("oswald-light", 15)
+    points = [p for pts in series.values() for p in pts if math.isfinite(p[1])]
+    draw.text((left, 12), title, fill="black", font=font)
+    if points:
+        x0, x1 = min(p[0] for p in points), max(p[0] for p in points)
+        y0, y1 = min(p[1] for p in points), max(p[1] for p in points)
+        x1, y1 = (x1 if x1 > x0 else x0 + 1), (y1 if y1 > y0 else y0 + 1)
+        pad = 0.05 * (y1 - y0)
+        y0, y1 = y0 - pad, y1 + pad
+
+        def at(x: float, y: float) -> tuple[float, float]:
+            return (left + (x - x0) / (x1 - x0) * (w - left - right),
+                    h - bottom - (y - y0) / (y1 - y0) * (h - top - bottom))  # fmt: skip
+
+        for k in range(6):
+            y = y0 + (y1 - y0) * k / 5
+            _, py = at(x0, y)
+            draw.line([(left, py), (w - right, py)], fill="#e4e4e4")
+            draw.text((8, py - 9), f"{y:.2f}", fill="#444444", font=small)
+        for k in range(6):
+            x = x0 + (x1 - x0) * k / 5
+            px, _ = at(x, y0)
+            draw.text((px - 12, h - bottom + 8), f"{x:.0f}", fill="#444444", font=small)
+        for i, (name, pts) in enumerate(series.items()):
+            colour = _COLOURS[i % len(_COLOURS)]
+            xy = [at(x, y) for x, y in pts if math.isfinite(y)]
+            if len(xy) > 1:
+                draw.line(xy, fill=colour, width=3)
+            for px, py in xy:
+                draw.ellipse([px - 3, py - 3, px + 3, py + 3], fill=colour)
+            draw.text((w - right - 260, top + 6 + 24 * i), f"— {name}", fill=colour, font=small)
+    draw.rectangle([left, top, w - right, h - bottom], outline="black")
+    draw.text((left, h - 26), "step", fill="black", font=small)
+    draw.text((8, top - 24), ylabel, fill="black", font=small)
+    with atomic_path(path) as tmp:
+        image.save(tmp, format="PNG")
