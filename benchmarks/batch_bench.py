@@ -14,7 +14,6 @@ other work, the audio generator's torch threads can otherwise wait on each other
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -24,62 +23,11 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 
-SMALL_TEMPLATE = """
-name = "bench-small"
-[video]
-width = 640
-height = 360
-fps = 24
-[text]
-font = "anton"
-size = 110
-color = "#ffffff"
-highlight_color = "#ff0000"
-stroke_width = 0
-effect = "none"
-lines = 1
-uppercase = true
-highlight = "smooth"
-[background]
-crossfade = 0.0
-ken_burns = 0.0
-tint = "#000000"
-tint_strength = 0.0
-grain = 0.0
-brightness = 0.25
-saturation = 0.0
-[title]
-enabled = false
-"""
-
-
 def debug_band(root: Path) -> tuple[str, Path]:
     """A band with debug-size models trained briefly (the test suite's recipe); (name, bands dir)."""
-    import soundfile as sf
+    from composer.demo import make_debug_band
 
-    from composer.audio.synth import make_song
-    from composer.audio.train import train_audio
-    from composer.bands import load_band
-    from composer.lyrics.train import train_lyrics
-    from composer.render.imagegen import make_images
-
-    folder = root / "benchband"
-    (folder / "rec").mkdir(parents=True)
-    for i in range(3):
-        song = make_song(seed=40 + i, duration=12.0, rate=16000)
-        sf.write(folder / "rec" / f"{i}.flac", song.audio.samples, 16000)
-    make_images(folder / "img", n=2, seed=1, size=(640, 360))
-    (folder / "small.toml").write_text(SMALL_TEMPLATE, encoding="utf-8")
-    lyric_files = sorted((REPO / "assets" / "lyrics" / "demo").glob("*.txt"))[:40]
-    (folder / "band.toml").write_text(
-        'name = "benchband"\naudio = "rec"\nimages = "img"\ntemplate = "small.toml"\n'
-        f"lyrics = [{', '.join(json.dumps(str(p)) for p in lyric_files)}]\n"
-        '[models]\naudio_preset = "debug"\nlyrics_preset = "debug"\n',
-        encoding="utf-8",
-    )
-    band = load_band(folder)
-    train_audio(band.audio_dir, band.audio_model_dir, preset="debug", steps=60)
-    train_lyrics(band.lyric_files(), band.lyrics_model_dir, preset="debug", steps=40)
+    make_debug_band(root, "benchband")
     return "benchband", root
 
 

@@ -58,7 +58,7 @@ class StageTimes:
     render: float = 0.0  # composing frames and handing them to ffmpeg
     audio_out: float = 0.0  # loudness normalisation and the output WAV
     mux: float = 0.0
-    waiting: float = 0.0  # this process idle, waiting for audio
+    waiting: float = 0.0  # this process idle, waiting for audio (not a stage: left out of busy())
 
     def busy(self) -> float:
         return self.audio + self.lyrics + self.align + self.render + self.audio_out + self.mux
@@ -343,7 +343,11 @@ def _render_songs(worker: _AudioProcess, lengths, lyrics_model, tmpls, images, t
             summary = None
             while summary is None:
                 # in tandem, write lyric lines while the audio is not there yet
-                msg = worker.get(timeout=0.0 if tandem and not lyr.complete else None)
+                blocking = not (tandem and not lyr.complete)
+                t0 = time.perf_counter()
+                msg = worker.get(timeout=None if blocking else 0.0)
+                if blocking:
+                    stages.waiting += time.perf_counter() - t0
                 if msg is None:
                     t0 = time.perf_counter()
                     lyr.step()

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from composer.errors import ComposerError
-from composer.fsutil import write_text_atomic
+from composer.fsutil import read_toml, write_text_atomic
 
 BAND_FILE = "band.toml"
 AUDIO_MODEL = "audio"
@@ -163,12 +162,7 @@ def find_band(name: str, bands_dir: str | os.PathLike | None = None) -> Band:
 def load_band(folder: str | os.PathLike) -> Band:
     folder = Path(folder)
     source = folder / BAND_FILE
-    try:
-        data = tomllib.loads(source.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ComposerError(f"{source}: band file not found") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise ComposerError(f"{source}: not valid TOML ({e})") from None
+    data = read_toml(source, "band file")
     models = data.pop("models", {})
     if not isinstance(models, dict):
         raise ComposerError(f"{source}: [models] must be a table")

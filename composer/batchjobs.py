@@ -12,11 +12,11 @@ import hashlib
 import json
 import os
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from composer.errors import ComposerError
+from composer.fsutil import read_toml
 
 RENDER, KARAOKE = "render", "karaoke"
 KINDS = (RENDER, KARAOKE)
@@ -67,12 +67,7 @@ class JobFile:
 def load_jobfile(path: str | os.PathLike) -> JobFile:
     """Read and validate a job file; ComposerError (one line: file, job, key, what is allowed) if it is bad."""
     path = Path(path).resolve()
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ComposerError(f"{path}: job file not found") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise ComposerError(f"{path}: not valid TOML ({e})") from None
+    data = read_toml(path, "job file")
     for key in data:
         if key not in ("defaults", "job"):
             raise ComposerError(f"{path}: unknown key {key!r}: allowed are [defaults] and [[job]]")

@@ -22,6 +22,18 @@ def check_writable_dir(target: Path) -> None:
         raise ComposerError(f"{target}: output folder {folder} is not writable")
 
 
+def read_toml(path: Path, what: str) -> dict:
+    """A TOML file as a dict, or one ComposerError naming the file (``what`` says which kind it should be)."""
+    import tomllib
+
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ComposerError(f"{path}: {what} not found") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ComposerError(f"{path}: not valid TOML ({e})") from None
+
+
 @contextlib.contextmanager
 def write_errors(target: str | os.PathLike) -> Iterator[None]:
     """Turn a failed write of intermediate or final files (full disk, file-size limit, I/O error) into one
