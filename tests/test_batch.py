@@ -23,20 +23,6 @@ from tests.mp4probe import decode_audio
 _REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_core():
-    """Run this module's renders (and every process they start) on one core.
-
-    The SampleRNN generator sets torch to as many threads as the process may use; on a machine whose other
-    core is busy, two threads stepping one sample at a time wait on each other for whole scheduler slices
-    and a 10 s debug render takes minutes instead of seconds. One core keeps these tests fast and steady.
-    """
-    before = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, {min(before)})
-    yield
-    os.sched_setaffinity(0, before)
-
-
 def _sha(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
@@ -241,8 +227,9 @@ def local_ray():
 @pytest.mark.slow
 def test_ray_backend_writes_the_same_files_as_the_local_pool(debug_band, song_inputs, tmp_path, local_ray):
     body = _defaults(debug_band) + _render_job("band", seed=7) + _karaoke_job("song", song_inputs)
-    local = _write(tmp_path / "local", body) if (tmp_path / "local").mkdir() is None else None
-    remote = _write(tmp_path / "ray", body) if (tmp_path / "ray").mkdir() is None else None
+    (tmp_path / "local").mkdir()
+    (tmp_path / "ray").mkdir()
+    local, remote = _write(tmp_path / "local", body), _write(tmp_path / "ray", body)
     assert run_batch(local).ok
     result = run_batch(remote, ray="local")
     assert result.ok, [r.error for r in result.results]
