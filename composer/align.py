@@ -44,10 +44,11 @@ _F1_BAND, _F2_BAND = (300.0, 1000.0), (1000.0, 3500.0)
 _SILENT_PEAK = 1e-4
 
 
-def align(audio: Audio, lyrics: Lyrics, *, title: str | None = None) -> Timeline:
+def align(audio: Audio, lyrics: Lyrics, *, title: str | None = None, warn_dropped: bool = True) -> Timeline:
     """Time every line, word and syllable of the lyrics to the song.
 
-    Lines that do not fit are dropped from the end (with a warning); with fewer lines than the song sings,
+    Lines that do not fit are dropped from the end (with a warning unless ``warn_dropped`` is False: a
+    caller that writes more lines than any song holds expects it); with fewer lines than the song sings,
     the rest of the song goes without lyrics. Raises ComposerError when the audio is silent.
     """
     _check_not_silent(audio)
@@ -57,7 +58,7 @@ def align(audio: Audio, lyrics: Lyrics, *, title: str | None = None) -> Timeline
     units = _units(act)
     spans = _place_lines(units, act, syllables, audio.duration) if len(texts) and units.size else []
     dropped = len(texts) - len(spans)
-    if dropped:
+    if dropped and warn_dropped:
         log.warning("%d lyric lines did not fit the song and were dropped from the end", dropped)
     lines = tuple(
         make_line(text, start, min(end, audio.duration), stanza, activity=(times, act))

@@ -396,20 +396,13 @@ def _render_songs(worker: _AudioProcess, lengths, lyrics_model, tmpls, images, t
 
 def _align(audio: Audio, lyrics: Lyrics) -> Timeline:
     from composer.align import align
+    from composer.audio.io import is_silent
 
-    # more lines are written than a song can hold; the ones that do not fit are not a problem to warn about
-    logger = logging.getLogger("composer")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        return align(audio, lyrics)
-    except ComposerError as e:
-        if "silent" not in str(e):
-            raise
+    if is_silent(audio, -80.0):  # the aligner's own threshold: nothing to time lines to
         log.warning("a generated song came out silent: it has no lyrics")
         return Timeline(lines=(), duration=audio.duration, title=lyrics.title)
-    finally:
-        logger.setLevel(level)
+    # more lines are written than a song can hold: the ones that do not fit are expected, not worth a warning
+    return align(audio, lyrics, warn_dropped=False)
 
 
 def _append_audio(audio: Audio, wav, tmp: Path) -> None:
@@ -443,12 +436,13 @@ def _render_song(writer, tmpl, timeline: Timeline, images, seed: int, title: str
 # ----------------------------------------------------------------------------------------------- results
 
 
-def shift_line(line: LyricLine, dt: float) -> LyricLine:
+def shift_line(line: LyricLine, dt: float, stanzas: int = 0) -> LyricLine:
+    """``line`` moved ``dt`` seconds later (words and syllables too) and ``stanzas`` stanzas on."""
     return LyricLine(
         line.text, line.start + dt, line.end + dt,
         tuple(Word(w.text, w.start + dt, w.end + dt,
                    tuple(Syllable(s.text, s.start + dt, s.end + dt) for s in w.syllables)) for w in line.words),
-        line.stanza,
+        line.stanza + stanzas,
     )  # fmt: skip
 
 
@@ -457,10 +451,7 @@ def _join(timelines: list[Timeline], songs: list[Song], band: Band) -> Timeline:
     lines: list[LyricLine] = []
     stanza_base = 0
     for tl, song in zip(timelines, songs):
-        for line in tl.lines:
-            shifted = shift_line(line, song.start)
-            lines.append(LyricLine(shifted.text, shifted.start, shifted.end, shifted.words,
-                                   shifted.stanza + stanza_base))  # fmt: skip
+        lines += [shift_line(line, song.start, stanza_base) for line in tl.lines]
         stanza_base += 1 + max((ln.stanza for ln in tl.lines), default=0)
     duration = sum(s.duration for s in songs)
     meta = {"band": band.name, "songs": [{"title": s.title, "start": round(s.start, 3), "lines": s.lines}
