@@ -324,6 +324,7 @@ def _render_songs(worker: _AudioProcess, lengths, lyrics_model, tmpls, images, t
     info: list[Song] = []
     frame_no = [0] * len(tmpls)
     generated = 0.0
+    progress("audio", 0, total_s)  # the bar and its clock show from the start, before the first piece is done
     worker.permit()
     if tandem and len(lengths) > 1:
         worker.permit()  # one song ahead

@@ -475,7 +475,8 @@ def render(
                              temperature=temperature, progress=progress)  # fmt: skip
     if quiet:
         return
-    err.print(f"wrote [bold]{result.video}[/] ({len(result.songs)} songs, {result.frames} frames, "
+    songs_text = "1 song" if len(result.songs) == 1 else f"{len(result.songs)} songs"
+    err.print(f"wrote [bold]{result.video}[/] ({songs_text}, {result.frames} frames, "
               f"{len(result.timeline.lines)} lines, {result.wall_s:.0f} s)")  # fmt: skip
     for song in result.songs:
         err.print(f"  {song.start:7.1f} s  {song.title}  ({song.lines} lines)")
