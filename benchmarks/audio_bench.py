@@ -36,10 +36,9 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from composer.audio.generate import GenerateStats, _default_threads, iter_segments  # noqa: E402
+from composer.audio.generate import TEMPERATURE, GenerateStats, _default_threads, iter_segments  # noqa: E402
 from composer.audio.model import SampleRNN, param_count, preset, quantize  # noqa: E402
 
-TEMPERATURE = 0.95
 STREAMS = {"demo": (1, 32, 64, 128), "dadabots": (64,)}
 # share of --seconds that the reference (and a 1-stream composer run) generates, and that each stream of a
 # batched composer run generates as its segment

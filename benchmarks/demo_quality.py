@@ -1,7 +1,7 @@
 """Is the shipped demo band any good? Figures for its two models (models/demo/), against goals.
 
 Audio model: held-out NLL in bits per sample on two synthesizer songs it never heard; then 60 s of generated
-audio (made as `composer render` makes it: ~6 s segments, temperature 0.95) against 60 s of its training
+audio (made as `composer render` makes it: ~6 s segments, temperature 1.0) against 60 s of its training
 album: mean spectral flatness, the correlation of the long-term average log spectra (goal >= 0.9) and the
 onset rate per second (goal: within 30% of the training audio's).
 Lyric model: held-out bits per character, novelty and distinct lines (benchmarks/lyrics_bench.py --model).
@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def held_out_bits(model, songs: list[int]) -> tuple[float, float]:
-    from composer.audio.train import TRAIN_SETTINGS, _cut, _prepare, evaluate_bits_per_sample
+    from composer.audio.train import TRAIN_SETTINGS, _cut, evaluate_bits_per_sample, prepare_file
     from composer.audio.io import write_wav
     from composer.demo import demo_song
     import tempfile
@@ -36,7 +36,7 @@ def held_out_bits(model, songs: list[int]) -> tuple[float, float]:
         for i in songs:
             path = Path(tmp) / f"{i}.wav"
             write_wav(path, demo_song(i).audio)
-            x = _prepare(path, model.config.sample_rate)  # the exact normalisation training uses
+            x = prepare_file(path, model.config.sample_rate)  # the exact normalisation training uses
             seconds += len(x) / model.config.sample_rate
             chunks.append(_cut(x, model.config, chunk_len))
     data = torch.cat(chunks)
@@ -50,7 +50,7 @@ def main() -> None:
     ap.add_argument("--skip-lyrics", action="store_true")
     args = ap.parse_args()
 
-    from composer.audio.generate import iter_segments
+    from composer.audio.generate import GenerateStats, iter_segments
     from composer.audio.model import load
     from composer.audio.quality import compare
     from composer.bandrender import MIN_SEGMENT_S
@@ -68,12 +68,14 @@ def main() -> None:
     rate = model.config.sample_rate
     n = int(args.seconds * rate)
     streams = max(1, int(args.seconds // MIN_SEGMENT_S))
-    gen = np.concatenate(list(iter_segments(model, args.seconds, seed=args.seed, streams=streams)))
+    stats = GenerateStats()
+    gen = np.concatenate(list(iter_segments(model, args.seconds, seed=args.seed, streams=streams, stats=stats)))
     paths = write_demo_audio(band.audio_dir, rate)
     ref = np.concatenate([sf.read(p, dtype="float32")[0].mean(axis=1) for p in paths[:2]])[:n]
     q = compare(gen, ref, rate)
     ratio = q["onsets_per_s_generated"] / max(q["onsets_per_s_reference"], 1e-9)
-    print(f"{args.seconds:.0f} s generated vs {args.seconds:.0f} s of the training album:")
+    print(f"{args.seconds:.0f} s generated vs {args.seconds:.0f} s of the training album "
+          f"({stats.segments} segments, {stats.regenerated} regenerated{f' {stats.problems}' if stats.problems else ''}):")  # fmt: skip
     print(f"  spectral flatness   {q['flatness_generated']:.3f} vs {q['flatness_reference']:.3f}")
     print(f"  LTAS correlation    {q['ltas_correlation']:.3f} (goal >= 0.9: "
           f"{'met' if q['ltas_correlation'] >= 0.9 else 'MISSED'})")  # fmt: skip

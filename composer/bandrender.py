@@ -225,7 +225,7 @@ def render_band_versions(
     seed: int = 0,
     songs: int | None = None,
     streams: int = STREAMS,
-    temperature: float = 0.95,
+    temperature: float = 1.0,  # composer.audio.generate.TEMPERATURE (not imported here: torch loads slowly)
     tandem: bool = True,
     progress: Progress = _no_progress,
     encode=None,

@@ -184,6 +184,9 @@ app.add_typer(band_app, name="band")
 Threads = Annotated[
     Optional[int], typer.Option("--threads", help="CPU threads for the audio model (1 is fastest on a busy machine).")
 ]
+Device = Annotated[
+    Optional[str], typer.Option("--device", help="auto (a CUDA GPU when torch sees one), cpu, cuda or cuda:N.")
+]
 BandOpt = Annotated[Optional[str], typer.Option("--band", "-b", help="Band name (see `composer band list`).")]
 BandsDir = Annotated[
     Optional[Path], typer.Option("--bands-dir", envvar="COMPOSER_BANDS_DIR", help="Folder of band profiles.")
@@ -362,6 +365,9 @@ def train_audio_cmd(
     preset: Annotated[Optional[str], typer.Option("--preset", help="Model size: demo (~4M params), debug (tiny) or dadabots.")] = None,
     steps: Annotated[Optional[int], typer.Option("--steps", help="Total training steps to reach.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the model from its last checkpoint.")] = False,
+    init: Annotated[Optional[Path], typer.Option("--init", help="Start from this model folder's weights (same preset), e.g. to fine-tune.")] = None,
+    keep: Annotated[int, typer.Option("--keep", help="Keep the weights of the last N checkpoints in checkpoints/.")] = 3,
+    device: Device = None,
     threads: Threads = None,
     bands_dir: BandsDir = None,
     seed: Seed = 0,
@@ -377,10 +383,11 @@ def train_audio_cmd(
         elif audio is None or out is None:
             raise ComposerError("give --band NAME, or --audio DIR and --out DIR")
         _train_audio(audio, out, preset or "demo", steps or 2000, resume, seed, quiet, progress, band=b,
-                     threads=threads)
+                     threads=threads, init=init, keep=keep, device=device)
 
 
-def _train_audio(audio, out, preset, steps, resume, seed, quiet, progress, band=None, threads=None) -> None:
+def _train_audio(audio, out, preset, steps, resume, seed, quiet, progress, band=None, threads=None, init=None,
+                 keep=3, device=None) -> None:
     from composer.audio.train import train_audio
 
     if band is not None and audio == band.audio_dir:
@@ -392,7 +399,7 @@ def _train_audio(audio, out, preset, steps, resume, seed, quiet, progress, band=
                       f"held-out {r.val_bits_per_sample:.3f} bits/sample, {r.samples_per_s:,.0f} samples/s")  # fmt: skip
 
     result = train_audio(audio, out, preset=preset, steps=steps, resume=resume, seed=seed, threads=threads,
-                         progress=progress, report=report)  # fmt: skip
+                         init=init, keep=keep, device=device, progress=progress, report=report)  # fmt: skip
     if not quiet:
         err.print(
             f"wrote [bold]{result.out_dir}[/] ({result.params:,} params, step {result.step}, "
@@ -408,8 +415,10 @@ def generate_audio_cmd(
     model: Annotated[Optional[Path], typer.Option("--model", "--checkpoint", "-m",
                                                   help="Audio model folder (default: the band's).")] = None,
     length: Annotated[str, typer.Option("--length", help="Track length, e.g. 90s, 10m or 1:30.")] = "1m",
-    temperature: Annotated[float, typer.Option("--temperature", help="Above 1 wilder, below 1 safer.")] = 0.95,
+    temperature: Annotated[float, typer.Option("--temperature", help="Above 1 wilder, below 1 safer.")] = 1.0,
     streams: Annotated[int, typer.Option("--streams", help="Segments generated at once (a batch).")] = 64,
+    prime: Annotated[Optional[Path], typer.Option("--prime", help="Audio file to continue from: each segment first hears a piece of it.")] = None,
+    device: Device = None,
     bands_dir: BandsDir = None,
     seed: Seed = 0,
     quiet: Quiet = False,
@@ -423,7 +432,7 @@ def generate_audio_cmd(
             raise ComposerError(f"--length must be positive (got {length!r})")
         model = _model_dir(model, band, bands_dir, "audio")
         stats = generate_audio(model, seconds, out, seed=seed, streams=streams, temperature=temperature,
-                               progress=progress)  # fmt: skip
+                               prime=prime, device=device, progress=progress)  # fmt: skip
     if not quiet:
         fixed = f", {stats.regenerated} segment(s) regenerated" if stats.regenerated else ""
         unfixed = f", {stats.unfixed} still silent/clipped/looping" if stats.unfixed else ""
@@ -457,7 +466,7 @@ def render(
     songs: Annotated[Optional[int], typer.Option("--songs", help="Songs in the video (default: one per ~3 min).")] = None,
     template: Annotated[Optional[str], typer.Option("--template", "-t", help="Template (default: the band's).")] = None,
     size: Annotated[Optional[str], typer.Option("--size", help="Frame size: 720p, 1080p, portrait or WxH.")] = None,
-    temperature: Annotated[float, typer.Option("--temperature", help="Audio sampling temperature.")] = 0.95,
+    temperature: Annotated[float, typer.Option("--temperature", help="Audio sampling temperature.")] = 1.0,
     bands_dir: BandsDir = None,
     seed: Seed = 0,
     quiet: Quiet = False,

@@ -120,6 +120,19 @@ def test_stream_gives_lines_on_demand_across_songs(trained):
     assert next(iter(stream)).song == 2
 
 
+def test_endless_stream_remembers_a_bounded_number_of_verses(trained, monkeypatch):
+    from composer.lyrics import generate as lyrics_generate
+    from composer.lyrics.corpus import normalise_for_novelty
+
+    _, folder, _ = trained
+    monkeypatch.setattr(lyrics_generate, "REMEMBERED_VERSES", 12)
+    stream = LyricStream(folder, seed=3, verses_per_song=1)
+    verses = [normalise_for_novelty(line.text) for line in stream.take(120) if line.section == "verse"]
+    assert len(stream._used_verses) == 12  # memory stays flat however long the stream runs
+    for i in range(len(verses) - 12):
+        assert len(set(verses[i : i + 12])) == 12  # within what it remembers, no verse line comes back
+
+
 def test_generated_lyrics_read_back_as_plain_lyrics(trained, tmp_path):
     _, folder, _ = trained
     song = generate_song(folder, lines=8, seed=2)
@@ -183,6 +196,25 @@ def test_resume_continues_the_step_count(tmp_path):
         train_lyrics(files, out, preset="debug", steps=60)
     with pytest.raises(ComposerError, match="nothing to resume"):
         train_lyrics(files, tmp_path / "fresh", preset="debug", steps=10, resume=True)
+
+
+def test_interrupted_run_resumes_bit_identically(tmp_path):
+    files = write_corpus(tmp_path / "corpus", songs=8)
+    whole = train_lyrics(files, tmp_path / "whole", preset="debug", steps=40, eval_every=10, seed=4)
+
+    def stop_at_20(report) -> None:
+        if report.step == 20:
+            raise KeyboardInterrupt  # Ctrl-C just after a checkpoint
+
+    with pytest.raises(KeyboardInterrupt):
+        train_lyrics(files, tmp_path / "cut", preset="debug", steps=40, eval_every=10, seed=4, report=stop_at_20)
+    rest = train_lyrics(files, tmp_path / "cut", preset="debug", steps=40, eval_every=10, resume=True)
+    # same learning-rate schedule, data windows, dropout masks and optimizer moments: the same numbers
+    assert [(r.step, r.train_loss, r.val_bits_per_char) for r in rest.reports] == [
+        (r.step, r.train_loss, r.val_bits_per_char) for r in whole.reports[2:]]
+    a, b = GPT2LMHeadModel.from_pretrained(tmp_path / "whole"), GPT2LMHeadModel.from_pretrained(tmp_path / "cut")
+    sa, sb = a.state_dict(), b.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
 # ------------------------------------------------------------------------------------------ bad input

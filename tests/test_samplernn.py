@@ -109,6 +109,12 @@ def test_save_load_gives_identical_logits(tmp_path, config):
     loaded = load(tmp_path / "m")
     assert loaded.config == config
     assert torch.equal(model(x), loaded(x))
+    save(model, tmp_path / "half", half=True)  # shipped weights: half the bytes, loaded back as float32
+    small = (tmp_path / "half" / "model.safetensors").stat().st_size
+    assert small < 0.55 * (tmp_path / "m" / "model.safetensors").stat().st_size
+    halved = load(tmp_path / "half")
+    assert all(p.dtype == torch.float32 for p in halved.parameters())
+    torch.testing.assert_close(halved(x), model(x), atol=2e-2, rtol=0)
 
 
 def test_mismatched_config_names_the_file(tmp_path):
@@ -220,3 +226,28 @@ def test_resume_continues_exactly(tone_dir, tmp_path, monkeypatch, preset):
         train_audio(tone_dir, tmp_path / "b", steps=44, resume=True)
     with pytest.raises(ComposerError, match="nothing to resume"):
         train_audio(tone_dir, tmp_path / "c", steps=44, resume=True)
+
+
+def test_keep_last_checkpoints_and_init_from_weights(tone_dir, tmp_path, monkeypatch):
+    a = train_audio(tone_dir, tmp_path / "a", preset="debug", steps=60, eval_every=20, keep=2, seed=1)
+    kept = sorted(p.name for p in (tmp_path / "a" / "checkpoints").iterdir())
+    assert kept == ["step-0000040", "step-0000060"]  # step 20's weights were pruned
+    last, final = load(tmp_path / "a" / "checkpoints" / kept[-1]).state_dict(), load(tmp_path / "a").state_dict()
+    earlier = load(tmp_path / "a" / "checkpoints" / kept[0]).state_dict()
+    assert all(torch.equal(last[k], final[k]) for k in final)
+    assert not all(torch.equal(earlier[k], final[k]) for k in final)
+
+    # a new run from a's weights starts where a ended (same held-out split), not from chance
+    b = train_audio(tone_dir, tmp_path / "b", preset="debug", steps=20, eval_every=20, keep=0, seed=1,
+                    init=tmp_path / "a")  # fmt: skip
+    assert b.initial_val_bits_per_sample == pytest.approx(a.val_bits_per_sample, abs=1e-4)
+    assert b.initial_val_bits_per_sample < 7.0 and not (tmp_path / "b" / "checkpoints").exists()
+    assert json.loads((tmp_path / "b" / "training_state" / "state.json").read_text())["init"] == str(tmp_path / "a")
+
+    monkeypatch.setitem(PRESETS, "debug-lstm", dataclasses.replace(DEBUG, rnn="lstm"))
+    monkeypatch.setitem(TRAIN_SETTINGS, "debug-lstm", TRAIN_SETTINGS["debug"])
+    with pytest.raises(ComposerError, match=r"a/config.json: config differs from preset 'debug-lstm'"):
+        train_audio(tone_dir, tmp_path / "c", preset="debug-lstm", steps=20, init=tmp_path / "a")
+    with pytest.raises(ComposerError, match="cannot be combined with --resume"):
+        train_audio(tone_dir, tmp_path / "b", steps=40, resume=True, init=tmp_path / "a")
+    assert not (tmp_path / "c").exists()

@@ -11,8 +11,9 @@ from silence with its own seed. Within a batch:
   segment, so the same seed gives the same samples and nothing is copied to the host sample by sample.
 
 Each finished segment is checked: silent (RMS under -50 dBFS), clipped (held at the extreme levels)
-or stuck in a loop (long stretches that exactly repeat earlier audio) segments are regenerated with seeds
-derived deterministically from (seed, segment, attempt). Segments are yielded in order as pieces of the final
+or stuck in a loop (long stretches that exactly repeat earlier audio, or a bar-length pattern repeated nearly
+sample for sample) segments are regenerated with seeds derived deterministically from (seed, segment,
+attempt). Segments are yielded in order as pieces of the final
 track, so a consumer (the WAV writer, the renderer) can use them while later batches are generated; memory
 holds one batch.
 """
@@ -34,7 +35,7 @@ import soundfile as sf
 import torch
 import torch.nn.functional as F
 
-from composer.audio.model import SampleRNN, dequantize, load, quantize
+from composer.audio.model import SampleRNN, dequantize, load, quantize, resolve_device
 from composer.errors import ComposerError
 from composer.fsutil import atomic_path, check_writable_dir
 
@@ -50,8 +51,14 @@ SILENT_DBFS = -50.0
 CLIP_FRACTION = 0.02  # share of samples held at the lowest or highest level ...
 CLIP_RUN = 32  # ... for this many samples in a row (2 ms at 16 kHz) or more
 LOOP_WINDOW = 1024  # samples (64 ms at 16 kHz) that must repeat exactly to count as a loop
-LOOP_FRACTION = 0.25  # share of windows that exactly repeat an earlier window
+LOOP_FRACTION = 0.25  # share of windows that exactly (or, for near_loop_fraction, nearly) repeat
+NEAR_LOOP_CORRELATION = 0.8  # autocorrelation at the pattern's lag above which a window nearly repeats
 MAX_ATTEMPTS = 3
+# sampling the model's own distribution: on the demo band, 0.95 gave audio tonal and sparse next to the album
+# (spectral flatness 0.07 vs 0.11, 0.6-0.7x its onset rate), 1.0 came closest (0.14, 0.72-0.86x), 1.05 was hiss
+TEMPERATURE = 1.0
+PRIME_S = 2.0  # audio each primed stream hears before it starts: enough for the frame tiers to settle
+_PRIME_DRAW = 1 << 16  # the "attempt" in a segment's seed that picks its prime excerpt (never a real attempt)
 
 
 @dataclass
@@ -97,7 +104,8 @@ class BatchSampler:
             conv = mlp.input.weight  # (width, embedding, frame)
             # lut[j * q + level] = conv[:, :, j] @ embed[level]: the first layer for level at frame position j
             self.lut = torch.einsum("qe,dej->jqd", mlp.embed.weight, conv).reshape(frame * self.q, -1).contiguous()
-            self.lut_offsets = (torch.arange(frame) * self.q).view(1, frame)
+            self.device = conv.device
+            self.lut_offsets = (torch.arange(frame, device=self.device) * self.q).view(1, frame)
             self.hidden_w = mlp.hidden.weight.t().contiguous()
             self.hidden_b = mlp.hidden.bias.detach().clone()
             self.out_w = mlp.out.weight.t().contiguous()
@@ -109,29 +117,39 @@ class BatchSampler:
             self.up_dim = [t.upsample.weight.shape[1] for t in model.tiers]
 
     def run(self, n: int, generators: list[torch.Generator] | None, temperature: float = 1.0, *,
-            teacher: torch.Tensor | None = None, record_logits: bool = False):  # fmt: skip
+            teacher: torch.Tensor | None = None, record_logits: bool = False,
+            prime: torch.Tensor | None = None):  # fmt: skip
         """Sample ``n`` levels for each stream (one generator per stream): a (streams, n) int64 tensor.
 
         ``teacher`` (streams, n) forces the history instead of sampling (for checking against ``forward``);
-        with ``record_logits`` the (streams, n, levels) logits come back too.
+        with ``record_logits`` the (streams, n, levels) logits come back too. ``prime`` (streams, p) levels
+        are heard first, so the streams continue that audio instead of starting from silence; only the frame
+        tiers run over them (a fraction of a sample step's cost), cut at the front to whole top frames.
         """
         cfg, model, q = self.cfg, self.model, self.q
         fs = cfg.frame_sizes
         top, last = fs[0], fs[-1]
         batch = len(generators) if generators is not None else teacher.shape[0]
         lb = cfg.lookback
+        primed = 0 if prime is None else prime.shape[1] // top * top
         steps = -(-n // top) * top
-        out = torch.full((batch, lb + steps), self.zero_level, dtype=torch.long)
-        logits_all = torch.empty(batch, steps, q) if record_logits else None
+        dev = self.device
+        out = torch.full((batch, lb + primed + steps), self.zero_level, dtype=torch.long, device=dev)
+        if primed:
+            out[:, lb : lb + primed] = prime[:, prime.shape[1] - primed :].to(dev)
+        if teacher is not None:
+            teacher = teacher.to(dev)
+        logits_all = torch.empty(batch, steps, q, device=dev) if record_logits else None
         states = [[None] * cfg.layers for _ in fs]
         conds: list[torch.Tensor | None] = [None] * len(fs)
         inv_t = 1.0 / float(temperature)
         uniforms = None
         with torch.inference_mode():
-            for s in range(steps):
-                t = lb + s
-                if generators is not None and s % _BLOCK == 0:
-                    uniforms = torch.stack([torch.rand(_BLOCK, generator=g) for g in generators])
+            for s in range(-primed, steps):
+                t = lb + primed + s
+                if generators is not None and s >= 0 and s % _BLOCK == 0:
+                    # drawn on the CPU per stream (seeded, device-independent), copied once per block
+                    uniforms = torch.stack([torch.rand(_BLOCK, generator=g) for g in generators]).to(dev)
                 for i, frame in enumerate(fs):
                     if s % frame:
                         continue
@@ -147,6 +165,8 @@ class BatchSampler:
                         total = x if total is None else total + x
                     h = (total if tier.skip else x)[:, 0]
                     conds[i] = torch.addmm(self.up_b[i], h, self.up_w[i]).view(batch, -1, self.up_dim[i])
+                if s < 0:  # priming: the next sample is known, its distribution is not needed
+                    continue
                 idx = out[:, t - last : t] + self.lut_offsets
                 h = F.embedding(idx, self.lut).sum(1)
                 h = torch.relu_(h.add_(conds[-1][:, s % last]))
@@ -162,8 +182,8 @@ class BatchSampler:
                 threshold = uniforms[:, s % _BLOCK : s % _BLOCK + 1] * cdf[:, -1:]
                 # the first level whose cumulative mass passes u * total (never a level of zero probability)
                 out[:, t : t + 1] = torch.searchsorted(cdf, threshold, right=True).clamp_(max=q - 1)
-        levels = out[:, lb : lb + n]
-        return (levels, logits_all[:, :n]) if record_logits else levels
+        levels = out[:, lb + primed : lb + primed + n].cpu()
+        return (levels, logits_all[:, :n].cpu()) if record_logits else levels
 
 
 # ----------------------------------------------------------------------------------------------- checks
@@ -178,7 +198,7 @@ def segment_problem(levels: np.ndarray, audio: np.ndarray, q_levels: int = 256) 
         return "silent"
     if clipped_fraction(levels, q_levels) > CLIP_FRACTION:
         return "clipped"
-    if repeated_fraction(levels) > LOOP_FRACTION:
+    if repeated_fraction(levels) > LOOP_FRACTION or near_loop_fraction(audio) > LOOP_FRACTION:
         return "loop"
     return None
 
@@ -219,6 +239,36 @@ def repeated_fraction(levels: np.ndarray, window: int = LOOP_WINDOW) -> float:
     return 1.0 - len(np.unique(key)) / len(key)
 
 
+def near_loop_fraction(audio: np.ndarray, rate: int = 16000, window_s: float = 2.0) -> float:
+    """Share of 2 s windows (half overlapping) in which the audio repeats a pattern of 50 ms to 1 s nearly
+    exactly, though it is not simply periodic at a pitch: a model stuck cycling through the same bar.
+
+    Per window, the normalised autocorrelation's highest value at lags of 50 ms to 1 s (the pattern) is set
+    against its highest at 1-20 ms (a pitch period). A held note or drone is as periodic at its pitch as at
+    any multiple of it and is not flagged; music that repeats a riff varies from one pass to the next (on the
+    demo album the long-lag peak stays under 0.5); a stuck model repeats its pattern almost sample for sample.
+    """
+    x = np.asarray(audio, dtype=np.float64)
+    size = round(window_s * rate)
+    if len(x) < size:
+        return 0.0
+    short = slice(max(1, round(0.001 * rate)), round(0.02 * rate))
+    long = slice(round(0.05 * rate), size // 2 + 1)
+    # dividing by the overlap's length makes each lag an average, not a sum that shrinks with the lag
+    unbias = size / (size - np.arange(size // 2 + 1))
+    starts = range(0, len(x) - size + 1, size // 2)
+    looping = 0
+    for a in starts:
+        w = x[a : a + size] - x[a : a + size].mean()
+        r = np.fft.irfft(np.abs(np.fft.rfft(w, 2 * size)) ** 2)[: size // 2 + 1]
+        if r[0] <= 1e-9 * size:
+            continue
+        r = r / r[0] * unbias
+        pattern, pitch = float(r[long].max()), float(r[short].max())
+        looping += pattern > NEAR_LOOP_CORRELATION and pattern > pitch + 0.15
+    return looping / len(starts)
+
+
 # ----------------------------------------------------------------------------------------------- segments
 
 
@@ -226,8 +276,10 @@ def _seed(seed: int, segment: int, attempt: int) -> int:
     return int(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, segment, attempt]).generate_state(1, np.uint64)[0] >> 1)
 
 
-def _as_model(model: SampleRNN | str | os.PathLike) -> SampleRNN:
-    return model.train(False) if isinstance(model, SampleRNN) else load(model)
+def _as_model(model: SampleRNN | str | os.PathLike, device: str | None = None) -> SampleRNN:
+    if isinstance(model, SampleRNN):
+        return (model if device is None else model.to(resolve_device(device))).train(False)
+    return load(model).to(resolve_device(device))
 
 
 def _plan(total: int, streams: int, rate: int, segment_seconds: float) -> int:
@@ -244,9 +296,11 @@ def iter_segments(
     *,
     seed: int = 0,
     streams: int = 16,
-    temperature: float = 0.95,
+    temperature: float = TEMPERATURE,
     segment_seconds: float = MAX_SEGMENT_S,
     threads: int | None = None,
+    prime: np.ndarray | None = None,
+    device: str | None = None,
     stats: GenerateStats | None = None,
     progress: Progress | None = None,
 ) -> Iterator[np.ndarray]:
@@ -254,9 +308,12 @@ def iter_segments(
 
     ``model`` is a SampleRNN or a model folder. ``streams`` segments are generated at once; each piece is
     yielded once its batch is done (checked, regenerated where needed, crossfaded into its neighbour).
-    ``stats`` (optional) is filled in as it goes.
+    ``prime`` (normalised mono audio at the model's rate, see ``load_prime``): the first segment continues
+    from its end, every other one from an excerpt of it chosen by the seed; without it segments start from
+    silence. ``device`` (auto, cpu, cuda[:N]; default: where ``model`` is, or auto for a folder) is where the
+    batch runs; a model passed in is moved there. ``stats`` (optional) is filled in as it goes.
     """
-    model = _as_model(model)
+    model = _as_model(model, device)
     cfg = model.config
     rate = cfg.sample_rate
     total = round(float(seconds) * rate)
@@ -282,8 +339,9 @@ def iter_segments(
     for first in range(0, count, streams):
         ids = list(range(first, min(first + streams, count)))
         lengths = [min(hop, total - k * hop) + (xf if k < count - 1 else 0) for k in ids]
+        primes = None if prime is None else _prime_excerpts(prime, ids, seed, cfg)
         with _torch_settings(threads):  # only while generating: the consumer runs with its own settings
-            pieces = _generate_checked(sampler, ids, max(lengths), seed, temperature, stats)
+            pieces = _generate_checked(sampler, ids, max(lengths), seed, temperature, stats, primes)
         for k, piece, length in zip(ids, pieces, lengths):
             piece = piece[:length]
             if tail is not None:
@@ -312,14 +370,33 @@ def _torch_settings(threads: int):
         torch.set_num_threads(before)
 
 
+def load_prime(path: str | os.PathLike, rate: int) -> np.ndarray:
+    """A priming file as generation hears it: mono at ``rate``, normalised exactly as training audio is."""
+    from composer.audio.train import prepare_file
+
+    audio = prepare_file(Path(path), rate)
+    if isinstance(audio, str):
+        raise ComposerError(audio)
+    return audio
+
+
+def _prime_excerpts(prime: np.ndarray, ids: list[int], seed: int, cfg) -> torch.Tensor:
+    """(len(ids), p) levels: segment 0 hears the prime's end, the others an excerpt drawn from (seed, segment)."""
+    p = min(len(prime), round(PRIME_S * cfg.sample_rate))
+    starts = [len(prime) - p if k == 0 else
+              int(np.random.default_rng(_seed(seed, k, _PRIME_DRAW)).integers(0, len(prime) - p + 1)) for k in ids]  # fmt: skip
+    excerpts = np.stack([prime[a : a + p] for a in starts])
+    return quantize(torch.from_numpy(excerpts), cfg.q_levels, cfg.quantization)
+
+
 def _generate_checked(sampler: BatchSampler, ids: list[int], n: int, seed: int, temperature: float,
-                      stats: GenerateStats) -> list[np.ndarray]:  # fmt: skip
+                      stats: GenerateStats, primes: torch.Tensor | None = None) -> list[np.ndarray]:  # fmt: skip
     cfg = sampler.cfg
     pieces: list[np.ndarray | None] = [None] * len(ids)
     todo = list(range(len(ids)))
     for attempt in range(MAX_ATTEMPTS):
         gens = [torch.Generator().manual_seed(_seed(seed, ids[j], attempt)) for j in todo]
-        levels = sampler.run(n, gens, temperature)
+        levels = sampler.run(n, gens, temperature, prime=None if primes is None else primes[todo])
         stats.generated_samples += levels.numel()
         audio = dequantize(levels, cfg.q_levels, cfg.quantization).numpy()
         levels = levels.numpy()
@@ -359,18 +436,24 @@ def generate_audio(
     *,
     seed: int = 0,
     streams: int = 16,
-    temperature: float = 0.95,
+    temperature: float = TEMPERATURE,
     segment_seconds: float = MAX_SEGMENT_S,
     threads: int | None = None,
+    prime: str | os.PathLike | None = None,
+    device: str | None = None,
     progress: Progress | None = None,
 ) -> GenerateStats:
-    """Generate a track and write it as a 16-bit mono WAV at the model's rate, atomically, as segments finish."""
-    model = _as_model(model_dir)
+    """Generate a track and write it as a 16-bit mono WAV at the model's rate, atomically, as segments finish.
+
+    ``prime``: an audio file the track continues from; ``device``: see ``iter_segments``."""
+    model = _as_model(model_dir, device)
     out_wav = Path(out_wav)
     check_writable_dir(out_wav)
     stats = GenerateStats()
+    primed = None if prime is None else load_prime(prime, model.config.sample_rate)
     segments = iter_segments(model, seconds, seed=seed, streams=streams, temperature=temperature,
-                             segment_seconds=segment_seconds, threads=threads, stats=stats,
+                             segment_seconds=segment_seconds, threads=threads, prime=primed, stats=stats,
+                             device=device,
                              progress=progress)  # fmt: skip
     first = next(segments)  # argument errors surface before any file is created
     with atomic_path(out_wav) as tmp, sf.SoundFile(tmp, "w", samplerate=model.config.sample_rate, channels=1,
@@ -382,6 +465,6 @@ def generate_audio(
 
 
 __all__ = [
-    "BatchSampler", "GenerateStats", "clipped_fraction", "generate_audio", "iter_segments", "repeated_fraction",
-    "segment_problem",
+    "BatchSampler", "GenerateStats", "clipped_fraction", "generate_audio", "iter_segments", "load_prime",
+    "near_loop_fraction", "repeated_fraction", "segment_problem",
 ]  # fmt: skip

@@ -219,6 +219,24 @@ def detach_state(state: State) -> State:
     return [[tuple(t.detach() for t in s) if isinstance(s, tuple) else s.detach() for s in tier] for tier in state]
 
 
+def resolve_device(name: str | None) -> torch.device:
+    """``auto`` (or None): the CUDA GPU when torch sees one, else the CPU; ``cpu``; ``cuda`` or ``cuda:N``."""
+    name = (name or "auto").strip().lower()
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ComposerError(f"--device {name!r}: allowed values are auto, cpu, cuda, cuda:N") from None
+    if device.type not in ("cpu", "cuda"):
+        raise ComposerError(f"--device {name!r}: allowed values are auto, cpu, cuda, cuda:N")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ComposerError(f"--device {name}: torch sees no CUDA GPU here (is this a CPU-only torch build?)")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ComposerError(f"--device {name}: only {torch.cuda.device_count()} CUDA GPU(s) visible")
+    return device
+
+
 def param_count(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
@@ -226,11 +244,15 @@ def param_count(model: nn.Module) -> int:
 # ----------------------------------------------------------------------------------------------- files
 
 
-def save(model: SampleRNN, folder: str | os.PathLike) -> None:
-    """Write ``model.safetensors`` and ``config.json`` into ``folder`` (created if needed), each atomically."""
+def save(model: SampleRNN, folder: str | os.PathLike, *, half: bool = False) -> None:
+    """Write ``model.safetensors`` and ``config.json`` into ``folder`` (created if needed), each atomically.
+
+    ``half`` stores the weights as float16 (half the size, for shipping); ``load`` always gives float32.
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    dtype = torch.float16 if half else torch.float32
+    weights = {k: v.detach().to("cpu", dtype).contiguous() for k, v in model.state_dict().items()}
     with atomic_path(folder / WEIGHTS_FILE) as tmp:
         # written as bytes into atomic_path's file so it keeps that file's ordinary permissions
         tmp.write_bytes(safetensors_bytes(weights))

@@ -9,17 +9,23 @@ One step is one optimizer update on one sub-sequence of a batch of chunks; the R
 sub-sequence to the next and is reset when a new batch of chunks is drawn.
 
 The output folder holds the latest weights (``model.safetensors`` + ``config.json``, what generation loads),
-``best/`` (the weights with the lowest validation NLL) and ``training_state/`` (its own copy of the weights,
-optimizer moments, RNG and data-position state, the RNN state mid-chunk) from which ``resume`` continues
-exactly; that folder is swapped in whole, so a crash mid-save leaves the previous checkpoint intact.
+``best/`` (the weights with the lowest validation NLL), ``checkpoints/step-NNNNNNN/`` (the weights at the last
+``keep`` evaluations, to go back to when later ones sound worse) and ``training_state/`` (its own copy of the
+weights, optimizer moments, RNG and data-position state, the RNN state mid-chunk) from which ``resume``
+continues exactly; each folder is swapped in whole, so a crash mid-save leaves the previous checkpoint intact.
+
+``init`` starts a new run from another model's weights (same preset) with a fresh optimizer: fine-tuning a
+trained model on a new band's audio, or going on from shipped weights whose training state was not kept.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,6 +48,7 @@ from composer.audio.model import (
     load,
     param_count,
     quantize,
+    resolve_device,
     save,
 )
 from composer.audio.model import preset as model_preset
@@ -54,6 +61,7 @@ log = logging.getLogger("composer")
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
 STATE_DIR = "training_state"
 BEST_DIR = "best"
+CHECKPOINTS_DIR = "checkpoints"
 LOSS_CURVE = "loss.png"
 _SILENT_CHUNK_DBFS = -50.0  # RMS after per-file normalisation: room noise and fade-outs, not music
 _MAX_VAL_CHUNKS = 32  # validation cost stays flat as the band's catalogue grows
@@ -129,7 +137,7 @@ def find_audio_files(audio_dir: Path) -> list[Path]:
     return files
 
 
-def _prepare(path: Path, rate: int) -> np.ndarray | str:
+def prepare_file(path: Path, rate: int) -> np.ndarray | str:
     """Normalised mono float32 at ``rate``, or why the file cannot be used."""
     audio = read_audio(path)  # ComposerError naming the file for unreadable and empty files
     if is_silent(audio):
@@ -162,7 +170,7 @@ def load_audio_data(audio_dir: str | os.PathLike, config: SampleRNNConfig, setti
     usable: list[tuple[Path, np.ndarray]] = []
     skipped: list[str] = []
     for i, path in enumerate(files):
-        x = _prepare(path, config.sample_rate)
+        x = prepare_file(path, config.sample_rate)
         if isinstance(x, str):
             skipped.append(x)
         elif len(x) < chunk_len:
@@ -213,8 +221,9 @@ def evaluate_bits_per_sample(model: SampleRNN, chunks: torch.Tensor, seq_len: in
     if len(chunks) > _MAX_VAL_CHUNKS:
         chunks = chunks[torch.linspace(0, len(chunks) - 1, _MAX_VAL_CHUNKS).round().long()]
     lb, total, count = model.lookback, 0.0, 0
+    device = next(model.parameters()).device
     for a in range(0, len(chunks), batch_size):
-        block, state = chunks[a : a + batch_size].long(), None
+        block, state = chunks[a : a + batch_size].to(device).long(), None
         for s in range(0, block.shape[1] - lb, seq_len):
             x = block[:, s : s + lb + seq_len]
             logits, state = model(x, state, return_state=True)
@@ -255,27 +264,39 @@ def train_audio(
     seed: int = 0,
     eval_every: int | None = None,
     threads: int | None = None,
+    init: str | os.PathLike | None = None,
+    keep: int = 3,
+    device: str | None = None,
     progress: Progress | None = None,
     report: Callable[[TrainReport], None] | None = None,
 ) -> TrainResult:
     """Train (or with ``resume``, keep training) a SampleRNN on a folder of audio; ``steps`` is the total to reach.
 
-    ``threads`` (default: torch's setting) is restored afterwards. Nothing in ``out_dir`` is touched before the
-    audio has been read and checked.
+    ``threads`` (default: torch's setting) is restored afterwards. ``init``: a model folder whose weights this
+    run starts from. ``keep``: how many of the latest evaluated checkpoints' weights to keep (0: none).
+    ``device``: auto (a CUDA GPU when there is one), cpu or cuda[:N]; on CUDA the forward pass runs in bfloat16
+    autocast (AMP). Nothing in ``out_dir`` is touched before the audio has been read and checked.
     """
+    dev = resolve_device(device)
+    if keep < 0:
+        raise ComposerError(f"--keep must be 0 or more (got {keep})")
+    if init is not None and resume:
+        raise ComposerError("--init starts a new run from other weights; it cannot be combined with --resume")
     before = torch.get_num_threads()
     if threads:
         torch.set_num_threads(threads)
     # a fresh RNN makes denormal floats for a while; on x86 they slow every matmul several-fold
     torch.set_flush_denormal(True)
     try:
-        return _train(Path(audio_dir), Path(out_dir), preset, steps, resume, seed, eval_every, progress, report)
+        return _train(Path(audio_dir), Path(out_dir), preset, steps, resume, seed, eval_every,
+                      Path(init) if init is not None else None, keep, dev, progress, report)  # fmt: skip
     finally:
         torch.set_flush_denormal(False)
         torch.set_num_threads(before)
 
 
-def _train(audio_dir, out_dir, preset, steps, resume, seed, eval_every, progress, report) -> TrainResult:
+def _train(audio_dir, out_dir, preset, steps, resume, seed, eval_every, init, keep, device, progress,
+           report) -> TrainResult:
     if steps < 1:
         raise ComposerError(f"--steps must be at least 1 (got {steps})")
     if resume:
@@ -288,6 +309,8 @@ def _train(audio_dir, out_dir, preset, steps, resume, seed, eval_every, progress
         if (out_dir / STATE_DIR).exists() or (out_dir / CONFIG_FILE).exists():
             raise ComposerError(f"{out_dir}: already holds a trained model; pass --resume or choose another --out")
         state = {"step": 0, "preset": preset, "seed": seed, "best_val": None}
+        if init is not None:
+            state["init"] = str(init)
     config = model_preset(preset)
     if preset not in TRAIN_SETTINGS:
         raise ComposerError(f"no training settings for preset {preset!r}")
@@ -300,12 +323,15 @@ def _train(audio_dir, out_dir, preset, steps, resume, seed, eval_every, progress
         model = load(out_dir / STATE_DIR)
         if model.config != config:
             raise ComposerError(f"{out_dir / STATE_DIR / CONFIG_FILE}: config differs from preset {preset!r}")
-        model.train()
+        model.to(device).train()
         optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
-        _restore(out_dir / STATE_DIR, optimizer, position, config)
+        _restore(out_dir / STATE_DIR, optimizer, position, config, device)
     else:
-        model = SampleRNN(config)
+        model = SampleRNN(config) if init is None else _initial_weights(init, config, preset)
+        model.to(device).train()
         optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
+    # bfloat16 needs no loss scaling; the loss itself is taken in float32
+    amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
 
     step = start = state["step"]
     eval_every = eval_every or max(100, steps // 10)
@@ -318,9 +344,10 @@ def _train(audio_dir, out_dir, preset, steps, resume, seed, eval_every, progress
     model.train()
     while step < steps:
         t0 = time.perf_counter()
-        x = position.next(data.train, settings, lb)
-        logits, new_state = model(x, position.state, return_state=True)
-        loss = F.cross_entropy(logits.reshape(-1, config.q_levels), x[:, lb:].reshape(-1))
+        x = position.next(data.train, settings, lb).to(device, non_blocking=True)
+        with amp:
+            logits, new_state = model(x, position.state, return_state=True)
+        loss = F.cross_entropy(logits.float().reshape(-1, config.q_levels), x[:, lb:].reshape(-1))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         # element-wise clipping to +-1, as Carr & Zukowski 2018: it keeps rare exploding LSTM steps local
@@ -344,7 +371,7 @@ def _train(audio_dir, out_dir, preset, steps, resume, seed, eval_every, progress
             history = state.get("history") or [[0, None, round(initial, 4)]]
             history = [*history, [step, round(rep.train_bits_per_sample, 4), round(val_bits, 4)]]
             state = {**state, "step": step, "best_val": best, "val_bits_per_sample": val_bits, "history": history}
-            _checkpoint(out_dir, model, optimizer, position, state, improved)
+            _checkpoint(out_dir, model, optimizer, position, state, improved, keep)
             _loss_curve(out_dir / LOSS_CURVE, history)
             if report:
                 report(rep)
@@ -360,7 +387,16 @@ def _train(audio_dir, out_dir, preset, steps, resume, seed, eval_every, progress
 # ----------------------------------------------------------------------------------------------- checkpoints
 
 
-def _checkpoint(out_dir: Path, model, optimizer, position: _Position, state: dict, improved: bool) -> None:
+def _initial_weights(init: Path, config: SampleRNNConfig, preset: str) -> SampleRNN:
+    model = load(init)
+    if model.config != config:
+        raise ComposerError(f"{init / CONFIG_FILE}: config differs from preset {preset!r}; --init needs a model "
+                            f"of the preset being trained")  # fmt: skip
+    return model
+
+
+def _checkpoint(out_dir: Path, model, optimizer, position: _Position, state: dict, improved: bool,
+                keep: int) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
 
     def write(folder: Path) -> None:
@@ -374,6 +410,13 @@ def _checkpoint(out_dir: Path, model, optimizer, position: _Position, state: dic
     save(model, out_dir)
     if improved:
         write_dir_atomic(out_dir / BEST_DIR, lambda folder: save(model, folder))
+    if keep:
+        (out_dir / CHECKPOINTS_DIR).mkdir(exist_ok=True)
+        write_dir_atomic(out_dir / CHECKPOINTS_DIR / f"step-{state['step']:07d}", lambda folder: save(model, folder))
+        # zero-padded names sort by step; anything else in the folder is the user's and stays
+        kept = sorted(p for p in (out_dir / CHECKPOINTS_DIR).glob("step-" + "[0-9]" * 7) if p.is_dir())
+        for old in kept[:-keep]:
+            shutil.rmtree(old)
 
 
 def _loss_curve(path: Path, history: list) -> None:
@@ -392,9 +435,9 @@ def _position_tensors(position: _Position) -> dict[str, torch.Tensor]:
     for i, tier in enumerate(position.state or []):
         for k, s in enumerate(tier):
             h, c = s if isinstance(s, tuple) else (s, None)
-            tensors[f"h.{i}.{k}"] = h.contiguous()
+            tensors[f"h.{i}.{k}"] = h.float().cpu().contiguous()
             if c is not None:
-                tensors[f"c.{i}.{k}"] = c.contiguous()
+                tensors[f"c.{i}.{k}"] = c.float().cpu().contiguous()
     return tensors
 
 
@@ -410,7 +453,8 @@ def _read_state(out_dir: Path) -> dict:
     return state
 
 
-def _restore(folder: Path, optimizer: torch.optim.Optimizer, position: _Position, config: SampleRNNConfig) -> None:
+def _restore(folder: Path, optimizer: torch.optim.Optimizer, position: _Position, config: SampleRNNConfig,
+             device: torch.device) -> None:
     try:
         # weights_only: a checkpoint folder may come from anyone; never unpickle arbitrary objects
         optimizer.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=True))
@@ -422,6 +466,7 @@ def _restore(folder: Path, optimizer: torch.optim.Optimizer, position: _Position
     position.sub = int(tensors["sub"][0])
     position.batch = tensors.get("batch")
     if position.batch is not None:
+        tensors = {k: v.to(device) for k, v in tensors.items() if k[:2] in ("h.", "c.")}
         position.state = [
             [(tensors[f"h.{i}.{k}"], tensors[f"c.{i}.{k}"]) if config.rnn == "lstm" else tensors[f"h.{i}.{k}"]
              for k in range(config.layers)]
@@ -431,5 +476,5 @@ def _restore(folder: Path, optimizer: torch.optim.Optimizer, position: _Position
 
 __all__ = [
     "AUDIO_EXTENSIONS", "TRAIN_SETTINGS", "AudioData", "TrainReport", "TrainResult", "TrainSettings",
-    "evaluate_bits_per_sample", "find_audio_files", "load_audio_data", "train_audio",
+    "evaluate_bits_per_sample", "find_audio_files", "load_audio_data", "prepare_file", "train_audio",
 ]  # fmt: skip

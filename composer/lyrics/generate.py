@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,8 @@ from composer.lyrics.model import NEWLINE, STANZA, fast_cpu_math, load_model
 from composer.types import Lyrics
 
 VERSES_PER_SONG = 3
+# verse lines an endless stream remembers so as not to sing them again (a day of songs is ~20k lines)
+REMEMBERED_VERSES = 20_000
 # after this many rejected draws for one line, the length rule is dropped (never the novelty rule)
 _RELAX_AFTER = 24
 _GIVE_UP_AFTER = 60
@@ -44,6 +47,26 @@ class Line:
     stanza: int  # stanza index inside the song
     section: str  # "verse" or "chorus"
     title: str  # the song's title
+
+
+class RecentSet:
+    """The last ``size`` distinct keys added: membership in O(1), memory bounded for endless streams."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._keys: OrderedDict[str, None] = OrderedDict()
+
+    def add(self, key: str) -> None:
+        self._keys[key] = None
+        self._keys.move_to_end(key)
+        while len(self._keys) > self.size:
+            self._keys.popitem(last=False)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys
+
+    def __len__(self) -> int:
+        return len(self._keys)
 
 
 class LyricStream:
@@ -95,7 +118,7 @@ class LyricStream:
         self._ctx: list[int] = []
         self._decoder = KVDecoder(self.model)
         self._logits: torch.Tensor | None = None
-        self._used_verses: set[str] = set()
+        self._used_verses = RecentSet(REMEMBERED_VERSES)
         self._plan: list[tuple[str, int]] = []  # (section, line index) still to emit in this song
         self._song = -1
         self._stanza_no = 0
