@@ -15,6 +15,7 @@ against (r). Targets on the 2-core CPU (issue 4): `demo` >= 4x real time aggrega
 printed; composer runs with the same count.
 
     python benchmarks/audio_bench.py [--rounds 2] [--seconds 1.0] [--presets demo,dadabots] [--threads N]
+    python benchmarks/audio_bench.py --device cuda --presets dadabots --streams 1,256,1024   # on a GPU
 
 Lengths, from `--seconds` (default 1): `demo` reference and 1-stream composer 1 s, batched composer 0.5 s per
 stream (16-64 s of track); `dadabots` reference 1/16 of it (1000 samples at 0.01x real time is already ~7 s),
@@ -37,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from composer.audio.generate import TEMPERATURE, GenerateStats, _default_threads, iter_segments  # noqa: E402
-from composer.audio.model import SampleRNN, param_count, preset, quantize  # noqa: E402
+from composer.audio.model import SampleRNN, param_count, preset, quantize, resolve_device  # noqa: E402
 
 STREAMS = {"demo": (1, 32, 64, 128), "dadabots": (64,)}
 # share of --seconds that the reference (and a 1-stream composer run) generates, and that each stream of a
@@ -47,9 +48,9 @@ SEGMENT_SCALE = {"demo": 0.5, "dadabots": 0.2}
 MIN_SEGMENT_S = 0.2  # iter_segments never cuts segments shorter than this
 
 
-def build(name: str) -> SampleRNN:
+def build(name: str, device: torch.device) -> SampleRNN:
     torch.manual_seed(1234)
-    return SampleRNN(preset(name)).eval()
+    return SampleRNN(preset(name)).to(device).train(False)
 
 
 # ----------------------------------------------------------------------------------------------- reference
@@ -60,7 +61,8 @@ def reference_generate(model: SampleRNN, n: int, seed: int = 0, temperature: flo
     cfg = model.config
     fs, q = cfg.frame_sizes, cfg.q_levels
     top, last = fs[0], fs[-1]
-    gen = torch.Generator().manual_seed(seed)
+    dev = next(model.parameters()).device
+    gen = torch.Generator(device=dev).manual_seed(seed)
     history = [int(quantize(torch.zeros(1), q, cfg.quantization)[0])] * top  # silence before the first frame
     states: list = [None] * len(fs)
     conds: list = [None] * len(fs)
@@ -70,14 +72,14 @@ def reference_generate(model: SampleRNN, n: int, seed: int = 0, temperature: flo
             for i, frame in enumerate(fs):
                 if s % frame:
                     continue  # this tier's frame is not complete yet
-                frames = torch.tensor(history[t - frame : t], dtype=torch.float32).view(1, 1, frame)
+                frames = torch.tensor(history[t - frame : t], dtype=torch.float32, device=dev).view(1, 1, frame)
                 frames = frames * (4.0 / (q - 1)) - 2.0
                 cond = None
                 if i:
                     k = (s % fs[i - 1]) // frame
                     cond = conds[i - 1][:, k : k + 1]
                 conds[i], states[i] = model.tiers[i](frames, cond, states[i])
-            x = torch.tensor(history[t - last : t], dtype=torch.long).view(1, last)
+            x = torch.tensor(history[t - last : t], dtype=torch.long, device=dev).view(1, last)
             logits = model.mlp(x, conds[-1][:, s % last : s % last + 1])[0, 0]  # embedding + conv + MLP, no table
             probs = F.softmax(logits / temperature, dim=-1)
             history.append(torch.multinomial(probs, 1, generator=gen).item())  # host copy each sample
@@ -116,11 +118,11 @@ def segment_seconds(name: str, seconds: float, streams: int) -> float:
 
 
 def bench_preset(name: str, args) -> None:
-    model = build(name)
+    model = build(name, args.device)
     cfg = model.config
     ref_s = args.seconds * REF_SCALE[name]
     contestants: dict[str, object] = {"reference, 1 stream": lambda: (*run_reference(model, ref_s), 0)}
-    for streams in STREAMS[name]:
+    for streams in args.streams or STREAMS[name]:
         contestants[f"composer, {streams} stream{'s' if streams > 1 else ''}"] = (
             lambda s=streams: run_composer(model, segment_seconds(name, args.seconds, s), s, args.threads)
         )
@@ -154,6 +156,11 @@ def bench_preset(name: str, args) -> None:
         ok_rt, ok_ref = med[best] >= 4.0, med[best] / ref >= 20.0
         print(f"  best: {best}: {med[best]:.2f}x real time (target >= 4x: {'met' if ok_rt else 'MISSED'}), "
               f"{med[best] / ref:.1f}x the reference (target >= 20x: {'met' if ok_ref else 'MISSED'})")
+    elif args.device.type == "cuda":
+        one = next((k for k in names[1:] if k.endswith(", 1 stream")), None)
+        single = f"; one stream {med[one]:.2f}x (target >= 1x)" if one else ""
+        print(f"  best: {best}: {med[best]:.1f}x real time (target >= 100x on a GPU: "
+              f"{'met' if med[best] >= 100 else 'MISSED'}){single}")  # fmt: skip
     else:
         print(f"  best: {best}: {med[best]:.3f}x real time, {med[best] / ref:.1f}x the reference (reported)")
 
@@ -164,14 +171,20 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=1.0, help="reference length for demo (see above)")
     ap.add_argument("--presets", default="demo,dadabots", help="comma-separated: demo, dadabots")
     ap.add_argument("--threads", type=int, default=_default_threads())
+    ap.add_argument("--device", default="cpu", help="cpu, cuda or auto (the GPU targets: dadabots >= 100x "
+                    "real time batched, >= 1x one stream)")  # fmt: skip
+    ap.add_argument("--streams", default="", help="comma-separated batch sizes instead of the preset's")
     args = ap.parse_args()
+    args.device = resolve_device(args.device)
+    args.streams = [int(x) for x in args.streams.split(",") if x.strip()]
     presets = [p.strip() for p in args.presets.split(",") if p.strip()]
     for p in presets:
         if p not in STREAMS:
             ap.error(f"--presets: {p!r} is not one of {', '.join(STREAMS)}")
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s) (reference and composer), "
-          f"temperature {TEMPERATURE}, CPU")  # fmt: skip
+          f"temperature {TEMPERATURE}, {args.device} "
+          f"({torch.cuda.get_device_name(args.device) if args.device.type == 'cuda' else 'CPU'})")  # fmt: skip
     t0 = time.perf_counter()
     for p in presets:
         bench_preset(p, args)
