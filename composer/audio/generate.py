@@ -13,9 +13,8 @@ from silence with its own seed. Within a batch:
 Each finished segment is checked: silent (RMS under -50 dBFS), clipped (held at the extreme levels)
 or stuck in a loop (long stretches that exactly repeat earlier audio, or a bar-length pattern repeated nearly
 sample for sample) segments are regenerated with seeds derived deterministically from (seed, segment,
-attempt). Segments are yielded in order as pieces of the final
-track, so a consumer (the WAV writer, the renderer) can use them while later batches are generated; memory
-holds one batch.
+attempt). Segments are yielded in order as pieces of the final track, so a consumer (the WAV writer, the
+renderer) can use them while later batches are generated; memory holds one batch.
 """
 
 from __future__ import annotations
@@ -57,7 +56,7 @@ MAX_ATTEMPTS = 3
 # sampling the model's own distribution: on the demo band, 0.95 gave audio tonal and sparse next to the album
 # (spectral flatness 0.07 vs 0.11, 0.6-0.7x its onset rate), 1.0 came closest (0.14, 0.72-0.86x), 1.05 was hiss
 TEMPERATURE = 1.0
-PRIME_S = 2.0  # audio each primed stream hears before it starts: enough for the frame tiers to settle
+PRIME_S = 1.0  # audio each primed stream hears first: the frame tiers settle; it costs ~1/3 of generating it
 _PRIME_DRAW = 1 << 16  # the "attempt" in a segment's seed that picks its prime excerpt (never a real attempt)
 
 
@@ -116,6 +115,22 @@ class BatchSampler:
             self.up_b = [t.upsample.bias.repeat(t.upsample.weight.shape[2]) for t in model.tiers]
             self.up_dim = [t.upsample.weight.shape[1] for t in model.tiers]
 
+    def _heard(self, history: torch.Tensor) -> list:
+        """The frame tiers' RNN states after hearing ``history`` (lookback + whole top frames of levels): the
+        states the step loop would reach, got from one pass of each RNN over the whole sequence, as
+        ``SampleRNN.forward`` runs them, without the sample-level MLP (nothing is sampled while priming)."""
+        cfg, fs = self.cfg, self.cfg.frame_sizes
+        lb, batch = cfg.lookback, history.shape[0]
+        length = history.shape[1] - lb
+        # the last frame is left out: the loop's first step consumes it, as it does every frame it samples
+        levels = history[:, :-1].float() * (4.0 / (self.q - 1)) - 2.0
+        cond, states = None, []
+        for i, tier in enumerate(self.model.tiers):
+            frames = levels[:, lb - fs[i] : lb - fs[i] + length].reshape(batch, length // fs[i], fs[i])
+            cond, state = tier(frames, cond, None)
+            states.append(state)
+        return states
+
     def run(self, n: int, generators: list[torch.Generator] | None, temperature: float = 1.0, *,
             teacher: torch.Tensor | None = None, record_logits: bool = False,
             prime: torch.Tensor | None = None):  # fmt: skip
@@ -124,7 +139,7 @@ class BatchSampler:
         ``teacher`` (streams, n) forces the history instead of sampling (for checking against ``forward``);
         with ``record_logits`` the (streams, n, levels) logits come back too. ``prime`` (streams, p) levels
         are heard first, so the streams continue that audio instead of starting from silence; only the frame
-        tiers run over them (a fraction of a sample step's cost), cut at the front to whole top frames.
+        tiers run over them, each in one pass over the sequence, cut at the front to whole top frames.
         """
         cfg, model, q = self.cfg, self.model, self.q
         fs = cfg.frame_sizes
@@ -140,14 +155,14 @@ class BatchSampler:
         if teacher is not None:
             teacher = teacher.to(dev)
         logits_all = torch.empty(batch, steps, q, device=dev) if record_logits else None
-        states = [[None] * cfg.layers for _ in fs]
+        states = self._heard(out[:, : lb + primed]) if primed else [[None] * cfg.layers for _ in fs]
         conds: list[torch.Tensor | None] = [None] * len(fs)
         inv_t = 1.0 / float(temperature)
         uniforms = None
         with torch.inference_mode():
-            for s in range(-primed, steps):
+            for s in range(steps):
                 t = lb + primed + s
-                if generators is not None and s >= 0 and s % _BLOCK == 0:
+                if generators is not None and s % _BLOCK == 0:
                     # drawn on the CPU per stream (seeded, device-independent), copied once per block
                     uniforms = torch.stack([torch.rand(_BLOCK, generator=g) for g in generators]).to(dev)
                 for i, frame in enumerate(fs):
@@ -165,8 +180,6 @@ class BatchSampler:
                         total = x if total is None else total + x
                     h = (total if tier.skip else x)[:, 0]
                     conds[i] = torch.addmm(self.up_b[i], h, self.up_w[i]).view(batch, -1, self.up_dim[i])
-                if s < 0:  # priming: the next sample is known, its distribution is not needed
-                    continue
                 idx = out[:, t - last : t] + self.lut_offsets
                 h = F.embedding(idx, self.lut).sum(1)
                 h = torch.relu_(h.add_(conds[-1][:, s % last]))
@@ -189,7 +202,7 @@ class BatchSampler:
 # ----------------------------------------------------------------------------------------------- checks
 
 
-def segment_problem(levels: np.ndarray, audio: np.ndarray, q_levels: int = 256) -> str | None:
+def segment_problem(levels: np.ndarray, audio: np.ndarray, q_levels: int = 256, rate: int = 16000) -> str | None:
     """Why a generated segment is unusable ("silent", "clipped", "loop"), or None when it is fine."""
     if len(audio) == 0:
         return None
@@ -198,7 +211,7 @@ def segment_problem(levels: np.ndarray, audio: np.ndarray, q_levels: int = 256) 
         return "silent"
     if clipped_fraction(levels, q_levels) > CLIP_FRACTION:
         return "clipped"
-    if repeated_fraction(levels) > LOOP_FRACTION or near_loop_fraction(audio) > LOOP_FRACTION:
+    if repeated_fraction(levels) > LOOP_FRACTION or near_loop_fraction(audio, rate) > LOOP_FRACTION:
         return "loop"
     return None
 
@@ -403,7 +416,7 @@ def _generate_checked(sampler: BatchSampler, ids: list[int], n: int, seed: int, 
         bad = []
         for row, j in enumerate(todo):
             pieces[j] = audio[row]
-            problem = segment_problem(levels[row], audio[row], cfg.q_levels)
+            problem = segment_problem(levels[row], audio[row], cfg.q_levels, cfg.sample_rate)
             if problem:
                 stats.problems[problem] = stats.problems.get(problem, 0) + 1
                 bad.append(j)
