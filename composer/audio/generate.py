@@ -466,7 +466,6 @@ def generate_audio(
     primed = None if prime is None else load_prime(prime, model.config.sample_rate)
     segments = iter_segments(model, seconds, seed=seed, streams=streams, temperature=temperature,
                              segment_seconds=segment_seconds, threads=threads, prime=primed, stats=stats,
-                             device=device,
                              progress=progress)  # fmt: skip
     first = next(segments)  # argument errors surface before any file is created
     with atomic_path(out_wav) as tmp, sf.SoundFile(tmp, "w", samplerate=model.config.sample_rate, channels=1,

@@ -227,8 +227,8 @@ def resolve_device(name: str | None) -> torch.device:
     try:
         device = torch.device(name)
     except RuntimeError:
-        raise ComposerError(f"--device {name!r}: allowed values are auto, cpu, cuda, cuda:N") from None
-    if device.type not in ("cpu", "cuda"):
+        device = None
+    if device is None or device.type not in ("cpu", "cuda"):
         raise ComposerError(f"--device {name!r}: allowed values are auto, cpu, cuda, cuda:N")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ComposerError(f"--device {name}: torch sees no CUDA GPU here (is this a CPU-only torch build?)")
