@@ -13,7 +13,7 @@ from transformers import AutoTokenizer, GPT2LMHeadModel
 
 from composer.errors import ComposerError
 from composer.lyrics.corpus import NoveltyIndex, build_corpus, load_corpus, Song
-from composer.lyrics.generate import KVDecoder, LyricStream, generate_song
+from composer.lyrics.generate import KVDecoder, LyricStream, generate_song, make_title
 from composer.lyrics.model import (
     STANZA,
     alphabet_for,
@@ -98,6 +98,16 @@ def test_song_has_verses_and_a_returning_chorus(trained):
     assert song.title and song.title.lower() in " ".join(chorus1).lower()
     lo, hi = json.loads((folder / "lyrics.json").read_text())["line_chars"]
     assert sum(lo <= len(line) <= hi for line in verse1 + verse2) >= 7
+
+
+@pytest.mark.parametrize(("chorus", "title"), [
+    (["Eyes of torment, teeth of vault", "I shiver below the barren charnel"], "Eyes of Torment"),
+    (["Into the maw of the frozen altars"], "Into the Maw"),  # five words would end on "of the"
+    (["Chained to the ash of the", "Let the cold rust dissolve and burn"], "Chained to the Ash"),
+    (["Hear the flies grind", "Burn"], "Hear the Flies Grind"),
+])  # fmt: skip
+def test_title_is_the_chorus_s_first_phrase_and_ends_on_a_word_that_counts(chorus, title):
+    assert make_title(chorus) == title
 
 
 def test_same_seed_same_lyrics(trained):

@@ -325,12 +325,24 @@ def _one_thread():
         torch.set_num_threads(before)
 
 
+# words a title neither ends on nor capitalises (after its first word), as titles are written
+_TITLE_SMALL = frozenset("a an and as at but by for from in into of on or the to with".split())
+
+
 def make_title(chorus: list[str]) -> str:
-    """The chorus's most quotable phrase: its shortest line of two or more words, at most five words."""
+    """The chorus's most quotable phrase: its shortest line of two or more words, cut to its first phrase
+    (up to a comma or other break) when longer than five words, and never ending on "of" or "the"."""
     candidates = [line for line in chorus if len(line.split()) >= 2] or chorus
     line = min(candidates, key=len)
+    if len(line.split()) > 5:
+        first = re.split(r"[,;:!?.]", line)[0]
+        if len(first.split()) >= 2:
+            line = first
     words = re.sub(r"[^\w' -]+", " ", line).split()[:5]
-    return " ".join(w[:1].upper() + w[1:] for w in words) or "Untitled"
+    while len(words) > 1 and words[-1].lower() in _TITLE_SMALL:
+        words.pop()
+    return " ".join(w if k and w.lower() in _TITLE_SMALL else w[:1].upper() + w[1:]
+                    for k, w in enumerate(words)) or "Untitled"  # fmt: skip
 
 
 def generate_song(
