@@ -19,8 +19,9 @@ printed; composer runs with the same count.
 
 Lengths, from `--seconds` (default 1): `demo` reference and 1-stream composer 1 s, batched composer 0.5 s per
 stream (16-64 s of track); `dadabots` reference 1/16 of it (1000 samples at 0.01x real time is already ~7 s),
-composer 0.2 s per stream (the generator's shortest segment). Composer's figures count the finished track only
-(crossfade tails and any regenerated segments are work it does but does not get credit for).
+composer 0.2 s per stream. Each stream generates one stretch of the track. Composer's figures count the finished
+track only (join windows, whole rounds of 4096 samples and any regenerated stretches are work it does but does
+not get credit for: at these short stretches that is a larger share than in real use, where stretches are 8 s+).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ STREAMS = {"demo": (1, 32, 64, 128), "dadabots": (64,)}
 # batched composer run generates as its segment
 REF_SCALE = {"demo": 1.0, "dadabots": 1 / 16}
 SEGMENT_SCALE = {"demo": 0.5, "dadabots": 0.2}
-MIN_SEGMENT_S = 0.2  # iter_segments never cuts segments shorter than this
+MIN_SEGMENT_S = 0.2  # the shortest stretch a stream is given here
 
 
 def build(name: str, device: torch.device) -> SampleRNN:
@@ -105,7 +106,8 @@ def run_composer(model: SampleRNN, seconds: float, streams: int, threads: int) -
     t0 = time.perf_counter()
     total = 0
     for piece in iter_segments(model, seconds * streams, seed=0, streams=streams, temperature=TEMPERATURE,
-                               segment_seconds=seconds, threads=threads, stats=stats):  # fmt: skip
+                               min_stretch_s=seconds, max_stretch_s=seconds, threads=threads,
+                               stats=stats):  # fmt: skip
         total += len(piece)
     wall = time.perf_counter() - t0
     assert stats.streams == streams and stats.segments == streams, (stats.streams, stats.segments)

@@ -2,12 +2,12 @@
 
 The stages run in tandem, song by song:
 
-    audio process:  generate song 1 ─ generate song 2 ─ generate song 3 ─ …
-    this process:    lyrics 1 ┄ wait ┄ align 1 · render+encode 1 ─ lyrics 2 · align 2 · render+encode 2 ─ …
+    audio process:  generate songs 1+2 ─────────── generate songs 3+4 ─────────── …
+    this process:    lyrics 1 ┄ wait ┄ align 1 · render+encode 1 · align 2 · render+encode 2 ─ lyrics 3 …
 
 The SampleRNN runs in its own process (its per-sample loop would otherwise hold the GIL the renderer
-needs) and works one song ahead: a permit per song keeps at most two songs of audio in memory whatever the
-length. Lyrics are written while the first song's audio is still being generated. Frames stream into one
+needs) and generates two songs at once, each cut into a few long continuous stretches, one wave ahead of the
+renderer: a permit per song taken keeps at most four songs of audio in memory whatever the length. Lyrics are written while the first song's audio is still being generated. Frames stream into one
 ffmpeg (video only); each song's audio is loudness-normalised on its own and appended to one WAV; the two
 are muxed at the end. ``tandem=False`` runs the same stages strictly one after another (the benchmark's
 baseline).
@@ -42,8 +42,8 @@ Progress = Callable[[str, float, float], None]
 SONG_SECONDS = 200.0  # default song length when --songs is not given
 MIN_SONG_SECONDS = 10.0
 LINE_SECONDS = 2.5  # lyric lines written per second of song (more than fit; the aligner keeps what does)
-STREAMS = 32  # SampleRNN segments generated at once...
-MIN_SEGMENT_S = 5.0  # ...but none shorter than this: each starts from silence and needs time to get going
+STREAMS = 32  # SampleRNN streams generated at once, each a long stretch of a song ...
+SONGS_AT_ONCE = 2  # ... of this many songs: twice as long stretches as one song alone, so half the joins
 
 
 def _no_progress(stage: str, done: float, total: float) -> None:
@@ -114,38 +114,58 @@ def song_seed(seed: int, song: int, what: int) -> int:
 # ----------------------------------------------------------------------------------------------- audio process
 
 
-def _audio_worker(model_dir: str, lengths: list[float], seed: int, streams: int, temperature: float,
-                  permits, out) -> None:  # fmt: skip
-    """Child process: generate each song once permitted; send its pieces, then a summary, or the error."""
+def _audio_worker(model_dir: str, lengths: list[float], seed: int, streams: int, temperature: float, tandem: bool,
+                  band: Band, permits, out) -> None:  # fmt: skip
+    """Child process: generate the songs, several at once, each once permitted; send each song's pieces, then a
+    summary, or the error."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
     try:
-        from composer.audio.generate import GenerateStats, iter_segments
+        from composer.audio.generate import GenerateStats, iter_tracks
         from composer.audio.model import load
 
         model = load(model_dir)
-        for k, seconds in enumerate(lengths):
-            permits.get()
-            stats = GenerateStats()
-            t0 = time.perf_counter()
-            n_streams = max(1, min(streams, int(seconds // MIN_SEGMENT_S)))
-            for piece in iter_segments(model, seconds, seed=song_seed(seed, k, 1), streams=n_streams,
-                                       temperature=temperature, stats=stats):  # fmt: skip
-                out.put(("piece", k, piece))
-            out.put(("done", k, {"seconds": time.perf_counter() - t0, "regenerated": stats.regenerated,
+        # stretches that start inside a song first hear the band's own recordings, as the model learned them
+        pool = band.prime_pool(model.config.sample_rate)
+        stats = GenerateStats()
+        song, t0, regenerated = 0, time.perf_counter(), 0
+        consumed, ahead = 0, SONGS_AT_ONCE * (2 if tandem else 1)
+
+        def gate(k: int) -> None:
+            """Song k starts once the renderer has taken all but ``ahead`` songs before it: memory stays bounded."""
+            nonlocal consumed
+            while k >= consumed + ahead:
+                permits.get()
+                consumed += 1
+
+        def finish(k: int) -> None:
+            nonlocal t0, regenerated
+            out.put(("done", k, {"seconds": time.perf_counter() - t0, "regenerated": stats.regenerated - regenerated,
                                  "unfixed": stats.unfixed}))  # fmt: skip
+            t0, regenerated = time.perf_counter(), stats.regenerated
+
+        for k, piece in iter_tracks(model, lengths, seed=seed, streams=streams, temperature=temperature, pool=pool,
+                                    group=SONGS_AT_ONCE, gate=gate, stats=stats):  # fmt: skip
+            if k != song:
+                finish(song)
+                song = k
+            out.put(("piece", k, piece))
+        finish(song)
     except BaseException as e:  # noqa: BLE001 - everything goes back to the parent as one line
         out.put(("error", -1, f"{type(e).__name__}: {e}" if not isinstance(e, ComposerError) else str(e)))
 
 
 class _AudioProcess:
-    def __init__(self, model_dir: Path, lengths: list[float], seed: int, streams: int, temperature: float):
+    def __init__(self, model_dir: Path, lengths: list[float], seed: int, streams: int, temperature: float,
+                 tandem: bool, band: Band):  # fmt: skip
         ctx = mp.get_context("spawn")  # a fresh interpreter: no torch thread pools inherited through fork
         self.permits, self.out = ctx.Queue(), ctx.Queue(maxsize=256)
         self.proc = ctx.Process(target=_audio_worker, daemon=True,
-                                args=(str(model_dir), lengths, seed, streams, temperature, self.permits, self.out))  # fmt: skip
+                                args=(str(model_dir), lengths, seed, streams, temperature, tandem, band,
+                                      self.permits, self.out))  # fmt: skip
         self.proc.start()
 
-    def permit(self) -> None:
+    def taken(self) -> None:
+        """Tell the worker a song has been taken off its hands."""
         self.permits.put(1)
 
     def get(self, timeout: float | None):
@@ -282,7 +302,7 @@ def _render(band, lengths, versions, images, audio_model, lyrics_model, seed, st
     # intermediate files sit beside the (first) output, on its disk, in a folder removed whatever happens
     with tempfile.TemporaryDirectory(prefix=".composer-", dir=versions[0][1].parent) as tmp_name:
         tmp = Path(tmp_name)
-        worker = _AudioProcess(audio_model, lengths, seed, streams, temperature)
+        worker = _AudioProcess(audio_model, lengths, seed, streams, temperature, tandem, band)
         try:
             timelines, song_info, frames = _render_songs(
                 worker, lengths, lyrics_model, [t for t, _ in versions], images, tmp, seed, tandem, stages,
@@ -325,9 +345,6 @@ def _render_songs(worker: _AudioProcess, lengths, lyrics_model, tmpls, images, t
     frame_no = [0] * len(tmpls)
     generated = 0.0
     progress("audio", 0, total_s)  # the bar and its clock show from the start, before the first piece is done
-    worker.permit()
-    if tandem and len(lengths) > 1:
-        worker.permit()  # one song ahead
     with contextlib.ExitStack() as stack:
         writers = [stack.enter_context(VideoWriter(tmp / f"video{i}.mp4", t.video.width, t.video.height, t.video.fps,
                                                    None, encode or EncodeSettings()))
@@ -364,8 +381,8 @@ def _render_songs(worker: _AudioProcess, lengths, lyrics_model, tmpls, images, t
                 else:
                     summary = payload
             stages.audio += summary["seconds"]
-            if tandem and k + 2 < len(lengths):
-                worker.permit()
+            if tandem:
+                worker.taken()  # the worker may start a song more
             t0 = time.perf_counter()
             lyrics = lyr.lyrics()
             stages.lyrics += time.perf_counter() - t0
@@ -389,8 +406,8 @@ def _render_songs(worker: _AudioProcess, lengths, lyrics_model, tmpls, images, t
             stages.render += time.perf_counter() - t0
             timelines.append(timeline)
             info.append(Song(k, lyrics.title, start, seconds, len(timeline.lines), summary["regenerated"]))
-            if not tandem and k + 1 < len(lengths):
-                worker.permit()
+            if not tandem:
+                worker.taken()
             start += seconds
     return timelines, info, frame_no
 

@@ -91,6 +91,17 @@ class Band:
                 raise ComposerError(f"{path}: lyric file not found (band {self.name}, {self.folder / BAND_FILE})")
         return files
 
+    def prime_pool(self, rate: int):
+        """Excerpts of the band's recordings for generated stretches to hear before they start (see
+        ``composer.audio.generate.load_pool``), or None when the band has none at hand."""
+        from composer.audio.generate import load_pool
+
+        if self.generated:
+            from composer.demo import write_demo_audio
+
+            write_demo_audio(self.audio_dir, self.sample_rate)
+        return load_pool(self.audio_dir, rate)
+
     def ensure_material(self, progress=None) -> None:
         """Write a generated band's recordings and images if they are not there yet."""
         if not self.generated:

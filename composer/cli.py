@@ -416,14 +416,14 @@ def generate_audio_cmd(
                                                   help="Audio model folder (default: the band's).")] = None,
     length: Annotated[str, typer.Option("--length", help="Track length, e.g. 90s, 10m or 1:30.")] = "1m",
     temperature: Annotated[float, typer.Option("--temperature", help="Above 1 wilder, below 1 safer.")] = 1.0,
-    streams: Annotated[int, typer.Option("--streams", help="Segments generated at once (a batch).")] = 64,
-    prime: Annotated[Optional[Path], typer.Option("--prime", help="Audio file to continue from: each segment first hears a piece of it.")] = None,
+    streams: Annotated[int, typer.Option("--streams", help="Streams generated at once (a batch), each a long stretch of the track.")] = 64,
+    prime: Annotated[Optional[Path], typer.Option("--prime", help="Audio file to continue from; stretches first hear pieces of it (default: of the band's recordings).")] = None,
     device: Device = None,
     bands_dir: BandsDir = None,
     seed: Seed = 0,
     quiet: Quiet = False,
 ) -> None:
-    """Generate a track with a trained SampleRNN: many segments at once, crossfaded into one WAV."""
+    """Generate a track with a trained SampleRNN: a few long stretches at once, joined into one WAV."""
     from composer.audio.generate import generate_audio
 
     with _reporting(quiet) as progress:
@@ -431,13 +431,18 @@ def generate_audio_cmd(
         if seconds <= 0:
             raise ComposerError(f"--length must be positive (got {length!r})")
         model = _model_dir(model, band, bands_dir, "audio")
+        pool = None
+        if band is not None and prime is None:
+            from composer.audio.model import load_config
+
+            pool = _band(band, bands_dir).prime_pool(load_config(model).sample_rate)
         stats = generate_audio(model, seconds, out, seed=seed, streams=streams, temperature=temperature,
-                               prime=prime, device=device, progress=progress)  # fmt: skip
+                               prime=prime, pool=pool, device=device, progress=progress)  # fmt: skip
     if not quiet:
-        fixed = f", {stats.regenerated} segment(s) regenerated" if stats.regenerated else ""
+        fixed = f", {stats.regenerated} stretch(es) regenerated" if stats.regenerated else ""
         unfixed = f", {stats.unfixed} still silent/clipped/looping" if stats.unfixed else ""
         err.print(
-            f"wrote [bold]{out}[/] ({stats.seconds:.1f} s in {stats.segments} segments, "
+            f"wrote [bold]{out}[/] ({stats.seconds:.1f} s in {stats.segments} stretches, {len(stats.joins)} joins, "
             f"{stats.realtime_factor:.2f}x real time{fixed}{unfixed})"
         )
 

@@ -108,24 +108,81 @@ def test_exact_length_and_seeds():
     assert torch.get_num_threads() == threads  # generation's thread setting does not leak
 
 
-def test_segments_come_in_batches_and_join_without_clicks(tone_model):
+def test_a_stream_carried_over_rounds_is_one_continuous_run(monkeypatch):
+    # a stream generated in two rounds, its state carried over, is the same stream as one run twice as long:
+    # the second round goes on from the sample history and RNN states where the first stopped, no restart
+    monkeypatch.setattr(gen, "_BLOCK", 256)
+    model = _model(dataclasses.replace(DEBUG, rnn="lstm"))
+    with torch.no_grad():
+        model.mlp.out.weight.mul_(8.0)
+    sampler = BatchSampler(model)
+    whole = sampler.run(1024, [torch.Generator().manual_seed(i) for i in range(3)], 1.0)
+    gens = [torch.Generator().manual_seed(i) for i in range(3)]
+    carry = sampler.silence(3)
+    first = sampler.run(512, gens, 1.0, carry=carry)
+    assert torch.equal(carry.history, first[:, -DEBUG.lookback :])  # the carried history is the last samples
+    second = sampler.run(512, gens, 1.0, carry=carry)
+    assert torch.equal(torch.cat([first, second], dim=1), whole)
+    # a batch regrouped between rounds (a finished stream leaves) carries each stream on unchanged
+    carry, gens = sampler.silence(3), [torch.Generator().manual_seed(i) for i in range(3)]
+    sampler.run(512, gens, 1.0, carry=carry)
+    regrouped = sampler.run(512, [gens[0], gens[2]], 1.0, carry=carry.select([0, 2]))
+    assert torch.equal(regrouped, whole[[0, 2], 512:])
+
+
+def test_plan_cuts_tracks_into_few_long_stretches():
+    from composer.audio.stretches import plan
+
+    rate = 1000
+    waves = plan([200_000, 190_000, 30_000], 32, rate)  # songs of 200 s, 190 s and 30 s, 32 streams
+    stretches = [st for w in waves for st in w]
+    assert len(waves) == 1 and len(stretches) <= 32  # every song at once: batched across songs
+    for t, n in enumerate([200_000, 190_000, 30_000]):
+        own = [st for st in stretches if st.track == t]
+        assert own[0].start == 0 and own[-1].end == n  # each track tiled exactly, in order
+        assert all(a.end == b.start for a, b in zip(own, own[1:]))
+        assert all(st.end - st.start >= 8 * rate for st in own)
+        assert own[0].head == 0 and own[-1].tail == 0 and all(st.head == 500 for st in own[1:])
+    # a long track with more stretches than streams: waves, and each wave's first stretch goes on with the stream
+    # that ended the one before (no join there)
+    waves = plan([600_000], 4, rate)
+    assert [len(w) for w in waves] == [4, 4, 2] and all(st.end - st.start <= 60 * rate for w in waves for st in w)
+    for before, after in zip(waves, waves[1:]):
+        assert after[0].continues and after[0].head == 0 and before[-1].tail == 0
+        assert after[0].start == before[-1].end
+    assert plan([5_000], 16, rate) == [[gen.Stretch(0, 0, 0, 5_000)]]  # a short track: one stream, no join
+
+
+def test_joins_crossfade_at_the_quietest_point():
+    from composer.audio.stretches import crossfade, join_point
+
+    rng = np.random.default_rng(0)
+    before, after = rng.standard_normal(1000), rng.standard_normal(1000)
+    before[600:700] *= 0.01  # a gap between two hits in the old stream ...
+    after[600:700] *= 0.01  # ... and in the new one
+    assert 600 <= join_point(before, after, 1000, 100) <= 600 + 10
+    # equal power: two unrelated signals of one level keep that level through the fade
+    mixed = crossfade(rng.standard_normal(50_000), rng.standard_normal(50_000))
+    assert abs(float(np.std(mixed)) - 1.0) < 0.03
+
+
+def test_stretches_join_without_clicks_or_restarts(tone_model, monkeypatch):
+    monkeypatch.setattr(gen, "_BLOCK", 1024)
+    monkeypatch.setattr(gen, "ROUND", 1024)
     stats = GenerateStats()
-    pieces = []
-    for piece in iter_segments(tone_model, 2.0, seed=1, streams=2, segment_seconds=0.25, stats=stats):
-        pieces.append(piece)
-        # yielded as each batch finishes: never more than the batch generated ahead of what was consumed
-        assert stats.generated_samples <= sum(len(p) for p in pieces) + 2 * (RATE // 4 + 2 * 800)
-    assert stats.segments == 8 and len(pieces) == 8
+    pieces = list(iter_segments(tone_model, 3.0, seed=1, streams=2, min_stretch_s=0.5, max_stretch_s=0.5,
+                                stats=stats))  # fmt: skip
     x = np.concatenate(pieces)
-    assert len(x) == 2 * RATE
-    seams = np.cumsum([len(p) for p in pieces])[:-1]
+    assert len(x) == 3 * RATE and stats.segments == 6
+    # 6 stretches on 2 streams: three waves, the streams go on across waves, so 3 joins, not 5
+    assert len(stats.joins) == 3 and all(track == 0 for track, _ in stats.joins)
     step = np.abs(np.diff(x))
-    xf = round(gen.CROSSFADE_S * RATE)
-    for s in seams:
-        # the crossfade spans [s, s + xf): steps at its edges are no larger than the audio's own nearby
-        near = np.concatenate([step[max(0, s - 2000) : s - 2], step[s + xf + 2 : s + xf + 2000]])
-        at = step[[s - 2, s - 1, s, s + xf - 1, s + xf]]
-        assert at.max() <= near.max() + 1e-6, (s, at, near.max())
+    level = np.sqrt(np.convolve(x**2, np.ones(800) / 800, mode="same"))
+    for _, j in stats.joins:
+        near = np.concatenate([step[j - 4000 : j - 2500], step[j + 2500 : j + 4000]])
+        assert step[j - 2400 : j + 2400].max() <= near.max() * 1.5 + 1e-6  # no click in the fade
+        # no restart from silence: the level through the join stays near the level around it
+        assert level[j - 2400 : j + 2400].min() > 0.4 * np.median(level[j - 8000 : j + 8000])
 
 
 def test_tone_model_generates_its_pitch(tone_model):
@@ -227,7 +284,7 @@ def test_silent_segments_are_regenerated():
         model.mlp.out.bias.fill_(-30.0)
         model.mlp.out.bias[int(quantize(torch.zeros(1))[0])] = 30.0
     stats = GenerateStats()
-    x = np.concatenate(list(iter_segments(model, 1.0, seed=0, streams=4, stats=stats)))
+    x = np.concatenate(list(iter_segments(model, 1.0, seed=0, streams=4, min_stretch_s=0.25, stats=stats)))
     assert len(x) == RATE
     assert stats.segments == 4
     assert stats.regenerated == 4 * (gen.MAX_ATTEMPTS - 1) and stats.unfixed == 4
@@ -239,19 +296,21 @@ def test_regeneration_replaces_only_bad_segments(monkeypatch):
     calls = []
     real = gen.segment_problem
 
-    def flaky(levels, audio, q_levels=256, rate=RATE):  # the first two segments checked are "bad" once
+    def flaky(levels, audio, q_levels=256, rate=RATE):  # the first two stretches checked are "bad" once
         calls.append(1)
         return "silent" if len(calls) <= 2 else real(levels, audio, q_levels, rate)
 
     monkeypatch.setattr(gen, "segment_problem", flaky)
     stats = GenerateStats()
-    a = np.concatenate(list(iter_segments(model, 1.0, seed=2, streams=4, stats=stats)))
+    a = np.concatenate(list(iter_segments(model, 1.0, seed=2, streams=4, min_stretch_s=0.25, stats=stats)))
     assert stats.regenerated == 2 and stats.unfixed == 0
     monkeypatch.setattr(gen, "segment_problem", real)
-    b = np.concatenate(list(iter_segments(model, 1.0, seed=2, streams=4)))
-    seg = RATE // 4
+    b = np.concatenate(list(iter_segments(model, 1.0, seed=2, streams=4, min_stretch_s=0.25)))
+    seg, window = RATE // 4, RATE // 16  # a stretch, and half its join window
     assert not np.array_equal(a[:seg], b[:seg])  # regenerated with a derived seed
-    assert np.array_equal(a[2 * seg + 800 :], b[2 * seg + 800 :])  # untouched segments are the same
+    # untouched stretches are the same audio (turned over or not, as the joins before them chose)
+    rest_a, rest_b = a[2 * seg + window :], b[2 * seg + window :]
+    assert np.array_equal(rest_a, rest_b) or np.array_equal(rest_a, -rest_b)
 
 
 # ----------------------------------------------------------------------------------------------- files and CLI
