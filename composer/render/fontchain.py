@@ -9,6 +9,7 @@ the chain has is refused with an error naming it: composer never draws a box for
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -101,28 +102,41 @@ class FontChain:
         """The runs of ``text`` in visual order (left to right) for a line that reads right to left or not."""
         return _visual_runs(self, text, rtl)
 
-    def _logical_runs(self, text: str) -> list[tuple[str, int]]:
-        runs: list[list] = []
-        missing = []
-        for ch in text:
-            if invisible(ch):
-                continue
-            if ch.isspace():
-                ch = " "
+    def _word_faces(self, word: str) -> list[int]:
+        """Font of each character of a word: the first font that has all of them, so that a word keeps one look
+        (gore's font has a Greek sigma but no tau); failing that, character by character."""
+        whole = next((i for i, spec in enumerate(self._specs) if all(ord(ch) in codepoints(spec) for ch in word)),
+                     None)  # fmt: skip
+        if whole is not None:
+            return [whole] * len(word)
+        faces: list[int] = []
+        for ch in word:
+            # punctuation and digits stay in the font of the letter before them when it has them
             weak = unicodedata.bidirectional(ch) not in ("L", "R", "AL")
-            if runs and weak and ord(ch) in codepoints(self._specs[runs[-1][1]]):
-                runs[-1][0] += ch
+            if faces and weak and ord(ch) in codepoints(self._specs[faces[-1]]):
+                faces.append(faces[-1])
                 continue
-            face = self.font_for(ch)
-            if face is None:
-                missing.append(ch)
-            elif runs and runs[-1][1] == face:
-                runs[-1][0] += ch
-            else:
-                runs.append([ch, face])
+            faces.append(self.font_for(ch))  # never None: _logical_runs refused those first
+        return faces
+
+    def _logical_runs(self, text: str) -> list[tuple[str, int]]:
+        text = "".join(" " if ch.isspace() else ch for ch in text if not invisible(ch))
+        missing = {ch for ch in set(text) if ch != " " and self.font_for(ch) is None}
         if missing:
             raise ComposerError(self.missing_message(missing))
-        return _spaces_between_fonts([(t, f) for t, f in runs])
+        runs: list[tuple[str, int]] = []
+        for word in re.split("( +)", text):
+            if word.startswith(" "):
+                # spaces between words of one font stay in its run (libraqm orders an Arabic phrase whole)
+                faces = [runs[-1][1] if runs and ord(" ") in codepoints(self._specs[runs[-1][1]]) else 0] * len(word)
+            else:
+                faces = self._word_faces(word)
+            for ch, face in zip(word, faces):
+                if runs and runs[-1][1] == face:
+                    runs[-1] = (runs[-1][0] + ch, face)
+                else:
+                    runs.append((ch, face))
+        return _spaces_between_fonts(runs)
 
     # ------------------------------------------------------------------------------------ measuring
 
