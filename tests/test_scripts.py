@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from composer.cli import app
 from composer.errors import ComposerError
 from composer.lyricsfile import read_lyrics
+from composer.render import fontchain
 from composer.render.fontchain import load_chain
 from composer.render.fonts import FALLBACKS, codepoints, fallback_font, load_font
 from composer.render.frames import FrameRenderer
@@ -84,6 +85,14 @@ def test_a_character_no_font_has_is_refused_when_drawn():
         render_line(make_line("Burn 中", 1.0, 4.0), style, 1200, 300)
 
 
+def test_without_libraqm_right_to_left_lyrics_are_refused_rather_than_drawn_unjoined(monkeypatch):
+    monkeypatch.setattr(fontchain, "has_raqm", lambda: False)
+    chain = fontchain.FontChain("anton", SIZE)
+    assert chain.lacks("ط") and not chain.lacks("Ж")
+    with pytest.raises(ComposerError, match="libraqm"):
+        chain.runs("طقوس الموت")
+
+
 def test_mixed_directions_keep_each_phrase_in_reading_order():
     chain = load_chain("anton", SIZE)
     latin_line = [r.text for r in chain.runs("BLOOD طقوس الموت AND FIRE")]
@@ -101,9 +110,13 @@ STILL = {"crossfade": 0.0, "ken_burns": 0.0, "grain": 0.0, "tint_strength": 0.0,
          "saturation": 1.0}
 
 
-def frame_at_midpoint(text: str) -> np.ndarray:
+# a still image takes the cached-composite path; Ken Burns zoom the per-frame blend
+BACKGROUNDS = {"still": STILL, "ken-burns": {**STILL, "ken_burns": 0.1}}
+
+
+def frame_at_midpoint(text: str, background: dict) -> np.ndarray:
     tmpl = load_template("classic").replace(video={"width": W, "height": H}, text={"highlight": "smooth"},
-                                            background=STILL)
+                                            background=background)
     line = make_line(text, 1.0, 4.0)
     renderer = FrameRenderer(tmpl, Timeline((line,), 10.0, ""), [Image.new("RGB", (64, 36), (90, 90, 90))])
     return renderer.rgb(0.5 * (line.start + line.end))
@@ -116,14 +129,16 @@ def lit_and_unlit_columns(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.nonzero(near(HIGH).any(axis=0))[0], np.nonzero(near(PLAIN).any(axis=0))[0]
 
 
-def test_an_arabic_line_is_swept_from_the_right():
-    lit, unlit = lit_and_unlit_columns(frame_at_midpoint("طقوس الموت في الظلام الأبدي"))
+@pytest.mark.parametrize("background", BACKGROUNDS)
+def test_an_arabic_line_is_swept_from_the_right(background):
+    lit, unlit = lit_and_unlit_columns(frame_at_midpoint("طقوس الموت في الظلام الأبدي", BACKGROUNDS[background]))
     assert lit.size > 20 and unlit.size > 20  # halfway: part sung, part not
     assert unlit.max() < lit.min()  # sung text on the right, the rest on the left
 
 
-def test_a_latin_line_is_still_swept_from_the_left():
-    lit, unlit = lit_and_unlit_columns(frame_at_midpoint("Burning decapitation ritual"))
+@pytest.mark.parametrize("background", BACKGROUNDS)
+def test_a_latin_line_is_still_swept_from_the_left(background):
+    lit, unlit = lit_and_unlit_columns(frame_at_midpoint("Burning decapitation ritual", BACKGROUNDS[background]))
     assert lit.size > 20 and unlit.size > 20
     assert lit.max() < unlit.min()
 
