@@ -70,7 +70,7 @@ def test_lyrics_in_a_script_the_template_font_lacks_are_drawn_with_glyphs_not_bo
     chain = load_chain("black-ops-one", SIZE)
     boxes = tofu_boxes()
     for ch in letters:
-        glyph = draw_alone(lambda d: chain.draw(d, (SIZE, SIZE), ch, False, SIZE, fill=255))
+        glyph = draw_alone(lambda d, ch=ch: chain.draw(d, (SIZE, SIZE), ch, False, SIZE, fill=255))
         assert glyph.sum() > 20, f"{ch!r} drew no ink"
         assert all(glyph.shape != box.shape or not np.array_equal(glyph, box) for box in boxes), f"{ch!r} is tofu"
     # and a whole line becomes a sprite with ink, as the renderer draws it
@@ -131,7 +131,8 @@ def lit_and_unlit_columns(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.mark.parametrize("background", BACKGROUNDS)
 def test_an_arabic_line_is_swept_from_the_right(background):
-    lit, unlit = lit_and_unlit_columns(frame_at_midpoint("طقوس الموت في الظلام الأبدي", BACKGROUNDS[background]))
+    frame = frame_at_midpoint("طقوس الموت في الظلام الأبدي", BACKGROUNDS[background])
+    lit, unlit = lit_and_unlit_columns(frame)
     assert lit.size > 20 and unlit.size > 20  # halfway: part sung, part not
     assert unlit.max() < lit.min()  # sung text on the right, the rest on the left
 

@@ -163,9 +163,9 @@ class FontChain:
         """Ink box of ``text`` drawn by ``draw`` at (0, 0) (left edge, top of a row whose ascent is ``ascent``)."""
         x, box = 0.0, None
         for run in self.runs(text, rtl):
-            l, t, r, b = self.face(run.face).getbbox(run.text, anchor="ls", stroke_width=stroke_width,
-                                                     direction=self._direction(run))
-            here = (x + l, ascent + t, x + r, ascent + b)
+            x0, y0, x1, y1 = self.face(run.face).getbbox(run.text, anchor="ls", stroke_width=stroke_width,
+                                                         direction=self._direction(run))
+            here = (x + x0, ascent + y0, x + x1, ascent + y1)
             box = here if box is None else (min(box[0], here[0]), min(box[1], here[1]), max(box[2], here[2]),
                                             max(box[3], here[3]))
             x += self._advance(run)
