@@ -19,7 +19,7 @@ from composer.errors import ComposerError
 from composer.lyricsfile import read_lyrics
 from composer.render import fontchain
 from composer.render.fontchain import load_chain
-from composer.render.fonts import FALLBACKS, codepoints, fallback_font, load_font
+from composer.render.fonts import FALLBACKS, codepoints, fallback_font, installed, load_font
 from composer.render.frames import FrameRenderer
 from composer.render.sidecars import write_sidecars
 from composer.render.text import TextStyle, hex_rgb, render_line
@@ -35,7 +35,10 @@ SCRIPTS = {
     "hebrew": "דם ואפר",
     "devanagari": "नरक की आग",
     "emoji": "🔥💀🤘",
+    "cjk": "地獄の炎 불",
 }
+CJK_FONTS = all(installed(f) for f in FALLBACKS if f.extra == "cjk")  # pip install 'composer[cjk]'
+
 NO_FONT_HAS_IT = "\U0010fffd"  # private use, last plane: every font in the chain draws its .notdef box for it
 
 
@@ -56,12 +59,14 @@ def draw_alone(draw_text) -> np.ndarray:
 
 def tofu_boxes() -> list[np.ndarray]:
     """What a missing glyph looks like in each font of the chain (the template's font and every fallback)."""
-    faces = [load_font("black-ops-one", SIZE)] + [fallback_font(f, SIZE) for f in FALLBACKS]
+    faces = [load_font("black-ops-one", SIZE)] + [fallback_font(f, SIZE) for f in FALLBACKS if installed(f)]
     return [draw_alone(lambda d, f=f: d.text((SIZE, 2 * SIZE), NO_FONT_HAS_IT, font=f, fill=255, anchor="ls"))
             for f in faces]
 
 
-@pytest.mark.parametrize("script", SCRIPTS)
+@pytest.mark.parametrize("script", [pytest.param(s, marks=pytest.mark.skipif(s == "cjk" and not CJK_FONTS,
+                                                                             reason="optional CJK fonts absent"))
+                                    for s in SCRIPTS])  # fmt: skip
 def test_lyrics_in_a_script_the_template_font_lacks_are_drawn_with_glyphs_not_boxes(script):
     text = SCRIPTS[script]
     letters = [ch for ch in text if not ch.isspace()]
@@ -81,8 +86,8 @@ def test_lyrics_in_a_script_the_template_font_lacks_are_drawn_with_glyphs_not_bo
 
 def test_a_character_no_font_has_is_refused_when_drawn():
     style = TextStyle.from_settings(load_template("gore").text, (1280, 720))
-    with pytest.raises(ComposerError, match=r"U\+4E2D '中'.*'black-ops-one'"):
-        render_line(make_line("Burn 中", 1.0, 4.0), style, 1200, 300)
+    with pytest.raises(ComposerError, match=r"U\+E000 '\\ue000'.*'black-ops-one'"):
+        render_line(make_line("Burn \ue000", 1.0, 4.0), style, 1200, 300)  # private use: no font has it
 
 
 def test_without_libraqm_right_to_left_lyrics_are_refused_rather_than_drawn_unjoined(monkeypatch):
@@ -163,12 +168,21 @@ def assert_refused(result, out, *needles):
     assert not out.exists() and not out.with_suffix(".lrc").exists()
 
 
+@pytest.mark.skipif(CJK_FONTS, reason="the optional CJK fonts are installed")
 def test_lyrics_no_bundled_font_can_draw_are_refused_naming_file_characters_and_font(song_inputs, tmp_path):
     lyrics = tmp_path / "lyrics.txt"
     lyrics.write_text("Burn the 我们 tonight\nКровь и пепел\n", encoding="utf-8")
     out = tmp_path / "v.mp4"
     # the small test template sets lyrics in Anton
-    assert_refused(karaoke(song_inputs, lyrics, out), out, "lyrics.txt", "U+6211 '我'", "U+4EEC '们'", "'anton'")
+    assert_refused(karaoke(song_inputs, lyrics, out), out, "lyrics.txt", "U+6211 '我'", "U+4EEC '们'", "'anton'",
+                   "pip install manimgx-fonts-cjk")
+
+
+def test_a_character_in_no_font_at_all_is_refused_via_the_cli(song_inputs, tmp_path):
+    lyrics = tmp_path / "lyrics.txt"
+    lyrics.write_text("Burn the \ue000 tonight\n", encoding="utf-8")
+    out = tmp_path / "v.mp4"
+    assert_refused(karaoke(song_inputs, lyrics, out), out, "lyrics.txt", "U+E000", "'anton'")
 
 
 def test_a_title_no_bundled_font_can_draw_is_refused_naming_the_option(song_inputs, tmp_path):
@@ -179,8 +193,8 @@ def test_a_title_no_bundled_font_can_draw_is_refused_naming_the_option(song_inpu
     titled.write_text(small.replace("[title]\nenabled = false", "[title]\nenabled = true"), encoding="utf-8")
     assert titled.read_text(encoding="utf-8") != small
     out = tmp_path / "v.mp4"
-    result = karaoke(song_inputs, lyrics, out, "--title", "地獄", "--template", titled)
-    assert_refused(result, out, "--title", "U+5730 '地'")
+    result = karaoke(song_inputs, lyrics, out, "--title", "Hymn \ue000", "--template", titled)
+    assert_refused(result, out, "--title", "U+E000")
 
 
 # ---------------------------------------------------------------------------------------- invisible characters

@@ -17,7 +17,7 @@ from functools import lru_cache
 from PIL import ImageDraw, ImageFont, features
 
 from composer.errors import ComposerError
-from composer.render.fonts import FALLBACKS, codepoints, fallback_font, load_font
+from composer.render.fonts import FALLBACKS, codepoints, fallback_font, installed, load_font
 
 _SHOWN_MISSING = 8  # characters named in an error, the rest counted
 
@@ -50,6 +50,11 @@ def is_rtl(text: str) -> bool:
     return _strong(text) == "R"
 
 
+def _east_asian(ch: str) -> bool:
+    return unicodedata.name(ch, "").startswith(("CJK", "HIRAGANA", "KATAKANA", "HANGUL", "BOPOMOFO", "IDEOGRAPHIC",
+                                                "HALFWIDTH", "FULLWIDTH"))
+
+
 def describe(chars) -> str:
     """Characters for an error message: ``U+4E2D '中', ...``, the first few named and the rest counted."""
     chars = sorted(set(chars))
@@ -75,7 +80,7 @@ class FontChain:
         self.size = size
         self._shaping = has_raqm()
         # without libraqm, scripts that need shaping would come out as unjoined letters in the wrong order
-        self._specs = (name, *(f for f in FALLBACKS if self._shaping or not f.shaped))
+        self._specs = (name, *(f for f in FALLBACKS if (self._shaping or not f.shaped) and installed(f)))
 
     def face(self, i: int) -> ImageFont.FreeTypeFont:
         return load_font(self.name, self.size) if i == 0 else fallback_font(self._specs[i], self.size)
@@ -91,7 +96,9 @@ class FontChain:
     def missing_message(self, chars) -> str:
         """Why ``chars`` cannot be drawn, for an error line."""
         text = (f"no glyphs for {describe(chars)}: the template's font {self.name!r} lacks them and so do "
-                "composer's fallback fonts (Noto; Chinese, Japanese and Korean are not bundled)")
+                "composer's fallback fonts (Noto)")
+        if not any(f.extra == "cjk" and installed(f) for f in FALLBACKS) and any(map(_east_asian, chars)):
+            text += "; for Chinese, Japanese and Korean install the optional fonts: pip install manimgx-fonts-cjk"
         if not self._shaping and any(ord(ch) in codepoints(f) for ch in chars for f in FALLBACKS if f.shaped):
             text += "; right-to-left and Indic scripts need Pillow built with libraqm and FriBiDi"
         return text

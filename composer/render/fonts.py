@@ -6,6 +6,7 @@ and which Noto fonts stand in for the characters a template's font lacks (see ``
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -25,6 +26,8 @@ class _FontFile:
     weight: int | None = None  # or its weight axis
     folder: str = "files"  # inside the package
     shaped: bool = False  # its script needs HarfBuzz shaping and bidi ordering (Pillow built with libraqm)
+    index: int = 0  # face in a font collection
+    extra: str | None = None  # an optional dependency (`pip install 'composer[extra]'`) that ships it
 
     @property
     def label(self) -> str:
@@ -53,7 +56,7 @@ def _noto(script: str, shaped: bool = False) -> _FontFile:
 _INDIC_AND_SOUTHEAST_ASIAN = ("Devanagari", "Bengali", "Gujarati", "Gurmukhi", "Kannada", "Malayalam", "Oriya",
                               "Sinhala", "Tamil", "Telugu", "Thai", "Lao", "Khmer", "Myanmar")
 # Tried in this order after the template's font, for the characters it lacks (Noto, SIL Open Font License).
-# Chinese, Japanese and Korean are not here: the smallest packaged CJK font adds 20 MB to every install.
+# Chinese, Japanese and Korean come last and only with the optional "cjk" fonts: 20 MB more to download.
 FALLBACKS: tuple[_FontFile, ...] = (
     _noto("Sans"),  # Latin, Greek, Cyrillic
     _noto("SansArabic", shaped=True),
@@ -64,7 +67,15 @@ FALLBACKS: tuple[_FontFile, ...] = (
     *(_noto(f"Sans{script}", shaped=True) for script in _INDIC_AND_SOUTHEAST_ASIAN),
     _noto("SansSymbols"),
     _noto("Emoji"),  # monochrome outlines: the lyric colours and the sweep apply to them like to letters
+    # the Japanese face of the collection; Chinese readers may see Japanese forms of a few shared characters
+    _FontFile("manimgx_fonts_cjk", "NotoSansCJK-VF.otf.ttc", weight=700, folder="", index=0, extra="cjk"),
 )
+
+
+@lru_cache(maxsize=None)
+def installed(spec: _FontFile) -> bool:
+    """Whether the package that ships ``spec`` is installed (optional fonts may not be)."""
+    return importlib.util.find_spec(spec.package) is not None
 
 
 @lru_cache(maxsize=64)
@@ -89,7 +100,7 @@ def fallback_font(spec: _FontFile, size: int) -> ImageFont.FreeTypeFont:
 def _load(spec: _FontFile, size: int, name: str) -> ImageFont.FreeTypeFont:
     try:
         with resources.as_file(_resource(spec)) as path:
-            font = ImageFont.truetype(str(path), size)
+            font = ImageFont.truetype(str(path), size, index=spec.index)
     except (ModuleNotFoundError, FileNotFoundError, OSError) as exc:
         raise ComposerError(f"font {name!r}: cannot load {spec.label}: {exc}") from exc
     if spec.variation:
@@ -111,8 +122,9 @@ def codepoints(font: str | _FontFile) -> frozenset[int]:
 
     face = load_font(font, 16) if isinstance(font, str) else fallback_font(font, 16)
     source = face.path if isinstance(face.path, str) else BytesIO(face.font_bytes)
+    index = 0 if isinstance(font, str) else font.index
     try:
-        return frozenset(TTFont(source, lazy=True).getBestCmap() or ())
+        return frozenset(TTFont(source, lazy=True, fontNumber=index).getBestCmap() or ())
     except Exception as exc:  # fontTools raises many kinds of error for a damaged file
         raise ComposerError(f"font {font!r}: unreadable character map: {exc}") from exc
 
