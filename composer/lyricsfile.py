@@ -33,6 +33,9 @@ LRC_LINE_PAD_S = 0.5
 # an .ass file has no stanzas; a silence this long between lines starts a new one
 ASS_STANZA_GAP_S = 3.0
 
+# zero-width spaces and joiners, direction marks and embeddings, word joiner, BOM: invisible in a lyric, yet
+# they would split words, break syllable counts and travel into every sidecar
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
 _MAX_BYTES = 8 * 2**20  # the largest karaoke .ass files are a few hundred KB
 _TIMED_SUFFIXES = {".lrc": "lrc", ".ass": "ass", ".ssa": "ass"}
 
@@ -44,13 +47,18 @@ def read_lyrics(path: Path, duration: float) -> Lyrics | Timeline:
     or ASS (users rename them) is read as such.
     """
     path = Path(path)
-    text = _decode_text(path, _read_bytes(path))
+    text = strip_invisible(_decode_text(path, _read_bytes(path)))
     kind = _TIMED_SUFFIXES.get(path.suffix.lower()) or _sniff_kind(text)
     if kind == "lrc":
         return _read_lrc(path, text, duration)
     if kind == "ass":
         return _read_ass(path, text, duration)
     return _read_plain(path, text)
+
+
+def strip_invisible(text: str) -> str:
+    """``text`` without zero-width and bidi control characters (lyrics, titles)."""
+    return _INVISIBLE.sub("", text)
 
 
 def lrc_line_cap(start: float, words: list[str], word_starts: list[float] | None = None) -> float:

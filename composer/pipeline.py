@@ -16,7 +16,7 @@ from PIL import Image
 
 from composer.errors import ComposerError
 from composer.fsutil import atomic_path, check_writable_dir, write_errors
-from composer.types import Audio, Timeline
+from composer.types import Audio, Lyrics, Timeline
 
 Progress = Callable[[str, float, float], None]
 
@@ -46,12 +46,25 @@ def load_audio(path: Path) -> Audio:
     return audio
 
 
-def time_lyrics(audio: Audio, audio_path: Path, lyrics_path: Path, title: str | None = None) -> Timeline:
-    """A Timeline for the song: a timed lyric file keeps its timing; plain lyrics go through the aligner."""
+def time_lyrics(audio: Audio, audio_path: Path, lyrics_path: Path, title: str | None = None, *,
+                font: str | None = None, title_font: str | None = None) -> Timeline:
+    """A Timeline for the song: a timed lyric file keeps its timing; plain lyrics go through the aligner.
+
+    With ``font`` (``title_font``), lyrics (title) that no font of its fallback chain can draw are refused
+    before any timing work."""
     from composer.align import align
-    from composer.lyricsfile import read_lyrics
+    from composer.lyricsfile import read_lyrics, strip_invisible
+    from composer.render.fontchain import require_glyphs
 
     lyrics = read_lyrics(Path(lyrics_path), audio.duration)
+    title = strip_invisible(title) if title else title
+    if font:
+        require_drawable(lyrics, lyrics_path, font)
+    if title_font:
+        # the title comes from --title, else the lyric file, else the audio file's name: blame the right one
+        stated = title or lyrics.title
+        source = "--title" if title else lyrics_path if stated else audio_path
+        require_glyphs(source, [stated or _title_from(audio_path)], title_font)
     if isinstance(lyrics, Timeline):
         timeline = lyrics
         if title:
@@ -65,6 +78,14 @@ def time_lyrics(audio: Audio, audio_path: Path, lyrics_path: Path, title: str | 
         timeline = Timeline(timeline.lines, timeline.duration, _title_from(audio_path), timeline.meta)
     timeline.validate()
     return timeline
+
+
+def require_drawable(lyrics: Lyrics | Timeline, source: Path, font: str) -> None:
+    """ComposerError naming ``source`` if a lyric line has a character that no font of ``font``'s chain has."""
+    from composer.render.fontchain import require_glyphs
+
+    texts = [ln.text for ln in lyrics.lines] if isinstance(lyrics, Timeline) else [t for t, _ in lyrics.lines]
+    require_glyphs(source, texts, font)
 
 
 def _title_from(path: Path) -> str:
@@ -121,7 +142,8 @@ def karaoke(
     images = load_images(Path(images_dir))
     progress("timing", 0, 1)
     audio = load_audio(audio_path)
-    timeline = time_lyrics(audio, audio_path, lyrics_path, title)
+    timeline = time_lyrics(audio, audio_path, lyrics_path, title, font=tmpl.text.font,
+                           title_font=tmpl.text.font if tmpl.title.enabled else None)
     progress("timing", 1, 1)
     renderer = FrameRenderer(tmpl, timeline, images, seed=seed, title=timeline.title)
     with write_errors(out), tempfile.TemporaryDirectory(prefix="composer-") as tmp:

@@ -48,8 +48,10 @@ def preview_frame(template: str | Path, at: float, out: Path, *, images_dir: Pat
     tmpl = load_template(template)
     if lyrics_path is not None:
         from composer.lyricsfile import read_lyrics
+        from composer.pipeline import require_drawable
 
         lyrics = read_lyrics(Path(lyrics_path), duration=float("inf"))
+        require_drawable(lyrics, lyrics_path, tmpl.text.font)
         timeline = lyrics if isinstance(lyrics, Timeline) else even_timeline(lyrics)
     else:
         timeline = even_timeline(sample_lyrics(), title="Carrion Hymn")

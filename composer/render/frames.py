@@ -279,32 +279,36 @@ class FrameRenderer:
 
     @staticmethod
     def _bands(sprite: LineSprite, columns: list[int], sub: int):
-        """Per row band of the sprite: plane rows and the plane column of the sweep."""
+        """Per row band of the sprite: plane rows, and column spans (start, stop, lit) that cover the row
+        (the lit span is on the left, or on the right of a right-to-left row)."""
+        w = sprite.width // sub
         if not sprite.rows:
-            yield 0, sprite.height // sub, 0
+            yield 0, sprite.height // sub, ((0, w, False),)
         for row, col in zip(sprite.rows, columns):
-            yield row.y0 // sub, row.y1 // sub, (col + sub // 2) // sub
+            c = (col + sub // 2) // sub
+            spans = ((0, w - c, False), (w - c, w, True)) if row.rtl else ((0, c, True), (c, w, False))
+            yield row.y0 // sub, row.y1 // sub, spans
 
     def _cut_copy(self, planes, fmt, sprite, columns, plain, high, x, y) -> None:
         for i, sub in enumerate(fmt.subsample):
             x0, y0 = x // sub, y // sub
             w = sprite.width // sub
-            for r0, r1, c in self._bands(sprite, columns, sub):
+            for r0, r1, spans in self._bands(sprite, columns, sub):
                 dst = planes[i][y0 + r0 : y0 + r1, x0 : x0 + w]
-                dst[:, :c] = high[i][r0:r1, :c]
-                dst[:, c:] = plain[i][r0:r1, c:]
+                for a, b, lit in spans:
+                    dst[:, a:b] = (high if lit else plain)[i][r0:r1, a:b]
 
     def _cut_blend(self, planes, fmt, sprite, columns, ps: _PlaneSprite, x, y) -> None:
         scratch = self._scratch[fmt.name]
         for i, sub in enumerate(fmt.subsample):
             x0, y0 = x // sub, y // sub
             w = sprite.width // sub
-            for r0, r1, c in self._bands(sprite, columns, sub):
+            for r0, r1, spans in self._bands(sprite, columns, sub):
                 dst = planes[i][y0 + r0 : y0 + r1, x0 : x0 + w]
-                if c > 0:
-                    _blend(dst[:, :c], ps.inv[i][r0:r1, :c], ps.pm_high[i][r0:r1, :c], scratch)
-                if c < w:
-                    _blend(dst[:, c:], ps.inv[i][r0:r1, c:], ps.pm_plain[i][r0:r1, c:], scratch)
+                for a, b, lit in spans:
+                    if b > a:
+                        pm = ps.pm_high if lit else ps.pm_plain
+                        _blend(dst[:, a:b], ps.inv[i][r0:r1, a:b], pm[i][r0:r1, a:b], scratch)
 
 
 def _premultiplied(value: np.ndarray, a8: np.ndarray) -> np.ndarray:

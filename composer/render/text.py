@@ -17,7 +17,7 @@ from functools import cached_property
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from composer.render.fonts import load_font
+from composer.render.fontchain import FontChain, is_rtl, load_chain
 from composer.template import TextSettings, TitleSettings
 from composer.types import LyricLine
 
@@ -133,7 +133,10 @@ def _tokens(line: LyricLine, uppercase: bool) -> list[_Token]:
 
 @dataclass(frozen=True, eq=False)
 class RowSweep:
-    """Where the sweep is in one row of a sprite: sprite rows [y0, y1) cut at column ``column(t)``."""
+    """Where the sweep is in one row of a sprite: sprite rows [y0, y1) cut at column ``column(t)``.
+
+    Columns count from the left edge, or from the right edge in a right-to-left row (``rtl``), whose sweep
+    reveals the text from the right."""
 
     y0: int
     y1: int
@@ -142,6 +145,7 @@ class RowSweep:
     x_from: np.ndarray  # smooth mode: column when the unit starts...
     x_to: np.ndarray  # ...and when it ends
     x_done: np.ndarray  # column once the unit is lit (word and syllable modes; smooth after the unit)
+    rtl: bool = False
 
     def column(self, t: float, mode: str) -> int:
         k = bisect.bisect_right(self.starts, t) - 1  # type: ignore[arg-type]
@@ -176,30 +180,39 @@ class LineLayout:
     squeeze: float
 
     @cached_property
-    def font(self):
-        return load_font(self.style.font, self.size)
+    def chain(self) -> FontChain:
+        return load_chain(self.style.font, self.size)
+
+    @cached_property
+    def rtl(self) -> bool:
+        return is_rtl(" ".join(r.text for r in self.rows))
+
+    @cached_property
+    def metrics(self) -> tuple[int, int]:
+        """(ascent, descent) of a row: the tallest of the fonts the line is set in, so rows never overlap."""
+        return self.chain.metrics([r.text for r in self.rows])
 
     @cached_property
     def row_height(self) -> int:
-        ascent, descent = self.font.getmetrics()
+        ascent, descent = self.metrics
         return ascent + descent + 2 * self.style.stroke_width
 
     @cached_property
     def row_widths(self) -> list[float]:
-        return [self.font.getlength(r.text) + 2 * self.style.stroke_width for r in self.rows]
+        return [self.chain.getlength(r.text, self.rtl) + 2 * self.style.stroke_width for r in self.rows]
 
     @cached_property
     def overhang(self) -> tuple[int, int, int, int]:
         """Ink beyond the advance widths and font metrics (left, top, right, bottom): accents above the
         ascender, glyphs like "|" or "}" below the descender, overhanging first or last letters."""
-        ascent, descent = self.font.getmetrics()
+        ascent, descent = self.metrics
         sw = self.style.stroke_width
         left = top = right = bottom = 0
         for row in self.rows:
             if not row.text:
                 continue
-            l, t, r, b = self.font.getbbox(row.text, anchor="la", stroke_width=sw)
-            length = self.font.getlength(row.text)
+            l, t, r, b = self.chain.getbbox(row.text, self.rtl, ascent, stroke_width=sw)
+            length = self.chain.getlength(row.text, self.rtl)
             left, top = max(left, math.ceil(-(l + sw))), max(top, math.ceil(-(t + sw)))
             right = max(right, math.ceil(r - (length + sw)))
             bottom = max(bottom, math.ceil(b - (ascent + descent + sw)))
@@ -215,7 +228,7 @@ class LineLayout:
         return _even_up(w), _even_up(h)
 
     def origin(self, r: int) -> tuple[float, float]:
-        """Where row r is drawn (anchor "la": left edge, ascender line)."""
+        """Where row r is drawn (left edge, top of the row's ascent)."""
         left, top, _, _ = self.overhang
         sw = self.style.stroke_width
         pad_l, pad_t, _, _ = self.style.pads
@@ -254,11 +267,12 @@ def one_row_height(style: TextStyle) -> int:
 
 
 def _wrap(tokens: list[_Token], style: TextStyle, size: int, max_width: int) -> LineLayout:
-    font = load_font(style.font, size)
+    chain = load_chain(style.font, size)
     pad_l, _, pad_r, _ = style.pads
     inner = max_width - pad_l - pad_r - 2 * style.stroke_width
-    space = font.getlength(" ")
-    widths = [font.getlength(t.text) for t in tokens]
+    rtl = is_rtl(" ".join(t.text for t in tokens))
+    space = chain.getlength(" ", rtl)
+    widths = [chain.getlength(t.text, rtl) for t in tokens]
     total = sum(widths) + space * max(0, len(tokens) - 1)
     if total <= inner or len(tokens) <= 1:
         return LineLayout(style, size, (_Row(tuple(tokens)),), 1.0)
@@ -325,7 +339,8 @@ class LineSprite:
         return self.fill + self.stroke + self.effect  # uint8: the maps are split so this cannot pass 255
 
     def columns(self, t: float) -> list[int]:
-        """The sweep column of each row at time t (0 = nothing lit, width = all lit)."""
+        """The sweep column of each row at time t (0 = nothing lit, width = all lit; counted from the right
+        in a right-to-left row)."""
         return [r.column(t, self.mode) for r in self.rows]
 
     def rgba(self, highlighted: bool = False) -> np.ndarray:
@@ -355,7 +370,7 @@ def render_title(text: str, style: TextStyle, max_width: int, max_height: int) -
 def draw_layout(layout: LineLayout) -> LineSprite:
     style = layout.style
     w, h = layout.raw_size
-    font = layout.font
+    chain, rtl, ascent = layout.chain, layout.rtl, layout.metrics[0]
     full = Image.new("L", (w, h))  # fill and stroke together
     inner = Image.new("L", (w, h))  # fill only: where the text colour goes
     d_full, d_inner = ImageDraw.Draw(full), ImageDraw.Draw(inner)
@@ -363,9 +378,8 @@ def draw_layout(layout: LineLayout) -> LineSprite:
     for r, row in enumerate(layout.rows):
         x, y = layout.origin(r)
         origins.append((x, y))
-        d_full.text((x, y), row.text, font=font, fill=255, anchor="la",
-                    stroke_width=style.stroke_width, stroke_fill=255)
-        d_inner.text((x, y), row.text, font=font, fill=255, anchor="la")
+        chain.draw(d_full, (x, y), row.text, rtl, ascent, fill=255, stroke_width=style.stroke_width, stroke_fill=255)
+        chain.draw(d_inner, (x, y), row.text, rtl, ascent, fill=255)
     effect = _effect_mask(full, style)
     bands = _row_bands(layout, h)
     rows = [_row_sweep(layout, r, origins[r][0], bands[r], w) for r in range(len(layout.rows))]
@@ -421,7 +435,7 @@ def _row_bands(layout: LineLayout, height: int) -> list[tuple[int, int]]:
 
 
 def _row_sweep(layout: LineLayout, r: int, x0: float, band: tuple[int, int], width: int) -> RowSweep:
-    style, font = layout.style, layout.font
+    style, chain, rtl = layout.style, layout.chain, layout.rtl
     row = layout.rows[r]
     text = row.text
     units: list[_Unit] = []
@@ -436,7 +450,10 @@ def _row_sweep(layout: LineLayout, r: int, x0: float, band: tuple[int, int], wid
                 c += len(piece)
         offset += len(token.text) + 1
     sw = style.stroke_width
-    xs = {c: x0 + font.getlength(text[:c]) for u in units for c in (u.c0, u.c1)}
+    if rtl:
+        # measured from the right edge: logical order runs right to left, and so does the sweep
+        x0 = width - x0 - chain.getlength(text, rtl)
+    xs = {c: x0 + chain.getlength(text[:c], rtl) for u in units for c in (u.c0, u.c1)}
     x_from, x_to, x_done = [], [], []
     for i, u in enumerate(units):
         first_piece = i == 0 or units[i - 1].word_end
@@ -454,15 +471,15 @@ def _row_sweep(layout: LineLayout, r: int, x0: float, band: tuple[int, int], wid
     # a row's units must rise in time for bisect; timelines guarantee it, clamp defensively anyway
     starts = np.maximum.accumulate(np.array([u.start for u in units], np.float64)) if units else np.zeros(0)
     ends = np.maximum(np.array([u.end for u in units], np.float64), starts) if units else np.zeros(0)
-    return RowSweep(band[0], band[1], starts, ends,
-                    np.clip(x_from, 0, width), np.clip(x_to, 0, width), np.clip(np.round(x_done), 0, width))
+    return RowSweep(band[0], band[1], starts, ends, np.clip(x_from, 0, width), np.clip(x_to, 0, width),
+                    np.clip(np.round(x_done), 0, width), rtl)
 
 
 def _scale_row(row: RowSweep, kx: float, ky: float, size: tuple[int, int]) -> RowSweep:
     y0 = 0 if row.y0 == 0 else _even_round(row.y0 * ky)
     y1 = size[1] if row.y1 * ky >= size[1] - 2 else _even_round(row.y1 * ky)
     return RowSweep(y0, y1, row.starts, row.ends, row.x_from * kx, row.x_to * kx,
-                    np.minimum(np.round(row.x_done * kx), size[0]))
+                    np.minimum(np.round(row.x_done * kx), size[0]), row.rtl)
 
 
 def _even_up(x: float) -> int:
