@@ -57,3 +57,37 @@ def write_curve(path: Path, series: dict[str, list[tuple[float, float]]], *, tit
     draw.text((8, top - 24), ylabel, fill="black", font=small)
     with atomic_path(path) as tmp:
         image.save(tmp, format="PNG")
+
+
+def write_spectrograms(path: Path, panels: dict[str, object], rate: int, *, seconds: float = 20.0,
+                       size: tuple[int, int] = (1200, 260)) -> None:  # fmt: skip
+    """One log-frequency spectrogram per named signal (its first ``seconds``), stacked, on one dB scale: drum
+    hits show as vertical lines, riffs and voices as horizontal bands, a wash as an even smear. Atomic."""
+    import numpy as np
+    import scipy.signal
+
+    from composer.render.fonts import load_font
+
+    w, h = size
+    label = 26
+    image = Image.new("RGB", (w, (h + label) * len(panels)), "white")
+    draw = ImageDraw.Draw(image)
+    font = load_font("oswald", 18)
+    rows = 200
+    for i, (name, x) in enumerate(panels.items()):
+        x = np.asarray(x[: round(seconds * rate)], np.float64)
+        freqs, _, z = scipy.signal.stft(x, fs=rate, nperseg=512, noverlap=384)
+        # log-spaced rows from 40 Hz to Nyquist: each octave gets the same height, as the ear hears it
+        edges = np.geomspace(40.0, rate / 2, rows + 1)
+        idx = np.clip(np.searchsorted(freqs, edges), 1, len(freqs) - 1)
+        power = np.abs(z) ** 2
+        band = np.stack([power[a : max(a + 1, b)].mean(0) for a, b in zip(idx[:-1], idx[1:])])
+        db = 10 * np.log10(band + 1e-10)
+        db = np.clip((db - (db.max() - 70.0)) / 70.0, 0.0, 1.0)[::-1]  # 70 dB of range, high frequencies up
+        rgb = np.stack([db ** 0.8, db ** 2.0, (1 - db) * db * 2.5], axis=-1).clip(0, 1)  # black, red, yellow
+        panel = Image.fromarray((rgb * 255).astype(np.uint8)).resize((w, h), Image.Resampling.BILINEAR)
+        top = i * (h + label)
+        draw.text((8, top + 3), name, fill="black", font=font)
+        image.paste(panel, (0, top + label))
+    with atomic_path(path) as tmp:
+        image.save(tmp, format="PNG")

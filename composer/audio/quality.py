@@ -202,8 +202,8 @@ class AlbumReference:
 class SeamReport:
     joins: int
     join_change: float  # median change across a join (level dB + spectral dB distance)
-    random_change: float  # median of the same at random points inside segments
-    auc: float  # chance that a join changes more than a random point: 0.5 = joins cannot be told apart
+    random_change: float  # median of the same at points near the joins, inside the pieces
+    auc: float  # chance that a join changes more than a point near it: 0.5 = joins cannot be told apart
     p_value: float  # one-sided Mann-Whitney U: are joins larger changes than random points?
 
 
@@ -227,18 +227,20 @@ def change_at(x: np.ndarray, rate: int, points: np.ndarray) -> np.ndarray:
 
 
 def seam_test(x: np.ndarray, rate: int, joins: list[int] | np.ndarray, *, seed: int = 0,
-              random_points: int = 400) -> SeamReport:  # fmt: skip
-    """Can joins (sample positions where generated pieces meet) be told from random points at least a second
-    away from any join? AUC near 0.5 and a large p-value mean no."""
+              per_join: int = 20, near_s: tuple[float, float] = (1.0, 4.0)) -> SeamReport:  # fmt: skip
+    """Can joins (sample positions where generated pieces meet) be told from points near them, 1-4 s away
+    inside the same pieces? AUC near 0.5 and a large p-value mean no. The points are matched to the joins'
+    neighbourhoods so that a song's loud and quiet parts weigh the same on both sides."""
     import scipy.stats
 
     joins = np.asarray(joins, dtype=np.int64)
-    guard = rate  # random points stay 1 s from a join: inside a segment, not in its crossfade
     rng = np.random.default_rng(seed)
-    cand = rng.integers(int(SEAM_SIDE_S * rate) + 1, len(x) - int(SEAM_SIDE_S * rate) - 1, random_points * 4)
-    if len(joins):
-        cand = cand[np.min(np.abs(cand[:, None] - joins[None, :]), axis=1) >= guard]
-    cand = cand[:random_points]
+    lo, hi = round(near_s[0] * rate), round(near_s[1] * rate)
+    offsets = rng.integers(lo, hi, (len(joins), per_join)) * rng.choice([-1, 1], (len(joins), per_join))
+    cand = (joins[:, None] + offsets).ravel()
+    cand = cand[(cand > 0) & (cand < len(x))]
+    if len(joins):  # a point near two joins stays a second from both, out of every crossfade
+        cand = cand[np.min(np.abs(cand[:, None] - joins[None, :]), axis=1) >= lo]
     cj, cr = change_at(x, rate, joins), change_at(x, rate, cand)
     cj, cr = cj[np.isfinite(cj)], cr[np.isfinite(cr)]
     if not len(cj) or not len(cr):
@@ -256,3 +258,39 @@ def shaped_noise(reference: np.ndarray, rate: int, seconds: float, seed: int = 0
     n = round(seconds * rate)
     noise = scipy.signal.fftconvolve(np.random.default_rng(seed).standard_normal(n + 1024), taps, mode="valid")[:n]
     return (noise * float(np.std(reference)) / max(float(np.std(noise)), 1e-12)).astype(np.float32)
+
+
+def copy_score(x: np.ndarray, album: np.ndarray, rate: int, *, window_s: float = 0.5, every_s: float = 2.0) -> float:
+    """The highest normalised cross-correlation of any half-second window of ``x`` (one every 2 s) against the
+    album at any offset: ~1.0 for audio copied from the album, far lower for new music."""
+    w = round(window_s * rate)
+    album = np.asarray(album, np.float64)
+    size = 1 << int(np.ceil(np.log2(len(album) + w)))
+    spectrum = np.fft.rfft(album, size)
+    # the album's energy under every window position, for the normalisation
+    csum = np.concatenate([[0.0], np.cumsum(album**2)])
+    energy = np.sqrt(np.maximum(csum[w:] - csum[:-w], 1e-12))
+    best = 0.0
+    for a in range(0, len(x) - w + 1, round(every_s * rate)):
+        piece = np.asarray(x[a : a + w], np.float64)
+        norm = float(np.sqrt(np.sum(piece**2)))
+        if norm < 1e-6:
+            continue
+        corr = np.fft.irfft(spectrum * np.conj(np.fft.rfft(piece, size)), size)[: len(album) - w + 1]
+        best = max(best, float(np.max(np.abs(corr) / (energy * norm))))
+    return best
+
+
+def restart_collage(songs: list[np.ndarray], seconds: float, rate: int, *, piece_s: float = 0.5,
+                    fade_in_s: float = 0.25, seed: int = 0) -> tuple[np.ndarray, list[int]]:  # fmt: skip
+    """The known-bad input for seams: album pieces in a random order, each starting from silence and fading in
+    (as the first generator's segments did), and where the pieces join."""
+    rng = np.random.default_rng(seed)
+    n, piece = round(seconds * rate), round(piece_s * rate)
+    ramp = np.minimum(1.0, np.arange(piece) / max(1.0, fade_in_s * rate)).astype(np.float32)
+    parts = []
+    for _ in range(-(-n // piece)):
+        song = songs[rng.integers(len(songs))]
+        a = int(rng.integers(0, len(song) - piece))
+        parts.append(song[a : a + piece] * ramp)
+    return np.concatenate(parts)[:n].astype(np.float32), list(range(piece, n, piece))
