@@ -410,8 +410,6 @@ class _TrackGenerator:
                 carry = job.carry
             elif st.index == 0 and st.track == 0 and self.prime is not None:
                 carry = self.sampler.hear(self.prime[None])  # the track goes on from the prime's end
-            elif st.index == 0:
-                carry = self.sampler.silence(1)  # a song begins
             elif self.pool is not None and len(self.pool) >= self.cfg.frame_sizes[0]:
                 carry = self.sampler.hear(self._excerpt(st)[None])
             else:  # nothing of the band's to hear: the stream warms up on its own, unheard
@@ -536,9 +534,9 @@ def iter_tracks(
     a track, generated ``streams`` stretches at a time (see ``composer.audio.stretches``).
 
     ``prime`` (normalised mono audio at the model's rate, see ``load_prime``): the first track goes on from its
-    end. ``pool`` (the same, e.g. the band's recordings): a stretch that starts inside a track first hears an
-    excerpt of it, chosen by the seed; without a pool it first generates a second of warm-up, thrown away.
-    Tracks start from silence, as songs do. ``group`` tracks at a time share the streams (default: all).
+    end. ``pool`` (the same, e.g. the band's recordings): every other stretch first hears an excerpt of it,
+    chosen by the seed; without a pool it first generates a round of warm-up, thrown away: no stretch starts from
+    silence. ``group`` tracks at a time share the streams (default: all).
     ``gate(track)`` is called before the first wave that generates any of that track (the renderer's permits). ``device``: auto, cpu, cuda[:N] (default: where ``model`` is, or auto
     for a folder). ``stats`` (optional) is filled in as it goes.
     """
