@@ -365,3 +365,19 @@ def test_second_batch_on_the_same_folder_is_refused(tmp_path, song_inputs):
         _assert_refused(result, str(out), "another composer batch")
         assert (first_batch_work / "video0.mp4").read_bytes() == b"first batch's work"
     assert sorted(p.name for p in out.iterdir()) == []  # the lock file goes with the batch that held it
+
+
+def test_preview_and_generate_never_replace_their_inputs(tmp_path, song_inputs):
+    import shutil
+
+    images = tmp_path / "images"
+    shutil.copytree(song_inputs.images, images)
+    cover = next(images.iterdir())
+    prime = tmp_path / "riff.wav"
+    shutil.copy(song_inputs.audio, prime)
+    before = _tree(tmp_path)
+    _assert_refused(_cli("preview", "--images", images, "-o", cover, "-q"), cover.name, "image folder")
+    _assert_refused(_cli("preview", "--images", images, "-o", images / "new.png", "-q"), "image folder")
+    _assert_refused(_cli("generate", "audio", "--band", "demo", "--prime", prime, "-o", prime, "--length", "1s",
+                         "-q"), "riff.wav", "would replace")  # fmt: skip
+    assert _tree(tmp_path) == before

@@ -36,7 +36,7 @@ import torch.nn.functional as F
 
 from composer.audio.model import SampleRNN, dequantize, load, quantize, resolve_device
 from composer.errors import ComposerError
-from composer.fsutil import atomic_path, check_writable_dir
+from composer.fsutil import Input, atomic_path, check_outputs_spare_inputs, check_writable_dir
 
 log = logging.getLogger("composer")
 
@@ -462,6 +462,8 @@ def generate_audio(
     model = _as_model(model_dir, device)
     out_wav = Path(out_wav)
     check_writable_dir(out_wav)
+    if prime is not None:
+        check_outputs_spare_inputs([out_wav], [Input(Path(prime), "the prime")], "write the track (-o) elsewhere")
     stats = GenerateStats()
     primed = None if prime is None else load_prime(prime, model.config.sample_rate)
     segments = iter_segments(model, seconds, seed=seed, streams=streams, temperature=temperature,
