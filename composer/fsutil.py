@@ -95,23 +95,42 @@ def write_text_atomic(target: str | os.PathLike, text: str) -> None:
 # ----------------------------------------------------------------------------------------------- folders composer made
 
 MADE_MARKER = ".composer-made"  # in every folder composer swaps in whole: only such folders are ever replaced
-# what model folders held before the marker existed: a folder holding nothing else is one composer made
+# what model folders held before the marker existed: a folder holding nothing else, with something only composer
+# writes among it (a GPT-2 folder from elsewhere has the same names as a lyric model, but no lyrics.json)
 _LEGACY_MODEL_NAMES = frozenset({
     "config.json", "generation_config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
     "special_tokens_map.json", "lyrics.json", "novelty.npy", "training_state", "optimizer.pt", "rng.safetensors",
     "state.json", "best", "checkpoints", "loss.png",
 })  # fmt: skip
+_COMPOSER_ONLY_NAMES = frozenset({"lyrics.json", "novelty.npy", "training_state", "state.json", "loss.png"})
 
 
 def made_by_composer(folder: str | os.PathLike) -> bool:
-    """True for a real folder composer may replace: it carries the marker, is empty, or holds only what a
-    model folder written by an earlier composer held."""
+    """True for a real folder composer may replace: it carries the marker, is empty, or is a model folder an
+    earlier composer wrote."""
     folder = Path(folder)
     if folder.is_symlink() or not folder.is_dir():
         return False
     if (folder / MADE_MARKER).is_file():
         return True
-    return all(p.name in _LEGACY_MODEL_NAMES for p in folder.iterdir())
+    names = {p.name for p in folder.iterdir()}
+    if not names:
+        return True
+    if not names <= _LEGACY_MODEL_NAMES:
+        return False
+    return bool(names & _COMPOSER_ONLY_NAMES) or _is_samplernn_config(folder / "config.json")
+
+
+def _is_samplernn_config(path: Path) -> bool:
+    import json
+
+    try:
+        if path.stat().st_size > 65536:
+            return False
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and {"frame_sizes", "q_levels", "sample_rate"} <= data.keys()
 
 
 def mark_made(folder: str | os.PathLike) -> None:

@@ -147,12 +147,17 @@ def _corpus() -> str:
 _LYRICS = _corpus()
 
 
-def test_train_lyrics_never_replaces_a_folder_composer_did_not_make(tmp_path):
+@pytest.mark.parametrize("files", [
+    {"thesis.tex": "three years of work", "config.json": "{}"},
+    # someone else's GPT-2: the same file names as a lyric model, but no lyrics.json
+    {"config.json": '{"model_type": "gpt2"}', "model.safetensors": "weights", "tokenizer.json": "{}"},
+])  # fmt: skip
+def test_train_lyrics_never_replaces_a_folder_composer_did_not_make(tmp_path, files):
     (tmp_path / "corpus.txt").write_text(_LYRICS)
     work = tmp_path / "work"
     work.mkdir()
-    (work / "thesis.tex").write_text("three years of work")
-    (work / "config.json").write_text("{}")
+    for name, text in files.items():
+        (work / name).write_text(text)
     before = _tree(work)
     result = _cli("train", "lyrics", "--lyrics", tmp_path / "corpus.txt", "--out", work, "--preset", "debug",
                   "--steps", "2", "-q")
