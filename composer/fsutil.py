@@ -14,9 +14,11 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import json
 import os
 import re
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -122,8 +124,6 @@ def made_by_composer(folder: str | os.PathLike) -> bool:
 
 
 def _is_samplernn_config(path: Path) -> bool:
-    import json
-
     try:
         if path.stat().st_size > 65536:
             return False
@@ -255,8 +255,6 @@ def _unheld(path: Path) -> bool:
     except OSError:
         return False
     try:
-        import stat
-
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return False
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
