@@ -21,7 +21,6 @@ import math
 import multiprocessing as mp
 import queue as queue_mod
 import signal
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -32,7 +31,7 @@ import numpy as np
 
 from composer.bands import Band
 from composer.errors import ComposerError
-from composer.fsutil import check_writable_dir, write_errors
+from composer.fsutil import Input, OutputSet, check_writable_dir, write_errors
 from composer.types import Audio, LyricLine, Lyrics, Syllable, Timeline, Word
 
 log = logging.getLogger("composer")
@@ -272,6 +271,10 @@ def render_band_versions(
     if missing:
         raise ComposerError(f"band {band.name!r} has no trained {' or '.join(missing)} model yet: "
                             f"run `composer train --band {band.name}`")  # fmt: skip
+    from composer.pipeline import output_paths
+
+    outputs = OutputSet([p for out in outs for p in output_paths(out, upload=True)],
+                        band_inputs(band, [t for t, _ in versions]))  # fmt: skip
     tmpls = []
     for template, _ in versions:
         tmpl = load_template(template or band.template)
@@ -287,21 +290,34 @@ def render_band_versions(
 
     with write_errors(outs[0]):
         return _render(band, lengths, list(zip(tmpls, outs)), images, audio_model, lyrics_model, seed, streams,
-                       temperature, tandem, progress, encode, t_start)  # fmt: skip
+                       temperature, tandem, progress, encode, t_start, outputs)  # fmt: skip
+
+
+def band_inputs(band: Band, templates: Sequence[str | Path | None] = ()) -> list[Input]:
+    """What a band render reads: no output of the run may replace one or land among them."""
+    from composer.render.background import IMAGE_SUFFIXES
+
+    inputs = [Input(band.images_dir, "the band's image folder", IMAGE_SUFFIXES),
+              Input(band.audio_model_dir, "the band's audio model", ("*",)),
+              Input(band.lyrics_model_dir, "the band's lyric model", ("*",))]  # fmt: skip
+    for template in (band.template, *templates):
+        if template is not None and str(template).lower().endswith(".toml"):
+            inputs.append(Input(Path(template), "the template"))
+    return inputs
 
 
 def _render(band, lengths, versions, images, audio_model, lyrics_model, seed, streams, temperature, tandem,
-            progress, encode, t_start) -> list[BandRenderResult]:  # fmt: skip
-    from composer.pipeline import _ass_style, write_thumbnail
+            progress, encode, t_start, outputs: OutputSet) -> list[BandRenderResult]:  # fmt: skip
+    from composer.pipeline import _ass_style, output_paths, thumbnail_path, write_thumbnail
     from composer.render.frames import FrameRenderer
     from composer.render.sidecars import write_sidecars
     from composer.render.writer import mux
     from composer.upload import write_upload_kit
 
     stages = StageTimes()
-    # intermediate files sit beside the (first) output, on its disk, in a folder removed whatever happens
-    with tempfile.TemporaryDirectory(prefix=".composer-", dir=versions[0][1].parent) as tmp_name:
-        tmp = Path(tmp_name)
+    # intermediate files sit beside the (first) output, on its disk, in the output set's work folder
+    with outputs:
+        tmp = outputs.scratch
         worker = _AudioProcess(audio_model, lengths, seed, streams, temperature, tandem, band)
         try:
             timelines, song_info, frames = _render_songs(
@@ -313,22 +329,25 @@ def _render(band, lengths, versions, images, audio_model, lyrics_model, seed, st
         t0 = time.perf_counter()
         for i, (_, out) in enumerate(versions):
             progress("mux", i, len(versions))
-            mux(tmp / f"video{i}.mp4", tmp / "audio.wav", out, encode)
+            mux(tmp / f"video{i}.mp4", tmp / "audio.wav", outputs.staged(out), encode)
+            (tmp / f"video{i}.mp4").unlink()
         progress("mux", len(versions), len(versions))
         stages.mux = time.perf_counter() - t0
 
-    timeline = _join(timelines, song_info, band)
-    video_title = _video_title(band, song_info)
+        timeline = _join(timelines, song_info, band)
+        video_title = _video_title(band, song_info)
+        for tmpl, out in versions:
+            size = SimpleNamespace(width=tmpl.video.width, height=tmpl.video.height)
+            write_sidecars(timeline, outputs.staged(out), **_ass_style(tmpl, size))
+            first = song_info[0]
+            thumb_renderer = FrameRenderer(tmpl, timelines[0], images, seed=song_seed(seed, 0, 3), title=first.title)
+            write_thumbnail(thumb_renderer, timelines[0], outputs.staged(thumbnail_path(out)))
+            write_upload_kit(outputs.staged(out), video_title, band, song_info, timelines)
     results = []
-    for (tmpl, out), n_frames in zip(versions, frames):
-        size = SimpleNamespace(width=tmpl.video.width, height=tmpl.video.height)
-        sidecars = write_sidecars(timeline, out, **_ass_style(tmpl, size))
-        first = song_info[0]
-        thumb_renderer = FrameRenderer(tmpl, timelines[0], images, seed=song_seed(seed, 0, 3), title=first.title)
-        thumb = write_thumbnail(thumb_renderer, timelines[0], out.with_suffix(".png"))
-        upload = write_upload_kit(out, video_title, band, song_info, timelines)
-        results.append(BandRenderResult(out, tuple(sidecars), thumb, upload, timeline, song_info, n_frames,
-                                        time.perf_counter() - t_start, stages))  # fmt: skip
+    for (_, out), n_frames in zip(versions, frames):
+        paths = output_paths(out, upload=True)
+        results.append(BandRenderResult(out, tuple(paths[1:5]), paths[5], tuple(paths[6:]), timeline, song_info,
+                                        n_frames, time.perf_counter() - t_start, stages))  # fmt: skip
     return results
 
 

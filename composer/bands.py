@@ -155,7 +155,15 @@ def list_bands(bands_dir: str | os.PathLike | None = None) -> list[Band]:
     return list(seen.values())
 
 
+def check_band_name(name: str) -> None:
+    """Band names are names, never paths: ``--band ../x`` would read (and train into) a folder anywhere."""
+    if not _NAME.match(name):
+        raise ComposerError(f"band name {name!r}: use lowercase letters, digits, '-' and '_' (up to 64); to use "
+                            f"bands in another folder, give --bands-dir")
+
+
 def find_band(name: str, bands_dir: str | os.PathLike | None = None) -> Band:
+    check_band_name(name)
     for d in search_dirs(bands_dir):
         if (d / name / BAND_FILE).is_file():
             return load_band(d / name)
@@ -247,8 +255,7 @@ def create_band(name: str, audio: Path, lyrics: list[Path], images: Path, *, tem
     from composer.render.background import load_images
     from composer.template import load_template
 
-    if not _NAME.match(name):
-        raise ComposerError(f"band name {name!r}: use lowercase letters, digits, '-' and '_' (up to 64)")
+    check_band_name(name)
     root = Path(bands_dir) if bands_dir else user_bands_dir()
     folder = root / name
     if (folder / BAND_FILE).exists():
@@ -296,4 +303,4 @@ def _toml_str(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-__all__ = ["Band", "create_band", "find_band", "list_bands", "load_band", "search_dirs", "user_bands_dir"]
+__all__ = ["Band", "check_band_name", "create_band", "find_band", "list_bands", "load_band", "search_dirs", "user_bands_dir"]

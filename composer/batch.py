@@ -20,7 +20,6 @@ import json
 import multiprocessing as mp
 import os
 import queue as queue_mod
-import shutil
 import signal
 import threading
 import time
@@ -30,7 +29,8 @@ from pathlib import Path
 
 from composer.batchjobs import KARAOKE, RENDER, Hasher, Job, JobFile, load_jobfile
 from composer.errors import ComposerError
-from composer.fsutil import write_text_atomic
+from composer.fsutil import (check_outputs_spare_inputs, folder_lock, remove_stale_parts, remove_stale_work,
+                             write_text_atomic)  # fmt: skip
 
 # event(job name, state, info): state is one of queued, skipped, running, done, failed; info carries
 # "stage", "fraction", "error", "seconds", "reason". Only cli.py turns these into terminal output.
@@ -85,32 +85,37 @@ def _write_manifest(path: Path, entries: dict) -> None:
 
 def _job_outputs(job: Job) -> list[Path]:
     """Every file a job writes: the videos and, beside each, its sidecars, thumbnail and (render) upload kit."""
-    exts = [".ass", ".lrc", ".srt", ".json", ".png"]
-    if job.kind == RENDER:
-        exts += [".description.txt", ".upload.json"]
-    return [p for out in job.outputs for p in (out, *(out.with_suffix(e) for e in exts))]
+    from composer.pipeline import output_paths
+
+    return [p for out in job.outputs for p in output_paths(out, upload=job.kind == RENDER)]
+
+
+def _output_folders(jobfile: JobFile) -> dict[Path, set[str]]:
+    """Each folder the batch writes in, with the stems of the files it writes there."""
+    stems: dict[Path, set[str]] = {}
+    for job in jobfile.jobs:
+        for p in _job_outputs(job):
+            stems.setdefault(p.parent, set()).add(p.stem)
+    stems.setdefault(jobfile.manifest.parent, set()).add(jobfile.manifest.stem)
+    return stems
+
+
+@contextlib.contextmanager
+def _lock_output_folders(jobfile: JobFile):
+    """One batch at a time per output folder: a second one would clean up or overwrite the first one's work."""
+    with contextlib.ExitStack() as locks:
+        for folder in sorted(_output_folders(jobfile)):
+            folder.mkdir(parents=True, exist_ok=True)
+            locks.enter_context(folder_lock(folder))
+        yield
 
 
 def remove_stale_temporaries(jobfile: JobFile) -> list[Path]:
-    """Temporary files a killed run left beside the outputs: ``.<stem>.*.part*`` and ``.composer-*`` folders."""
+    """What killed runs left in the output folders: work folders whose owner is gone and unheld temporary
+    files of this batch's outputs; nothing composer did not make, nothing a live run holds."""
     removed: list[Path] = []
-    stems: dict[Path, set[str]] = {}
-    for job in jobfile.jobs:
-        for out in job.outputs:
-            stems.setdefault(out.parent, set()).add(out.stem)
-    stems.setdefault(jobfile.manifest.parent, set()).add(jobfile.manifest.stem)
-    for folder, names in stems.items():
-        if not folder.is_dir():
-            continue
-        for stem in names:
-            for p in folder.glob(f".{stem}.*.part*"):
-                with contextlib.suppress(OSError):
-                    p.unlink()
-                    removed.append(p)
-        for p in folder.glob(".composer-*"):
-            if p.is_dir():
-                shutil.rmtree(p, ignore_errors=True)
-                removed.append(p)
+    for folder, stems in _output_folders(jobfile).items():
+        removed += remove_stale_work(folder) + remove_stale_parts(folder, stems)
     return removed
 
 
@@ -129,12 +134,19 @@ def plan_batch(jobfile: JobFile) -> Plan:
     """Which jobs run and why; a job whose inputs cannot be read fails here, alone."""
     manifest = read_manifest(jobfile.manifest)
     hasher = Hasher()
+    every_output = [p for job in jobfile.jobs for p in _job_outputs(job)]
     run, results = [], []
     for job in jobfile.jobs:
         try:
             digest = hasher.job(job)
         except (ComposerError, OSError) as e:
             results.append(JobResult(job.name, job.kind, "failed", error=_message(e), reason="inputs unreadable"))
+            continue
+        try:
+            # a job reading what this batch writes would re-run forever on its own lossy output
+            check_outputs_spare_inputs(every_output, _job_inputs(job), "give the outputs another name or folder")
+        except ComposerError as e:
+            results.append(JobResult(job.name, job.kind, "failed", error=_message(e), reason="an output is an input"))
             continue
         entry = manifest.get(job.name)
         reason = _rerun_reason(entry, digest, job)
@@ -145,6 +157,18 @@ def plan_batch(jobfile: JobFile) -> Plan:
             run.append((job, digest))
             results.append(JobResult(job.name, job.kind, "queued", reason=reason))
     return Plan(jobfile, run, results, manifest)
+
+
+def _job_inputs(job: Job) -> list:
+    from composer.pipeline import karaoke_inputs
+
+    s = job.settings
+    if job.kind == KARAOKE:
+        return [i for t in job.templates for i in karaoke_inputs(s["audio"], s["lyrics"], s["images"], t or "")]
+    from composer.bandrender import band_inputs
+    from composer.bands import find_band
+
+    return band_inputs(find_band(s["band"], s["bands_dir"]), job.templates)
 
 
 def _rerun_reason(entry, digest: str, job: Job) -> str | None:
@@ -219,6 +243,11 @@ def run_batch(jobfile: str | os.PathLike | JobFile, *, workers: int = 1, ray: st
         raise ComposerError(f"--workers must be at least 1 (got {workers})")
     if ray is not None:
         _import_ray()  # fail before touching anything
+    with _lock_output_folders(jf):
+        return _run_locked(jf, workers, ray, event, t0)
+
+
+def _run_locked(jf: JobFile, workers: int, ray: str | None, event: Event, t0: float) -> BatchResult:
     remove_stale_temporaries(jf)
     plan = plan_batch(jf)
     results = {r.name: r for r in plan.results}

@@ -26,12 +26,14 @@ KIND_KEYS = {
     KARAOKE: ("audio", "lyrics", "images", "title"),
 }
 REQUIRED = {RENDER: ("band", "length", "output"), KARAOKE: ("audio", "lyrics", "images", "output")}
-DEFAULT_ONLY = ("out_dir",)  # where relative outputs and the manifest go (default: the job file's folder)
+# out_dir: where relative outputs and the manifest go (default: the job file's folder); allow_outside: let a job's
+# output lie outside out_dir (as --allow-outside does)
+DEFAULT_ONLY = ("out_dir", "allow_outside")
 ALL_KEYS = COMMON_KEYS + KIND_KEYS[RENDER] + KIND_KEYS[KARAOKE]
 _TYPES = {
     "name": str, "kind": str, "template": str, "templates": list, "seed": int, "output": str, "band": str,
     "bands_dir": str, "length": (str, int, float), "songs": int, "size": str, "audio": str, "lyrics": str,
-    "images": str, "title": str, "out_dir": str,
+    "images": str, "title": str, "out_dir": str, "allow_outside": bool,
 }  # fmt: skip
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 SIZES = {"720p": (1280, 720), "1080p": (1920, 1080), "portrait": (1080, 1920), "4k": (3840, 2160)}
@@ -64,8 +66,11 @@ class JobFile:
         return self.out_dir / f"{self.path.stem}.manifest.json"
 
 
-def load_jobfile(path: str | os.PathLike) -> JobFile:
-    """Read and validate a job file; ComposerError (one line: file, job, key, what is allowed) if it is bad."""
+def load_jobfile(path: str | os.PathLike, *, allow_outside: bool = False) -> JobFile:
+    """Read and validate a job file; ComposerError (one line: file, job, key, what is allowed) if it is bad.
+
+    Outputs must lie inside out_dir unless ``allow_outside`` (or ``[defaults] allow_outside = true``).
+    """
     path = Path(path).resolve()
     data = read_toml(path, "job file")
     for key in data:
@@ -83,6 +88,9 @@ def load_jobfile(path: str | os.PathLike) -> JobFile:
     base = path.parent
     out_dir = _abs(base, _typed(path, "[defaults]", "out_dir", defaults["out_dir"])) if "out_dir" in defaults else base
     jobs = [_job(path, i, entry, defaults, base, out_dir) for i, entry in enumerate(entries, 1)]
+    if not (allow_outside or _typed(path, "[defaults]", "allow_outside", defaults.get("allow_outside", False))):
+        for job in jobs:
+            _check_inside(path, job, out_dir)
     _check_unique(path, jobs)
     return JobFile(path, out_dir, tuple(jobs))
 
@@ -124,6 +132,15 @@ def _job(path: Path, index: int, entry: dict, defaults: dict, base: Path, out_di
     else:
         outputs = tuple(output.with_name(f"{output.stem}-{_template_label(t)}.mp4") for t in templates)
     return Job(name, kind, settings, templates, outputs)
+
+
+def _check_inside(path: Path, job: Job, out_dir: Path) -> None:
+    """A job file is data from anyone: ``output = "../x.mp4"`` must not write (and overwrite) outside out_dir."""
+    root = out_dir.resolve()
+    for out in job.outputs:
+        if not out.resolve().is_relative_to(root):
+            raise ComposerError(f"{path}: job {job.name!r}: output {out} is outside out_dir {out_dir}: give a path "
+                                f"inside it, or pass --allow-outside (or [defaults] allow_outside = true)")
 
 
 def _check_keys(path: Path, where: str, table: dict, allowed: tuple[str, ...]) -> None:
@@ -212,6 +229,12 @@ def _render_settings(path: Path, where: str, base: Path, values: dict) -> dict:
             raise ComposerError(f"{path}: {where}: size = {values['size']!r}: give an even WIDTHxHEIGHT or one of "
                                 f"{', '.join(SIZES)}")  # fmt: skip
         size = list(size)
+    from composer.bands import check_band_name
+
+    try:
+        check_band_name(values["band"])
+    except ComposerError as e:
+        raise ComposerError(f"{path}: {where}: band: {e}") from None
     bands_dir = str(_abs(base, values["bands_dir"])) if "bands_dir" in values else None
     return {"band": values["band"], "bands_dir": bands_dir, "length": seconds, "songs": songs, "size": size}
 

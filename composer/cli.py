@@ -506,6 +506,7 @@ def batch(
     ray_address: Annotated[Optional[str], typer.Option("--ray-address", metavar="ADDRESS",
                                                        help="The Ray cluster to use (implies --ray).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would run or be skipped, and why.")] = False,
+    allow_outside: Annotated[bool, typer.Option("--allow-outside", help="Let job outputs lie outside out_dir.")] = False,
     quiet: Quiet = False,
 ) -> None:
     """Many videos from one job file: resumable (a manifest beside the outputs), local pool or Ray."""
@@ -539,7 +540,7 @@ def batch(
         row.update({k: v for k, v in info.items() if v is not None})
 
     with _reporting(True):
-        jf = load_jobfile(jobfile)
+        jf = load_jobfile(jobfile, allow_outside=allow_outside)
         if dry_run:
             plan = plan_batch(jf)
             out = Console(highlight=False)

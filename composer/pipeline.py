@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from composer.errors import ComposerError
-from composer.fsutil import atomic_path, check_writable_dir, write_errors
+from composer.fsutil import Input, OutputSet, atomic_path, check_outputs_spare_inputs, check_writable_dir, write_errors
 from composer.types import Audio, Lyrics, Timeline
 
 Progress = Callable[[str, float, float], None]
@@ -105,9 +105,35 @@ def timing_writer(out: Path) -> Callable[[Timeline, Path], None]:
     return writers[suffix]
 
 
+def output_paths(video: Path, *, upload: bool = False) -> list[Path]:
+    """Every file a video run writes: the video first, then its sidecars, thumbnail and (band renders) upload kit."""
+    from composer.render.sidecars import sidecar_paths
+    from composer.upload import kit_paths
+
+    video = Path(video)
+    return [video, *sidecar_paths(video), thumbnail_path(video), *(kit_paths(video) if upload else ())]
+
+
+def thumbnail_path(video: Path) -> Path:
+    return Path(video).with_suffix(".png")
+
+
+def karaoke_inputs(audio_path: Path, lyrics_path: Path, images_dir: Path, template: str | Path) -> list[Input]:
+    """What `composer karaoke` reads: no output of the run may replace one (``fsutil.OutputSet``)."""
+    from composer.render.background import IMAGE_SUFFIXES
+
+    inputs = [Input(Path(audio_path), "the audio"), Input(Path(lyrics_path), "the lyrics"),
+              Input(Path(images_dir), "the image folder", IMAGE_SUFFIXES)]  # fmt: skip
+    if str(template).lower().endswith(".toml"):
+        inputs.append(Input(Path(template), "the template"))
+    return inputs
+
+
 def align_file(audio_path: Path, lyrics_path: Path, out: Path, *, title: str | None = None) -> Timeline:
     """`composer align`: the timing alone."""
     write = timing_writer(out)
+    check_outputs_spare_inputs([out], [Input(Path(audio_path), "the audio"), Input(Path(lyrics_path), "the lyrics")],
+                               "write the timing (-o) to another name or folder")  # fmt: skip
     audio = load_audio(audio_path)
     timeline = time_lyrics(audio, audio_path, lyrics_path, title)
     write(timeline, Path(out))
@@ -137,6 +163,7 @@ def karaoke(
     if out.suffix.lower() not in VIDEO_SUFFIXES:
         raise ComposerError(f"{out}: the video must be an .mp4 file")
     check_writable_dir(out)
+    outputs = OutputSet(output_paths(out), karaoke_inputs(audio_path, lyrics_path, images_dir, template))
     # cheap checks first, so bad input fails before minutes of work
     tmpl = load_template(template)
     images = load_images(Path(images_dir))
@@ -146,15 +173,16 @@ def karaoke(
                            title_font=tmpl.text.font if tmpl.title.enabled else None)
     progress("timing", 1, 1)
     renderer = FrameRenderer(tmpl, timeline, images, seed=seed, title=timeline.title)
-    with write_errors(out), tempfile.TemporaryDirectory(prefix="composer-") as tmp:
+    with write_errors(out), tempfile.TemporaryDirectory(prefix="composer-") as tmp, outputs:
         wav = Path(tmp) / "audio.wav"
         stats = prepare_output_audio(audio, wav)
         duration = audio.duration
         del audio  # the encoder reads the WAV: keep only what rendering needs in memory
-        n = render_video(renderer, duration, wav, out, progress=progress, encode=encode)
-        sidecar_paths = write_sidecars(timeline, out, **_ass_style(tmpl, renderer))
-        thumb = write_thumbnail(renderer, timeline, out.with_suffix(".png"))
-    return KaraokeResult(out, tuple(sidecar_paths), thumb, timeline, stats, n)
+        n = render_video(renderer, duration, wav, outputs.staged(out), progress=progress, encode=encode)
+        write_sidecars(timeline, outputs.staged(out), **_ass_style(tmpl, renderer))
+        write_thumbnail(renderer, timeline, outputs.staged(thumbnail_path(out)))
+    paths = output_paths(out)
+    return KaraokeResult(out, tuple(paths[1:-1]), paths[-1], timeline, stats, n)
 
 
 def render_video(renderer, duration: float, wav: Path | None, out: Path, *, progress: Progress = _no_progress,

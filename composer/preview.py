@@ -37,14 +37,20 @@ def even_timeline(lyrics: Lyrics, title: str = "") -> Timeline:
 
 def preview_frame(template: str | Path, at: float, out: Path, *, images_dir: Path | None = None,
                   lyrics_path: Path | None = None, seed: int = 0) -> Path:  # fmt: skip
-    from composer.fsutil import check_writable_dir
-    from composer.render.background import load_images
+    from composer.fsutil import Input, check_outputs_spare_inputs, check_writable_dir
+    from composer.render.background import IMAGE_SUFFIXES, load_images
     from composer.render.frames import FrameRenderer
     from composer.render.imagegen import make_images
     from composer.template import load_template
 
     out = Path(out)
     check_writable_dir(out)
+    inputs = [Input(Path(template), "the template")] if str(template).lower().endswith(".toml") else []
+    if lyrics_path is not None:
+        inputs.append(Input(Path(lyrics_path), "the lyrics"))
+    if images_dir is not None:
+        inputs.append(Input(Path(images_dir), "the image folder", IMAGE_SUFFIXES))
+    check_outputs_spare_inputs([out], inputs, "write the preview (-o) to another name or folder")
     tmpl = load_template(template)
     if lyrics_path is not None:
         from composer.lyricsfile import read_lyrics

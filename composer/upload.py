@@ -17,6 +17,10 @@ def clock(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
+def kit_paths(video: Path) -> tuple[Path, Path]:
+    return video.with_suffix(".description.txt"), video.with_suffix(".upload.json")
+
+
 def write_upload_kit(video: Path, title: str, band, songs, timelines) -> tuple[Path, ...]:
     """``<video>.description.txt`` and ``<video>.upload.json``; returns their paths."""
     chapters = [{"start": round(song.start, 3), "clock": clock(song.start), "title": song.title} for song in songs]
@@ -31,8 +35,7 @@ def write_upload_kit(video: Path, title: str, band, songs, timelines) -> tuple[P
             blocks.append(line.text)
             last = line.stanza
     description = "\n".join(blocks).rstrip() + "\n"
-    desc_path = video.with_suffix(".description.txt")
-    json_path = video.with_suffix(".upload.json")
+    desc_path, json_path = kit_paths(video)
     write_text_atomic(desc_path, description)
     kit = {
         "title": title[:100],  # YouTube's limit

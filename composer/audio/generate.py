@@ -43,7 +43,7 @@ from composer.audio.model import SampleRNN, dequantize, load, quantize, resolve_
 from composer.audio.stretches import CROSSFADE_S, MAX_STRETCH_S, MIN_STRETCH_S, Stretch, crossfade, join_point
 from composer.audio.stretches import plan as plan_stretches
 from composer.errors import ComposerError
-from composer.fsutil import atomic_path, check_writable_dir
+from composer.fsutil import Input, atomic_path, check_outputs_spare_inputs, check_writable_dir
 
 log = logging.getLogger("composer")
 
@@ -670,6 +670,8 @@ def generate_audio(
     model = _as_model(model_dir, device)
     out_wav = Path(out_wav)
     check_writable_dir(out_wav)
+    if prime is not None:
+        check_outputs_spare_inputs([out_wav], [Input(Path(prime), "the prime")], "write the track (-o) elsewhere")
     stats = GenerateStats()
     primed = None if prime is None else load_prime(prime, model.config.sample_rate)
     segments = iter_segments(model, seconds, seed=seed, streams=streams, temperature=temperature, threads=threads,

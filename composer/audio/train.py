@@ -53,7 +53,7 @@ from composer.audio.model import (
 )
 from composer.audio.model import preset as model_preset
 from composer.errors import ComposerError
-from composer.fsutil import write_dir_atomic
+from composer.fsutil import check_apart, claim_dir, make_dir, recover_dir, write_dir_atomic
 from composer.types import Audio
 
 log = logging.getLogger("composer")
@@ -299,6 +299,10 @@ def _train(audio_dir, out_dir, preset, steps, resume, seed, eval_every, init, ke
            report) -> TrainResult:
     if steps < 1:
         raise ComposerError(f"--steps must be at least 1 (got {steps})")
+    for folder in (STATE_DIR, BEST_DIR):
+        recover_dir(out_dir / folder)  # a checkpoint cut short between its two renames
+    check_apart([audio_dir], out_dir, "audio")
+    claim_dir(out_dir, "choose another --out")
     if resume:
         state = _read_state(out_dir)
         preset, seed = state["preset"], state["seed"]
@@ -397,7 +401,7 @@ def _initial_weights(init: Path, config: SampleRNNConfig, preset: str) -> Sample
 
 def _checkpoint(out_dir: Path, model, optimizer, position: _Position, state: dict, improved: bool,
                 keep: int) -> None:
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_dir(out_dir)
 
     def write(folder: Path) -> None:
         save(model, folder)

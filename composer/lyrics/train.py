@@ -34,7 +34,7 @@ from composer.lyrics.model import (
     preset as get_preset,
     write_model,
 )
-from composer.fsutil import write_dir_atomic
+from composer.fsutil import check_apart, claim_dir, recover_dir, write_dir_atomic
 
 STATE_DIR = "training_state"
 # validation is a fixed slice of the held-out songs so its cost stays flat as corpora grow
@@ -100,6 +100,9 @@ def _train(files, out_dir, preset, steps, resume, seed, sources, eval_every, pro
     out_dir = Path(out_dir)
     if steps < 1:
         raise ComposerError(f"--steps must be at least 1 (got {steps})")
+    recover_dir(out_dir)  # a checkpoint cut short between its two renames
+    check_apart(files, out_dir, "lyrics")
+    claim_dir(out_dir, "choose another --out")
     corpus = load_corpus(files, sources=sources, progress=progress)
     train_c, val_c = corpus.split()
 

@@ -20,10 +20,14 @@ from composer.types import LyricLine, Timeline
 _COLOUR = re.compile(r"#?([0-9a-fA-F]{6})([0-9a-fA-F]{2})?")
 
 
+def sidecar_paths(video_path: Path) -> list[Path]:
+    """The .ass, .lrc, .srt and .json beside ``video_path``, in that order."""
+    return [Path(video_path).with_suffix(ext) for ext in (".ass", ".lrc", ".srt", ".json")]
+
+
 def write_sidecars(timeline: Timeline, video_path: Path, **ass_style) -> list[Path]:
     """.ass, .lrc, .srt and .json beside ``video_path`` with its stem; returns their paths in that order."""
-    video_path = Path(video_path)
-    paths = [video_path.with_suffix(ext) for ext in (".ass", ".lrc", ".srt", ".json")]
+    paths = sidecar_paths(video_path)
     write_ass(timeline, paths[0], **ass_style)
     write_lrc(timeline, paths[1])
     write_srt(timeline, paths[2])

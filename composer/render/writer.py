@@ -35,6 +35,16 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
+def ffmpeg_input(path: str | os.PathLike) -> str:
+    """An input path ffmpeg cannot read as an option ("-x") or a protocol ("file:x", "http:x"): absolute."""
+    return os.path.abspath(path)
+
+
+def ffmpeg_output(path: str | os.PathLike) -> str:
+    """An output path for ffmpeg: absolute and with the file protocol named, so no folder name is misread."""
+    return "file:" + os.path.abspath(path)
+
+
 def video_args(fps: int, settings: EncodeSettings) -> list[str]:
     """H.264 High, yuv420p, closed GOP of half the frame rate, 2 B-frames: YouTube's recommended settings."""
     gop = max(1, round(fps / 2))
@@ -88,11 +98,11 @@ class VideoWriter:
             "-r", str(self.fps), "-i", "pipe:0",
         ]  # fmt: skip
         if self.audio is not None:
-            cmd += ["-i", str(self.audio), "-map", "0:v:0", "-map", "1:a:0"]
+            cmd += ["-i", ffmpeg_input(self.audio), "-map", "0:v:0", "-map", "1:a:0"]
         cmd += video_args(self.fps, self.settings)
         if self.audio is not None:
             cmd += audio_args(self.settings)
-        cmd += ["-movflags", "+faststart", "-f", "mp4", str(out)]
+        cmd += ["-movflags", "+faststart", "-f", "mp4", ffmpeg_output(out)]
         return cmd
 
     def __enter__(self) -> VideoWriter:
@@ -168,8 +178,8 @@ def mux(video: Path, audio: Path, target: str | os.PathLike, settings: EncodeSet
     with atomic_path(target) as tmp, tempfile.TemporaryFile() as log:
         cmd = [
             ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-            "-i", str(video), "-i", str(audio), "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy",
-            *audio_args(settings), "-shortest", "-movflags", "+faststart", "-f", "mp4", str(tmp),
+            "-i", ffmpeg_input(video), "-i", ffmpeg_input(audio), "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy",
+            *audio_args(settings), "-shortest", "-movflags", "+faststart", "-f", "mp4", ffmpeg_output(tmp),
         ]  # fmt: skip
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
                                 start_new_session=True)  # fmt: skip
