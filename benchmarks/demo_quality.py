@@ -3,7 +3,8 @@
 Audio model: held-out NLL in bits per sample on two synthesizer songs it never heard; then 60 s generated as
 `composer generate audio --band demo` makes it (64 streams, temperature 1.0, stretches that hear the band's
 recordings), seeds 0-2, measured next to the album itself, white noise shaped to the album's spectrum and a
-collage of album pieces that each start from silence (the known-bad inputs), all in one run:
+collage of 5 s album pieces that each start from silence, as the first generator's did (the known-bad inputs),
+all in one run:
   rhythm       the onset envelope's periodicity at 0.2-2 s lags (goal: >= 75% of the album's)
   transients   how spiky the spectral flux is (top 2% over median)
   closeness    Frechet distance of 1 s windows to the album over the album's own at the same length (goal <= 3)
@@ -62,11 +63,10 @@ def main() -> None:
     from composer.audio import quality as Q
     from composer.audio.generate import GenerateStats, iter_segments
     from composer.audio.model import load
+    from composer.audio.train import prepare_file
     from composer.bands import find_band
     from composer.demo import DEMO_SONGS, write_demo_audio
     from composer.plot import write_spectrograms
-    import soundfile as sf
-
     band = find_band("demo")
     folder = args.model or band.audio_weights()
     model = load(folder)
@@ -75,8 +75,8 @@ def main() -> None:
     print(f"held-out NLL: {bits:.3f} bits/sample on {secs:.0f} s of unseen synthesizer songs (8 = chance)")
 
     rate = model.config.sample_rate
-    songs = [sf.read(p, dtype="float32")[0] for p in write_demo_audio(band.audio_dir, rate)]
-    songs = [s.mean(axis=1) if s.ndim > 1 else s for s in songs]
+    # the album as the model heard it (each song normalised as training does), so levels compare like for like
+    songs = [prepare_file(p, rate) for p in write_demo_audio(band.audio_dir, rate)]
     album = np.concatenate(songs)
     ref = Q.AlbumReference.from_songs(songs, rate)
     album_rhythm = Q.rhythm_strength(album, rate)
@@ -95,7 +95,7 @@ def main() -> None:
         rows.append((f"generated, seed {seed}", x, [j for _, j in stats.joins]))
         generated.append(x)
     rows.append(("shaped noise", Q.shaped_noise(album, rate, args.seconds), list(range(8 * rate, round(args.seconds * rate), 8 * rate))))
-    rows.append(("collage (0.5 s restarts)", *Q.restart_collage(songs, args.seconds, rate)))
+    rows.append(("album pieces restarting/5s", *Q.restart_collage(songs, args.seconds, rate, piece_s=5.0)))
 
     print(f"\n{args.seconds:.0f} s each; album rhythm {album_rhythm:.3f} over all {len(album) / rate / 60:.1f} min")
     print(f"{'':26s} {'rhythm':>7s} {'(/album)':>8s} {'spiky':>6s} {'closeness':>9s} {'seam AUC':>8s} {'p':>8s} {'joins':>5s}")

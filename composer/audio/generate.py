@@ -64,6 +64,8 @@ MAX_ATTEMPTS = 3
 TEMPERATURE = 1.0
 PRIME_S = 1.0  # audio each primed stream hears first: the frame tiers settle; it costs ~1/3 of generating it
 _PRIME_DRAW = 1 << 16  # the "attempt" in a stretch's seed that picks its prime excerpt (never a real attempt)
+WARMUP_S = 1.0  # a fresh stream generates this much before its stretch, thrown away: it settles from the prime
+# (or from silence) into its own sound, so the join meets it as it will go on, not the excerpt it heard
 POOL_FILES = 4  # recordings a band's prime pool is taken from ...
 POOL_SECONDS = 30.0  # ... and how much of each
 
@@ -401,6 +403,9 @@ class _TrackGenerator:
         a = int(np.random.default_rng(_seed(self.seed, st.track, st.index, _PRIME_DRAW)).integers(0, len(self.pool) - p + 1))
         return self._levels(self.pool[a : a + p])
 
+    def _warmup(self) -> int:
+        return max(1, round(WARMUP_S * self.cfg.sample_rate / ROUND)) * ROUND
+
     def _starts(self, jobs: list[_Job]) -> tuple[Carry, list[int]]:
         """Each job's starting state, and the samples it generates first and throws away (a warm-up)."""
         carries, warmups = [], []
@@ -411,9 +416,9 @@ class _TrackGenerator:
             elif st.index == 0 and st.track == 0 and self.prime is not None:
                 carry = self.sampler.hear(self.prime[None])  # the track goes on from the prime's end
             elif self.pool is not None and len(self.pool) >= self.cfg.frame_sizes[0]:
-                carry = self.sampler.hear(self._excerpt(st)[None])
-            else:  # nothing of the band's to hear: the stream warms up on its own, unheard
-                carry, warm = self.sampler.silence(1), ROUND
+                carry, warm = self.sampler.hear(self._excerpt(st)[None]), self._warmup()
+            else:  # nothing of the band's to hear: the stream warms up from silence, unheard
+                carry, warm = self.sampler.silence(1), self._warmup()
             carries.append(carry)
             warmups.append(warm)
         return Carry.cat(carries), warmups
