@@ -94,7 +94,8 @@ def main() -> None:
               f"{stats.realtime_factor:.2f}x real time, {stats.regenerated} regenerated")  # fmt: skip
         rows.append((f"generated, seed {seed}", x, [j for _, j in stats.joins]))
         generated.append(x)
-    rows.append(("shaped noise", Q.shaped_noise(album, rate, args.seconds), list(range(8 * rate, round(args.seconds * rate), 8 * rate))))
+    noise = Q.shaped_noise(album, rate, args.seconds)
+    rows.append(("shaped noise", noise, list(range(8 * rate, len(noise), 8 * rate))))
     rows.append(("album pieces restarting/5s", *Q.restart_collage(songs, args.seconds, rate, piece_s=5.0)))
 
     print(f"\n{args.seconds:.0f} s each; album rhythm {album_rhythm:.3f} over all {len(album) / rate / 60:.1f} min")

@@ -2,12 +2,13 @@
 
 The stages run in tandem, song by song:
 
-    audio process:  generate songs 1+2 ─────────── generate songs 3+4 ─────────── …
-    this process:    lyrics 1 ┄ wait ┄ align 1 · render+encode 1 · align 2 · render+encode 2 ─ lyrics 3 …
+    audio process:  generate songs 1+2 ────────────── generate songs 3+4 ──────────── …
+    this process:   lyrics 1 ┄ wait ┄ align 1 · render 1 · align 2 · render 2 ─ lyrics 3 …
 
 The SampleRNN runs in its own process (its per-sample loop would otherwise hold the GIL the renderer
 needs) and generates two songs at once, each cut into a few long continuous stretches, one wave ahead of the
-renderer: a permit per song taken keeps at most four songs of audio in memory whatever the length. Lyrics are written while the first song's audio is still being generated. Frames stream into one
+renderer: a permit per song taken keeps at most four songs of audio in memory whatever the length. Lyrics are
+written while the first song's audio is still being generated. Frames stream into one
 ffmpeg (video only); each song's audio is loudness-normalised on its own and appended to one WAV; the two
 are muxed at the end. ``tandem=False`` runs the same stages strictly one after another (the benchmark's
 baseline).

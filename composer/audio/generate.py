@@ -400,7 +400,8 @@ class _TrackGenerator:
     def _excerpt(self, st: Stretch) -> torch.Tensor:
         """A piece of the band's recordings for a fresh stretch to hear first, drawn from the seed."""
         p = self._prime_len(self.pool)
-        a = int(np.random.default_rng(_seed(self.seed, st.track, st.index, _PRIME_DRAW)).integers(0, len(self.pool) - p + 1))
+        rng = np.random.default_rng(_seed(self.seed, st.track, st.index, _PRIME_DRAW))
+        a = int(rng.integers(0, len(self.pool) - p + 1))
         return self._levels(self.pool[a : a + p])
 
     def _warmup(self) -> int:
@@ -542,8 +543,9 @@ def iter_tracks(
     end. ``pool`` (the same, e.g. the band's recordings): every other stretch first hears an excerpt of it,
     chosen by the seed; without a pool it first generates a round of warm-up, thrown away: no stretch starts from
     silence. ``group`` tracks at a time share the streams (default: all).
-    ``gate(track)`` is called before the first wave that generates any of that track (the renderer's permits). ``device``: auto, cpu, cuda[:N] (default: where ``model`` is, or auto
-    for a folder). ``stats`` (optional) is filled in as it goes.
+    ``gate(track)`` is called before the first wave that generates any of that track (the renderer's permits).
+    ``device``: auto, cpu, cuda[:N] (default: where ``model`` is, or auto for a folder). ``stats`` (optional)
+    is filled in as it goes.
     """
     model = _as_model(model, device)
     cfg = model.config

@@ -70,7 +70,7 @@ def compare(generated: np.ndarray, reference: np.ndarray, rate: int) -> dict[str
     }
 
 
-# ----------------------------------------------------------------------------------------------- measures that hear music
+# ------------------------------------------------------------------------------------ measures that hear music
 # LTAS and onset rate cannot hear rhythm, transients or seams: noise shaped like the album passes them. The
 # measures below can, and each is printed next to the album and shaped noise (benchmarks/demo_quality.py).
 

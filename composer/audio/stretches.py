@@ -43,8 +43,15 @@ class Stretch:
         return self.head + self.end - self.start + self.tail
 
 
-def plan(lengths: list[int], streams: int, rate: int, *, group: int | None = None,
-         min_stretch_s: float = MIN_STRETCH_S, max_stretch_s: float = MAX_STRETCH_S) -> list[list[Stretch]]:  # fmt: skip
+def plan(
+    lengths: list[int],
+    streams: int,
+    rate: int,
+    *,
+    group: int | None = None,
+    min_stretch_s: float = MIN_STRETCH_S,
+    max_stretch_s: float = MAX_STRETCH_S,
+) -> list[list[Stretch]]:
     """Waves of at most ``streams`` stretches covering every track (``lengths`` in samples), in track order.
 
     Tracks are taken ``group`` at a time (default: all at once), and a group's tracks share the streams: its
