@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from composer.batchjobs import KARAOKE, RENDER, Hasher, Job, JobFile, load_jobfile
-from composer.errors import ComposerError
+from composer.errors import ComposerError, Terminated
 from composer.fsutil import write_text_atomic
 
 # event(job name, state, info): state is one of queued, skipped, running, done, failed; info carries
@@ -255,7 +255,7 @@ def _terminate_as_interrupt():
         return
 
     def handler(signum, frame):
-        raise KeyboardInterrupt
+        raise Terminated
 
     old = signal.signal(signal.SIGTERM, handler)
     try:
