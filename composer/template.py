@@ -11,6 +11,7 @@ Lengths in [text] and [title] (size, stroke, margin, effect size) are pixels for
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field, fields
@@ -226,6 +227,8 @@ def _check_value(where: str, spec: dataclasses.Field, value: Any) -> Any:
     # numbers: bool is an int subclass in Python, so reject it explicitly
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ComposerError(f"{where}: expected a number")
+    if isinstance(value, float) and not math.isfinite(value):  # TOML has nan and inf, which no bound rejects
+        raise ComposerError(f"{where}: expected a finite number")
     if kind is int and not (isinstance(value, int) or float(value).is_integer()):
         raise ComposerError(f"{where}: expected a whole number")
     lo, hi = meta["lo"], meta["hi"]

@@ -1,0 +1,265 @@
+"""Hostile and careless input: each case gets one `error:` line and exit 2, or works, never a traceback or a
+run without bound; an interrupted run leaves no file, no work folder and no process.
+
+Cases tried here:
+- seeds out of range: --seed -1, --seed 2**64 (numpy and torch reject them deep inside)
+- NaN and infinity: --temperature nan, --top-p inf, --length of 45 nines (reads as inf), --at nan,
+  template values nan / inf (TOML has both)
+- --length past the cap (100h) without --max-length
+- Rich markup in an output path and a title ("[/b]"): the render succeeds and reports
+- a newline and an escape character in --title: one Title line in the .ass header
+- a newline in `band create --description`: refused; a newline in a lyric folder's name: band.toml reads back
+- lyric "files" that are devices or pipes: /dev/zero, a FIFO
+- unbounded work: a 1 MB word in an .lrc, a 200k-line .lrc, a 1 MB digit run in a corpus file, the syllable
+  counter on a 1 MB word (each under a generous timeout)
+- SIGTERM to `composer karaoke` mid-render: no .part file, no work folder in TMPDIR, no ffmpeg left
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+from typer.testing import CliRunner
+
+from composer.cli import MAX_SEED, app
+from composer.errors import ComposerError
+from tests.procs import alive, children, composer, run, started
+
+GENEROUS_S = 20  # linear work takes well under a second; a quadratic loop takes hours
+
+
+def cli(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def assert_one_error(result, *needles) -> str:
+    """Exit 2, exactly one `error:` line (containing each needle), no traceback; the line."""
+    output = result.output if hasattr(result, "output") else result.stderr
+    code = result.exit_code if hasattr(result, "exit_code") else result.returncode
+    lines = [ln for ln in output.splitlines() if ln.startswith("error:")]
+    assert code == 2 and len(lines) == 1 and "Traceback" not in output, output
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+@contextlib.contextmanager
+def within(seconds: float):
+    """Fail (rather than hang) when the body runs past ``seconds``."""
+
+    def expire(signum, frame):
+        raise TimeoutError(f"still running after {seconds} s: unbounded work")
+
+    old = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+# ----------------------------------------------------------------------------------------------- numbers
+
+
+@pytest.mark.parametrize("seed", [-1, 2**64, MAX_SEED + 1])
+@pytest.mark.parametrize("command", [["generate", "audio", "-o", "x.wav"], ["render", "--band", "x"],
+                                     ["generate", "lyrics", "--band", "x"]])  # fmt: skip
+def test_seed_out_of_range_is_one_error(tmp_path, command, seed):
+    res = cli(*command, "--seed", seed)
+    assert_one_error(res, "--seed", f"0 to {MAX_SEED}")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["generate", "audio", "-o", "x.wav", "--temperature", "nan"], "--temperature"),
+    (["generate", "lyrics", "--band", "x", "--temperature", "inf"], "--temperature"),
+    (["generate", "lyrics", "--band", "x", "--top-p", "nan"], "--top-p"),
+    (["render", "--band", "x", "--temperature", "-inf"], "--temperature"),
+    (["render", "--band", "x", "--length", "9" * 45], "--length"),
+    (["generate", "audio", "-o", "x.wav", "--length", "nan"], "--length"),
+    (["preview", "--at", "inf", "-o", "p.png"], "--at"),
+    (["preview", "--at", "1" * 100_000 + "x", "-o", "p.png"], "--at"),
+])  # fmt: skip
+def test_nan_and_infinity_in_options_are_one_error(tmp_path, monkeypatch, args, needle):
+    monkeypatch.chdir(tmp_path)
+    with within(GENEROUS_S):
+        res = cli(*args)
+    line = assert_one_error(res, needle)
+    assert len(line) < 300  # a 100k-character value is not echoed back whole
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("body, key", [("[text]\nline_spacing = nan\n", "line_spacing"),
+                                       ("[text]\nlead_in = inf\n", "lead_in"),
+                                       ("[video]\nfps = nan\n", "fps")])  # fmt: skip
+def test_nan_and_infinity_in_a_template_are_one_error(tmp_path, body, key):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(body)
+    res = cli("preview", "--template", bad, "-o", tmp_path / "p.png")
+    assert_one_error(res, "bad.toml", key)
+    assert not (tmp_path / "p.png").exists()
+
+
+@pytest.mark.parametrize("command", [["render", "--band", "x"], ["generate", "audio", "-o", "x.wav"],
+                                     ["example"]])  # fmt: skip
+def test_length_past_the_cap_names_the_flag_that_allows_it(tmp_path, monkeypatch, command):
+    monkeypatch.chdir(tmp_path)
+    res = cli(*command, "--length", "100h")
+    assert_one_error(res, "--length 100h", "--max-length")
+    assert list(tmp_path.iterdir()) == []
+
+
+# ----------------------------------------------------------------------------------------------- names
+
+
+def test_markup_in_paths_and_title_does_not_break_the_report(song_inputs, tmp_path):
+    folder = tmp_path / "out[red]["
+    folder.mkdir()
+    out = folder / "b]v.mp4"  # the path reads ".../out[red][/b]v.mp4"
+    res = cli("karaoke", song_inputs.audio, song_inputs.lyrics, "--images", song_inputs.images, "-o", out,
+              "--template", song_inputs.template, "--title", "[/]Gore [bold]")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert out.is_file()
+    assert str(out) in res.output.replace("\n", "")
+
+
+def test_newlines_and_escapes_in_a_title_stay_on_one_header_line(song_inputs, tmp_path):
+    out = tmp_path / "t.ass"
+    res = cli("align", song_inputs.audio, song_inputs.lyrics, "-o", out, "--title", "Rot\n[Events]\x1b[2J\r\nX", "-q")
+    assert res.exit_code == 0, res.output
+    text = out.read_text()
+    assert "Title: Rot [Events][2J X\n" in text
+    assert text.count("[Events]") == 2  # the real section, and the title's text on its own line
+
+
+def _band_material(song_inputs, tmp_path):
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    shutil.copy(song_inputs.audio, audio / "song.wav")
+    return audio
+
+
+def test_band_description_with_a_newline_is_refused(song_inputs, tmp_path):
+    audio = _band_material(song_inputs, tmp_path)
+    res = cli("band", "create", "rot", "--audio", audio, "--lyrics", song_inputs.lyrics, "--images",
+              song_inputs.images, "--description", 'gore\nsample_rate = 8000', "--bands-dir", tmp_path / "bands")  # fmt: skip
+    assert_one_error(res, "--description")
+    assert not (tmp_path / "bands" / "rot").exists()
+
+
+def test_band_toml_reads_back_paths_with_newlines_and_quotes(song_inputs, tmp_path):
+    from composer.bands import load_band
+
+    audio = _band_material(song_inputs, tmp_path)
+    lyrics = tmp_path / 'odd\nname "q" \\ [x]'
+    lyrics.mkdir()
+    shutil.copy(song_inputs.lyrics, lyrics / "song.txt")
+    res = cli("band", "create", "rot", "--audio", audio, "--lyrics", lyrics, "--images", song_inputs.images,
+              "--bands-dir", tmp_path / "bands")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    band = load_band(tmp_path / "bands" / "rot")
+    assert band.lyric_files() == [lyrics / "song.txt"]
+
+
+# ----------------------------------------------------------------------------------------------- lyric files
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo"])
+def test_lyric_file_that_is_a_device_or_a_pipe_is_one_error(song_inputs, tmp_path, kind):
+    if kind == "device":
+        lyrics = "/dev/zero"
+    else:
+        lyrics = tmp_path / "lyrics.txt"
+        os.mkfifo(lyrics)
+    out = tmp_path / "v.mp4"
+    # a subprocess, so a read that never ends fails this test instead of hanging the suite
+    res = run(composer("karaoke", song_inputs.audio, lyrics, "--images", song_inputs.images, "-o", out, "-q"),
+              timeout=120)  # fmt: skip
+    assert_one_error(res, str(lyrics), "not a regular file")
+    assert not out.exists()
+
+
+def test_huge_word_in_an_lrc_is_read_in_bounded_time(tmp_path):
+    from composer.lyricsfile import read_lyrics
+
+    path = tmp_path / "w.lrc"
+    path.write_text("[00:01.00]" + "a" * 1_000_000 + "\n[00:05.00]the end\n")
+    with within(GENEROUS_S):
+        timeline = read_lyrics(path, 60.0)
+    assert len(timeline.lines) == 2
+
+
+def test_200k_line_lrc_is_one_error_in_bounded_time(tmp_path):
+    from composer.lyricsfile import MAX_TIMED_LINES, read_lyrics
+
+    path = tmp_path / "long.lrc"
+    path.write_text("".join(f"[{i // 6000:02d}:{i // 100 % 60:02d}.{i % 100:02d}]rot\n" for i in range(200_000)))
+    with within(GENEROUS_S), pytest.raises(ComposerError, match=f"at most {MAX_TIMED_LINES:,}"):
+        read_lyrics(path, 3600.0)
+
+
+def test_timed_lines_up_to_the_cap_are_read_in_bounded_time(tmp_path):
+    from composer.lyricsfile import MAX_TIMED_LINES, read_lyrics
+
+    path = tmp_path / "long.lrc"
+    path.write_text("".join(f"[{i // 60:02d}:{i % 60:02d}.00]rot\n" for i in range(MAX_TIMED_LINES)))
+    with within(GENEROUS_S):
+        timeline = read_lyrics(path, float(MAX_TIMED_LINES + 10))
+    assert len(timeline.lines) == MAX_TIMED_LINES
+
+
+def test_digit_run_in_a_corpus_file_is_read_in_bounded_time(tmp_path):
+    from composer.lyrics.corpus import load_corpus
+
+    path = tmp_path / "corpus.txt"
+    lines = [f"the grave is cold and the worms are {i} deep" for i in range(60)]
+    path.write_text("\n".join(lines[:30] + ["1" * 1_000_000, "x " + "2" * 1_000_000 + " y"] + lines[30:]) + "\n")
+    with within(GENEROUS_S):
+        corpus = load_corpus([path])
+    assert len(corpus.lines) == 60
+
+
+@pytest.mark.parametrize("word", ["a" * 1_000_000, "b" * 1_000_000, "ab" * 500_000, "9" * 1_000_000])
+def test_syllables_of_a_huge_word_in_bounded_time(word):
+    from composer.lyrics.syllables import MAX_SYLLABLES, count_syllables, syllabify
+
+    with within(GENEROUS_S):
+        n = count_syllables(word)
+        pieces = syllabify(word)
+    assert 1 <= n <= MAX_SYLLABLES
+    assert "".join(pieces) == word and len(pieces) == n
+
+
+# ----------------------------------------------------------------------------------------------- SIGTERM
+
+
+def test_sigterm_mid_render_leaves_no_file_no_work_folder_no_process(song_inputs, tmp_path):
+    out, work = tmp_path / "out", tmp_path / "tmp"
+    out.mkdir()
+    work.mkdir()
+    cmd = composer("karaoke", song_inputs.audio, song_inputs.lyrics, "--images", song_inputs.images, "-o",
+                   out / "v.mp4", "--template", song_inputs.template, "-q")  # fmt: skip
+    env = {**os.environ, "TMPDIR": str(work)}
+    with started(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env) as proc:
+        deadline = time.time() + 120
+        kids: set[int] = set()
+        while time.time() < deadline and not kids and proc.poll() is None:  # ffmpeg is encoding frames
+            time.sleep(0.1)
+            kids = children(proc)
+        assert kids, "the render ended before ffmpeg was seen"
+        assert list(work.iterdir()), "the render keeps its work in TMPDIR"
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 128 + signal.SIGTERM, err
+        assert b"Traceback" not in err, err
+        assert list(out.iterdir()) == []
+        assert list(work.iterdir()) == []
+        time.sleep(0.5)
+        assert alive(kids) == []
