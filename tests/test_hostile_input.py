@@ -263,3 +263,23 @@ def test_sigterm_mid_render_leaves_no_file_no_work_folder_no_process(song_inputs
         assert list(work.iterdir()) == []
         time.sleep(0.5)
         assert alive(kids) == []
+
+
+# ----------------------------------------------------------------------------------------------- images
+
+
+def test_postscript_named_jpg_never_reaches_ghostscript(song_inputs, tmp_path, monkeypatch):
+    from PIL import EpsImagePlugin
+
+    from composer.render.background import load_images, open_rgb
+
+    opened = []
+    monkeypatch.setattr(EpsImagePlugin.EpsImageFile, "_open", lambda self: opened.append(self) or 1 / 0)
+    images = tmp_path / "imgs"
+    shutil.copytree(song_inputs.images, images)
+    evil = images / "aaa.jpg"
+    evil.write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 64 64\n(pwned) print showpage\n")
+    assert evil not in load_images(images)
+    with pytest.raises(ComposerError, match="aaa.jpg"):
+        open_rgb(evil)
+    assert opened == []
