@@ -12,6 +12,9 @@ Cases tried here:
 - lyric "files" that are devices or pipes: /dev/zero, a FIFO
 - unbounded work: a 1 MB word in an .lrc, a 200k-line .lrc, a 1 MB digit run in a corpus file, the syllable
   counter on a 1 MB word (each under a generous timeout)
+- a FLAC whose header claims 6 hours (holds 10 s): read as 10 s without allocating 6 hours
+- an 800 Hz WAV into `karaoke` and `align`
+- a PostScript file named .jpg in the image folder: never opened as PostScript (no Ghostscript)
 - SIGTERM to `composer karaoke` mid-render: no .part file, no work folder in TMPDIR, no ffmpeg left
 """
 
@@ -283,3 +286,60 @@ def test_postscript_named_jpg_never_reaches_ghostscript(song_inputs, tmp_path, m
     with pytest.raises(ComposerError, match="aaa.jpg"):
         open_rgb(evil)
     assert opened == []
+
+
+# ----------------------------------------------------------------------------------------------- audio
+
+
+def _tone(seconds: float, rate: int):
+    import numpy as np
+
+    t = np.arange(int(seconds * rate)) / rate
+    x = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    return np.stack([x, x], axis=1)
+
+
+def _flac_claiming(path, seconds_claimed: float, rate: int = 48000) -> None:
+    """A 10 s FLAC whose STREAMINFO says it holds ``seconds_claimed``."""
+    import soundfile as sf
+
+    sf.write(path, _tone(10.0, rate), rate)
+    data = bytearray(path.read_bytes())
+    at = 8 + 10  # "fLaC", block header, then rate(20) channels(3) bits(5) total samples(36) in 8 bytes
+    packed = int.from_bytes(data[at : at + 8], "big")
+    packed = (packed & ~((1 << 36) - 1)) | int(seconds_claimed * rate)
+    data[at : at + 8] = packed.to_bytes(8, "big")
+    path.write_bytes(bytes(data))
+
+
+def test_audio_header_claiming_hours_is_read_without_allocating_them(tmp_path):
+    import tracemalloc
+
+    import soundfile as sf
+
+    from composer.audio.io import read_audio
+
+    path = tmp_path / "liar.flac"
+    _flac_claiming(path, 6 * 3600)
+    assert sf.info(str(path)).duration > 5 * 3600  # the lie is what the library reports
+    tracemalloc.start()
+    try:
+        audio = read_audio(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert 9.9 < audio.duration <= 10.0  # all of it but the last small read, which libsndfile drops
+    assert peak < 400 * 2**20  # six hours of float32 stereo would be 8 GB
+
+
+@pytest.mark.parametrize("command", ["karaoke", "align"])
+def test_sample_rate_too_low_to_analyse_is_one_error(song_inputs, tmp_path, command):
+    import soundfile as sf
+
+    audio = tmp_path / "low.wav"
+    sf.write(audio, _tone(14.0, 800), 800)
+    out = tmp_path / ("v.mp4" if command == "karaoke" else "t.lrc")
+    extra = ["--images", song_inputs.images] if command == "karaoke" else []
+    res = cli(command, audio, song_inputs.lyrics, *extra, "-o", out, "-q")
+    assert_one_error(res, "low.wav", "800 Hz")
+    assert not out.exists()
