@@ -18,6 +18,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from rich.text import Text
 
 from composer.errors import ComposerError, Terminated
+from composer.types import MAX_SEED
 
 app = typer.Typer(
     help="composer: AI death-metal karaoke videos, end to end.",
@@ -40,7 +41,6 @@ def _every_command() -> None:
         signal.signal(signal.SIGTERM, _terminate)
 
 
-MAX_SEED = 2**32 - 1  # numpy and torch each take a different range; every seed in this one works for both
 MAX_LENGTH = "3h"
 
 

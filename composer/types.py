@@ -8,6 +8,9 @@ from typing import Any
 
 import numpy as np
 
+# seeds users give: numpy and torch each accept a different range, and every seed in this one works for both
+MAX_SEED = 2**32 - 1
+
 
 @dataclass(frozen=True, eq=False)
 class Audio:

@@ -76,6 +76,11 @@ def _cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
         ('[defaults]\nworkers = 3\n[[job]]\nband = "x"\nlength = "10s"\noutput = "v.mp4"\n',
          ["[defaults]", "unknown key 'workers'"]),
         ('[[job]]\nband = "x"\nlength = "25s"\nsongs = 5\noutput = "v.mp4"\n', ["job #1", "songs", "at least 10"]),
+        ('[[job]]\nband = "x"\nlength = "10s"\noutput = "v.mp4"\nseed = 18446744073709551\n',
+         ["job #1", "seed = 18446744073709551", "0 to 4294967295"]),
+        ('[[job]]\nband = "x"\nlength = "10s"\noutput = "v.mp4"\nseed = -1\n', ["job #1", "0 to 4294967295"]),
+        ('[[job]]\nband = "x"\nlength = nan\noutput = "v.mp4"\n', ["job #1", "length", "12s"]),
+        ('[[job]]\nband = "x"\nlength = inf\noutput = "v.mp4"\n', ["job #1", "length", "12s"]),
     ],
 )  # fmt: skip
 def test_bad_job_file_names_job_and_key(tmp_path, body, expected):

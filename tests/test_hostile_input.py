@@ -15,17 +15,21 @@ Cases tried here:
 - a FLAC whose header claims 6 hours (holds 10 s): read as 10 s without allocating 6 hours
 - an 800 Hz WAV into `karaoke` and `align`
 - a PostScript file named .jpg in the image folder: never opened as PostScript (no Ghostscript)
+- model folders: config.json sizes of 10**9, NaN, inf, strings, booleans (audio and lyric models);
+  lyrics.json with bad line_chars, NaN stanza_lines, negative novelty_chars, or not an object
 - SIGTERM to `composer karaoke` mid-render: no .part file, no work folder in TMPDIR, no ffmpeg left
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -343,3 +347,52 @@ def test_sample_rate_too_low_to_analyse_is_one_error(song_inputs, tmp_path, comm
     res = cli(command, audio, song_inputs.lyrics, *extra, "-o", out, "-q")
     assert_one_error(res, "low.wav", "800 Hz")
     assert not out.exists()
+
+
+# ----------------------------------------------------------------------------------------------- model folders
+
+_DEMO = Path(__file__).resolve().parents[1] / "models" / "demo"
+
+
+def _edited_copy(tmp_path, which: str, name: str, edit) -> Path:
+    folder = tmp_path / which
+    shutil.copytree(_DEMO / which, folder)
+    data = json.loads((folder / name).read_text())
+    edit(data)
+    (folder / name).write_text(json.dumps(data))  # json writes NaN and Infinity, as a careless tool would
+    return folder
+
+
+@pytest.mark.parametrize("key, value", [("dims", [10**9, 256]), ("dims", [float("nan"), 256]), ("layers", 10**6),
+                                        ("mlp_dim", float("inf")), ("frame_sizes", "16"), ("sample_rate", True)])  # fmt: skip
+def test_hostile_audio_model_config_is_one_error(tmp_path, key, value):
+    import composer.audio.generate  # noqa: F401  (imported before the clock starts: torch is slow to import)
+
+    model = _edited_copy(tmp_path, "audio", "config.json", lambda d: d.__setitem__(key, value))
+    with within(GENEROUS_S):
+        res = cli("generate", "audio", "--model", model, "--length", "2s", "-o", tmp_path / "x.wav", "-q")
+    assert_one_error(res, "config.json", key)
+    assert not (tmp_path / "x.wav").exists()
+
+
+@pytest.mark.parametrize("name, key, value", [
+    ("config.json", "n_embd", 10**9), ("config.json", "n_positions", 10**7), ("config.json", "n_layer", float("nan")),
+    ("config.json", "vocab_size", "many"), ("lyrics.json", "line_chars", "abc"), ("lyrics.json", "line_chars", [90, 5]),
+    ("lyrics.json", "stanza_lines", float("inf")), ("lyrics.json", "novelty_chars", -3),
+])  # fmt: skip
+def test_hostile_lyric_model_folder_is_one_error(tmp_path, name, key, value):
+    import composer.lyrics.generate  # noqa: F401  (imported before the clock starts: transformers is slow)
+
+    model = _edited_copy(tmp_path, "lyrics", name, lambda d: d.__setitem__(key, value))
+    with within(GENEROUS_S):
+        res = cli("generate", "lyrics", "--model", model, "--lines", "4", "-o", tmp_path / "x.txt", "-q")
+    assert_one_error(res, name, key)
+    assert not (tmp_path / "x.txt").exists()
+
+
+def test_lyric_model_metadata_that_is_not_an_object_is_one_error(tmp_path):
+    model = tmp_path / "lyrics"
+    shutil.copytree(_DEMO / "lyrics", model)
+    (model / "lyrics.json").write_text("[1, 2, 3]")
+    res = cli("generate", "lyrics", "--model", model, "-o", tmp_path / "x.txt", "-q")
+    assert_one_error(res, "lyrics.json", "JSON object")
