@@ -80,7 +80,7 @@ def test_song_plan_adds_up():
     assert plan_songs(20.0) == [20.0]
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
 def test_interrupt_leaves_no_file_and_no_process(debug_band, tmp_path, sig):
     out, work = tmp_path / "out", tmp_path / "tmp"
     work.mkdir()

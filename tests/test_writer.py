@@ -58,7 +58,7 @@ def test_unwritable_folder_is_one_clear_error(tmp_path):
         VideoWriter(tmp_path / "missing" / "v.mp4", 64, 48, 30).__enter__()
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
 def test_interrupt_leaves_no_partial_file_and_no_ffmpeg(tmp_path, sig):
     script = textwrap.dedent(f"""
         import numpy as np, signal, sys
