@@ -57,6 +57,18 @@ def _seed_in_range(value: int) -> int:
     return value
 
 
+def _between(lo: int, hi: int):
+    """An option callback: whole numbers from ``lo`` to ``hi``; past ``hi`` a run would take unbounded time or
+    memory (a billion lyric lines, a batch of a million streams)."""
+
+    def check(param: typer.CallbackParam, value: int | None) -> int | None:
+        if value is not None and not lo <= value <= hi:
+            _option_error(f"{param.opts[0]} {value}: allowed values are {lo} to {hi}")
+        return value
+
+    return check
+
+
 def _finite(param: typer.CallbackParam, value: float | None) -> float | None:
     if value is not None and not math.isfinite(value):  # float("nan") and float("inf") parse as numbers
         _option_error(f"{param.opts[0]} {value}: expected a finite number")
@@ -242,7 +254,8 @@ app.add_typer(generate_app, name="generate")
 app.add_typer(band_app, name="band")
 
 Threads = Annotated[
-    Optional[int], typer.Option("--threads", help="CPU threads for the audio model (1 is fastest on a busy machine).")
+    Optional[int], typer.Option("--threads", callback=_between(1, 256),
+                                help="CPU threads for the audio model (1 is fastest on a busy machine).")
 ]
 Device = Annotated[
     Optional[str], typer.Option("--device", help="auto (a CUDA GPU when torch sees one), cpu, cuda or cuda:N.")
@@ -338,7 +351,8 @@ def train_lyrics_cmd(
     source: Annotated[
         Optional[list[str]], typer.Option("--source", help="Add public-domain text: kjv (needs composer[corpus]).")
     ] = None,
-    threads: Annotated[int, typer.Option("--threads", help="CPU threads (1 is fastest on a busy machine).")] = 1,
+    threads: Annotated[int, typer.Option("--threads", callback=_between(1, 256),
+                                         help="CPU threads (1 is fastest on a busy machine).")] = 1,
     bands_dir: BandsDir = None,
     seed: Seed = 0,
     quiet: Quiet = False,
@@ -379,7 +393,7 @@ def _train_lyrics(files, out, preset, steps, resume, seed, sources, threads, qui
 def generate_lyrics_cmd(
     model: Annotated[Optional[Path], typer.Option("--model", "-m", help="Lyric model folder from `composer train lyrics`.")] = None,
     band: BandOpt = None,
-    lines: Annotated[int, typer.Option("--lines", help="How many lines.")] = 40,
+    lines: Annotated[int, typer.Option("--lines", callback=_between(1, 10_000), help="How many lines.")] = 40,
     temperature: Temperature = 0.9,
     top_p: Annotated[float, typer.Option("--top-p", callback=_finite, help="Nucleus sampling mass, in (0, 1].")] = 0.95,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Lyrics .txt to write (default: stdout).")] = None,
@@ -476,7 +490,8 @@ def generate_audio_cmd(
                                                   help="Audio model folder (default: the band's).")] = None,
     length: Annotated[str, typer.Option("--length", help="Track length, e.g. 90s, 10m or 1:30.")] = "1m",
     temperature: Temperature = 1.0,
-    streams: Annotated[int, typer.Option("--streams", help="Segments generated at once (a batch).")] = 64,
+    streams: Annotated[int, typer.Option("--streams", callback=_between(1, 1024),
+                                         help="Segments generated at once (a batch).")] = 64,
     prime: Annotated[Optional[Path], typer.Option("--prime", help="Audio file to continue from: each segment first hears a piece of it.")] = None,
     device: Device = None,
     bands_dir: BandsDir = None,
@@ -557,7 +572,8 @@ def render(
 @app.command()
 def batch(
     jobfile: Annotated[Path, typer.Argument(help="Job file (TOML): defaults and a list of jobs.")],
-    workers: Annotated[int, typer.Option("--workers", "-w", help="Jobs at once in the local pool.")] = 1,
+    workers: Annotated[int, typer.Option("--workers", "-w", callback=_between(1, 64),
+                                         help="Jobs at once in the local pool.")] = 1,
     ray: Annotated[bool, typer.Option("--ray", help="Run the jobs as Ray tasks (a local Ray unless --ray-address).")] = False,
     ray_address: Annotated[Optional[str], typer.Option("--ray-address", metavar="ADDRESS",
                                                        help="The Ray cluster to use (implies --ray).")] = None,

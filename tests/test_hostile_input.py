@@ -5,7 +5,8 @@ Cases tried here:
 - seeds out of range: --seed -1, --seed 2**64 (numpy and torch reject them deep inside)
 - NaN and infinity: --temperature nan, --top-p inf, --length of 45 nines (reads as inf), --at nan,
   template values nan / inf (TOML has both)
-- --length past the cap (100h) without --max-length
+- --length past the cap (100h) without --max-length; --lines 10**9, --streams 10**7 or 0, --workers 10**5,
+  --threads -1
 - Rich markup in an output path and a title ("[/b]"): the render succeeds and reports
 - a newline and an escape character in --title: one Title line in the .ass header
 - a newline in `band create --description`: refused; a newline in a lyric folder's name: band.toml reads back
@@ -100,6 +101,20 @@ def test_nan_and_infinity_in_options_are_one_error(tmp_path, monkeypatch, args, 
         res = cli(*args)
     line = assert_one_error(res, needle)
     assert len(line) < 300  # a 100k-character value is not echoed back whole
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["generate", "lyrics", "--band", "x", "--lines", "1000000000"], "--lines 1000000000"),
+    (["generate", "audio", "-o", "x.wav", "--streams", "10000000"], "--streams 10000000"),
+    (["generate", "audio", "-o", "x.wav", "--streams", "0"], "--streams 0"),
+    (["batch", "jobs.toml", "--workers", "100000"], "--workers 100000"),
+    (["train", "audio", "--threads", "-1"], "--threads -1"),
+])  # fmt: skip
+def test_counts_past_their_bounds_are_one_error(tmp_path, monkeypatch, args, needle):
+    monkeypatch.chdir(tmp_path)
+    res = cli(*args)
+    assert_one_error(res, needle, "allowed values are")
     assert list(tmp_path.iterdir()) == []
 
 
