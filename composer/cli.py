@@ -76,7 +76,8 @@ def _finite(param: typer.CallbackParam, value: float | None) -> float | None:
 
 
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
-Seed = Annotated[int, typer.Option("--seed", callback=_seed_in_range, help=f"Same seed, same output (0 to {MAX_SEED}).")]
+Seed = Annotated[int, typer.Option("--seed", callback=_seed_in_range,
+                                   help=f"Same seed, same output (0 to {MAX_SEED}).")]
 Temperature = Annotated[float, typer.Option("--temperature", callback=_finite, help="Above 1 wilder, below 1 safer.")]
 MaxLength = Annotated[str, typer.Option("--max-length", help="Longest --length accepted: a guard against typos "
                                                              "such as 10h for 10m, and against filling the disk.")]
@@ -171,7 +172,8 @@ def karaoke(
 def _report_video(result, quiet: bool) -> None:
     if quiet:
         return
-    err.print(f"wrote [bold]{escape(str(result.video))}[/] ({result.frames} frames, {len(result.timeline.lines)} lines)")
+    err.print(f"wrote [bold]{escape(str(result.video))}[/] ({result.frames} frames, "
+              f"{len(result.timeline.lines)} lines)")  # fmt: skip
     for p in (*result.sidecars, result.thumbnail):
         err.print(f"  {p}", markup=False)
     dropped = result.timeline.meta.get("dropped_lines", 0)
@@ -321,7 +323,8 @@ def band_create_cmd(
         band = create_band(name, audio, lyrics, images, template=template, description=description,
                            bands_dir=bands_dir)  # fmt: skip
     if not quiet:
-        err.print(f"wrote [bold]{escape(str(band.folder / 'band.toml'))}[/]; train it with `composer train --band {band.name}`")
+        err.print(f"wrote [bold]{escape(str(band.folder / 'band.toml'))}[/]; train it with "
+                  f"`composer train --band {band.name}`")  # fmt: skip
 
 
 @band_app.command("list")
@@ -336,7 +339,8 @@ def band_list_cmd(bands_dir: BandsDir = None) -> None:
     table = Table("band", "audio model", "lyric model", "template", "folder")
     for b in bands:
         table.add_row(b.name, "trained" if b.audio_weights() else "[red]untrained[/]",
-                      "trained" if b.lyrics_weights() else "[red]untrained[/]", Text(b.template), Text(str(b.folder)))  # fmt: skip
+                      "trained" if b.lyrics_weights() else "[red]untrained[/]", Text(b.template),
+                      Text(str(b.folder)))  # fmt: skip
     Console(highlight=False).print(table)
 
 
@@ -617,7 +621,8 @@ def batch(
             out = Console(highlight=False)
             for r in plan.results:
                 what = {"queued": "run", "skipped": "skip", "failed": "fail"}[r.status]
-                out.print(f"{what:<5} {r.name} ({r.kind}): {r.reason}" + (f": {r.error}" if r.error else ""), markup=False)
+                out.print(f"{what:<5} {r.name} ({r.kind}): {r.reason}" + (f": {r.error}" if r.error else ""),
+                          markup=False)
             return
         try:
             with Live(table(), console=err, refresh_per_second=4, transient=True, get_renderable=table) if not quiet \

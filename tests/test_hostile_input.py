@@ -170,8 +170,8 @@ def _band_material(song_inputs, tmp_path):
 
 def test_band_description_with_a_newline_is_refused(song_inputs, tmp_path):
     audio = _band_material(song_inputs, tmp_path)
-    res = cli("band", "create", "rot", "--audio", audio, "--lyrics", song_inputs.lyrics, "--images",
-              song_inputs.images, "--description", 'gore\nsample_rate = 8000', "--bands-dir", tmp_path / "bands")  # fmt: skip
+    res = cli("band", "create", "rot", "--audio", audio, "--lyrics", song_inputs.lyrics, "--images", song_inputs.images,
+              "--description", "gore\nsample_rate = 8000", "--bands-dir", tmp_path / "bands")  # fmt: skip
     assert_one_error(res, "--description")
     assert not (tmp_path / "bands" / "rot").exists()
 
@@ -379,7 +379,8 @@ def _edited_copy(tmp_path, which: str, name: str, edit) -> Path:
 
 
 @pytest.mark.parametrize("key, value", [("dims", [10**9, 256]), ("dims", [float("nan"), 256]), ("layers", 10**6),
-                                        ("mlp_dim", float("inf")), ("frame_sizes", "16"), ("sample_rate", True)])  # fmt: skip
+                                        ("mlp_dim", float("inf")), ("frame_sizes", "16"),
+                                        ("sample_rate", True)])  # fmt: skip
 def test_hostile_audio_model_config_is_one_error(tmp_path, key, value):
     import composer.audio.generate  # noqa: F401  (imported before the clock starts: torch is slow to import)
 
