@@ -17,7 +17,8 @@ Cases tried here:
 - an 800 Hz WAV into `karaoke` and `align`
 - a PostScript file named .jpg in the image folder: never opened as PostScript (no Ghostscript)
 - model folders: config.json sizes of 10**9, NaN, inf, strings, booleans (audio and lyric models);
-  lyrics.json with bad line_chars, NaN stanza_lines, negative novelty_chars, or not an object
+  lyrics.json with bad line_chars, NaN stanza_lines, negative novelty_chars, or not an object; a novelty.npy
+  whose header claims a terabyte
 - SIGTERM to `composer karaoke` mid-render: no .part file, no work folder in TMPDIR, no ffmpeg left
 """
 
@@ -412,3 +413,18 @@ def test_lyric_model_metadata_that_is_not_an_object_is_one_error(tmp_path):
     (model / "lyrics.json").write_text("[1, 2, 3]")
     res = cli("generate", "lyrics", "--model", model, "-o", tmp_path / "x.txt", "-q")
     assert_one_error(res, "lyrics.json", "JSON object")
+
+
+def test_novelty_index_claiming_a_terabyte_is_one_error(tmp_path):
+    import io
+
+    import numpy as np
+
+    model = tmp_path / "lyrics"
+    shutil.copytree(_DEMO / "lyrics", model)
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<u8", "fortran_order": False, "shape": (2**37,)})
+    (model / "novelty.npy").write_bytes(header.getvalue() + bytes(64))
+    res = cli("generate", "lyrics", "--model", model, "-o", tmp_path / "x.txt", "-q")
+    assert_one_error(res, "novelty.npy")
+    assert not (tmp_path / "x.txt").exists()

@@ -290,4 +290,12 @@ class NoveltyIndex:
 
     @classmethod
     def load(cls, path: Path, width: int = NOVELTY_CHARS) -> NoveltyIndex:
-        return cls(np.load(path, allow_pickle=False), width)
+        try:
+            # mapped, not read: a header can claim terabytes, and mapping checks the claim against the file
+            hashes = np.load(path, allow_pickle=False, mmap_mode="r")
+        except (OSError, ValueError, EOFError) as exc:
+            raise ComposerError(f"{path}: not a novelty index ({exc})") from None
+        if hashes.dtype != np.uint64 or hashes.ndim != 1:
+            raise ComposerError(f"{path}: not a novelty index (expected 64-bit hashes, found {hashes.dtype} "
+                                f"{hashes.shape})")  # fmt: skip
+        return cls(np.array(hashes), width)
