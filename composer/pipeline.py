@@ -21,6 +21,7 @@ from composer.types import Audio, Timeline
 Progress = Callable[[str, float, float], None]
 
 VIDEO_SUFFIXES = (".mp4",)
+MAX_LINE_CHARS = 300  # a karaoke line is shown whole on screen: a few dozen characters
 
 
 def _no_progress(stage: str, done: float, total: float) -> None:
@@ -52,6 +53,8 @@ def time_lyrics(audio: Audio, audio_path: Path, lyrics_path: Path, title: str | 
     from composer.lyricsfile import read_lyrics
 
     lyrics = read_lyrics(Path(lyrics_path), audio.duration)
+    _check_line_lengths(lyrics_path, [ln.text for ln in lyrics.lines] if isinstance(lyrics, Timeline)
+                        else [text for text, _ in lyrics.lines])  # fmt: skip
     if isinstance(lyrics, Timeline):
         timeline = lyrics
         if title:
@@ -65,6 +68,14 @@ def time_lyrics(audio: Audio, audio_path: Path, lyrics_path: Path, title: str | 
         timeline = Timeline(timeline.lines, timeline.duration, _title_from(audio_path), timeline.meta)
     timeline.validate()
     return timeline
+
+
+def _check_line_lengths(path: Path, lines: list[str]) -> None:
+    """Refuse a line no screen can show: laying out a megabyte of text every frame would take hours."""
+    for n, text in enumerate(lines, start=1):
+        if len(text) > MAX_LINE_CHARS:
+            raise ComposerError(f"{path}: lyric line {n} ({text[:20]!r}...) is {len(text):,} characters; a sung "
+                                f"line is at most {MAX_LINE_CHARS}")  # fmt: skip
 
 
 def _title_from(path: Path) -> str:

@@ -10,7 +10,7 @@ Cases tried here:
 - Rich markup in an output path and a title ("[/b]"): the render succeeds and reports
 - a newline and an escape character in --title: one Title line in the .ass header
 - a newline in `band create --description`: refused; a newline in a lyric folder's name: band.toml reads back
-- lyric "files" that are devices or pipes: /dev/zero, a FIFO
+- lyric "files" that are devices or pipes: /dev/zero, a FIFO; a 1 MB line in a .txt or .lrc given to karaoke
 - unbounded work: a 1 MB word in an .lrc, a 200k-line .lrc, a 1 MB digit run in a corpus file, the syllable
   counter on a 1 MB word (each under a generous timeout)
 - a FLAC whose header claims 6 hours (holds 10 s): read as 10 s without allocating 6 hours
@@ -206,6 +206,18 @@ def test_lyric_file_that_is_a_device_or_a_pipe_is_one_error(song_inputs, tmp_pat
     res = run(composer("karaoke", song_inputs.audio, lyrics, "--images", song_inputs.images, "-o", out, "-q"),
               timeout=120)  # fmt: skip
     assert_one_error(res, str(lyrics), "not a regular file")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("suffix, line", [(".txt", "a" * 1_000_000), (".lrc", "[00:01.00]" + "gore " * 200_000)])
+def test_lyric_line_no_screen_can_show_is_one_error(song_inputs, tmp_path, suffix, line):
+    lyrics = tmp_path / f"lyrics{suffix}"
+    lyrics.write_text(line + "\n" + song_inputs.lyrics.read_text())
+    out = tmp_path / "v.mp4"
+    with within(GENEROUS_S):  # drawn, this line took over five minutes a frame's worth at a time
+        res = cli("karaoke", song_inputs.audio, lyrics, "--images", song_inputs.images, "-o", out, "--template",
+                  song_inputs.template, "-q")  # fmt: skip
+    assert_one_error(res, lyrics.name, "lyric line 1", "at most")
     assert not out.exists()
 
 
