@@ -52,9 +52,11 @@ def time_lyrics(audio: Audio, audio_path: Path, lyrics_path: Path, title: str | 
     from composer.align import align
     from composer.lyricsfile import read_lyrics
 
+    if title and len(title) > MAX_LINE_CHARS:
+        raise ComposerError(f"--title is {len(title):,} characters; a title is at most {MAX_LINE_CHARS}")
     lyrics = read_lyrics(Path(lyrics_path), audio.duration)
-    _check_line_lengths(lyrics_path, [ln.text for ln in lyrics.lines] if isinstance(lyrics, Timeline)
-                        else [text for text, _ in lyrics.lines])  # fmt: skip
+    shown = [ln.text for ln in lyrics.lines] if isinstance(lyrics, Timeline) else [text for text, _ in lyrics.lines]
+    _check_line_lengths(lyrics_path, [lyrics.title, *shown])
     if isinstance(lyrics, Timeline):
         timeline = lyrics
         if title:
@@ -71,11 +73,13 @@ def time_lyrics(audio: Audio, audio_path: Path, lyrics_path: Path, title: str | 
 
 
 def _check_line_lengths(path: Path, lines: list[str]) -> None:
-    """Refuse a line no screen can show: laying out a megabyte of text every frame would take hours."""
-    for n, text in enumerate(lines, start=1):
+    """Refuse a line no screen can show (``lines[0]`` is the title): laying out a megabyte of text every
+    frame would take hours."""
+    for n, text in enumerate(lines):
         if len(text) > MAX_LINE_CHARS:
-            raise ComposerError(f"{path}: lyric line {n} ({text[:20]!r}...) is {len(text):,} characters; a sung "
-                                f"line is at most {MAX_LINE_CHARS}")  # fmt: skip
+            what = f"lyric line {n}" if n else "the title"
+            raise ComposerError(f"{path}: {what} ({text[:20]!r}...) is {len(text):,} characters; a sung line or "
+                                f"title is at most {MAX_LINE_CHARS}")  # fmt: skip
 
 
 def _title_from(path: Path) -> str:

@@ -10,7 +10,8 @@ Cases tried here:
 - Rich markup in an output path and a title ("[/b]"): the render succeeds and reports
 - a newline and an escape character in --title: one Title line in the .ass header
 - a newline in `band create --description`: refused; a newline in a lyric folder's name: band.toml reads back
-- lyric "files" that are devices or pipes: /dev/zero, a FIFO; a 1 MB line in a .txt or .lrc given to karaoke
+- lyric "files" that are devices or pipes: /dev/zero, a FIFO; a 1 MB line in a .txt or .lrc given to karaoke;
+  a 100 kB title in --title or an .lrc's [ti:]
 - unbounded work: a 1 MB word in an .lrc, a 200k-line .lrc, a 1 MB digit run in a corpus file, the syllable
   counter on a 1 MB word (each under a generous timeout)
 - a FLAC whose header claims 6 hours (holds 10 s): read as 10 s without allocating 6 hours
@@ -218,6 +219,19 @@ def test_lyric_line_no_screen_can_show_is_one_error(song_inputs, tmp_path, suffi
         res = cli("karaoke", song_inputs.audio, lyrics, "--images", song_inputs.images, "-o", out, "--template",
                   song_inputs.template, "-q")  # fmt: skip
     assert_one_error(res, lyrics.name, "lyric line 1", "at most")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("where", ["--title", "lrc"])
+def test_title_no_screen_can_show_is_one_error(song_inputs, tmp_path, where):
+    lyrics, title = tmp_path / "lyrics.lrc", "Gore " * 20_000
+    lyrics.write_text((f"[ti:{title}]\n" if where == "lrc" else "") + "[00:01.00]rot\n[00:05.00]end\n")
+    out = tmp_path / "v.mp4"
+    extra = ["--title", title] if where == "--title" else []
+    with within(GENEROUS_S):
+        res = cli("karaoke", song_inputs.audio, lyrics, "--images", song_inputs.images, "-o", out, "--template",
+                  song_inputs.template, "-q", *extra)  # fmt: skip
+    assert_one_error(res, "--title" if where == "--title" else "the title", "at most")
     assert not out.exists()
 
 
