@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from composer.errors import ComposerError
+from composer.fsutil import read_small_text
 from composer.render.fonts import FONT_NAMES
 
 MIN_SIDE, MAX_SIDE = 128, 4096
@@ -182,12 +183,7 @@ def _read_source(name_or_path: str | Path) -> tuple[str, str]:
     as_text = str(name_or_path)
     if isinstance(name_or_path, Path) or "/" in as_text or "\\" in as_text or as_text.endswith(".toml"):
         path = Path(name_or_path)
-        try:
-            return path.read_text(encoding="utf-8"), str(path)
-        except FileNotFoundError:
-            raise ComposerError(f"{path}: template file not found") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ComposerError(f"{path}: cannot read template: {exc}") from exc
+        return read_small_text(path, "template file"), str(path)
     ref = resources.files("composer.templates").joinpath(f"{as_text}.toml")
     if not ref.is_file():
         names = ", ".join(builtin_templates())

@@ -11,7 +11,7 @@ Cases tried here:
 - a newline and an escape character in --title: one Title line in the .ass header
 - a newline in `band create --description`: refused; a newline in a lyric folder's name: band.toml reads back
 - lyric "files" that are devices or pipes: /dev/zero, a FIFO; a 1 MB line in a .txt or .lrc given to karaoke;
-  a 100 kB title in --title or an .lrc's [ti:]
+  a 100 kB title in --title or an .lrc's [ti:]; a template or job file that is /dev/zero or a FIFO
 - unbounded work: a 1 MB word in an .lrc, a 200k-line .lrc, a 1 MB digit run in a corpus file, the syllable
   counter on a 1 MB word (each under a generous timeout)
 - a FLAC whose header claims 6 hours (holds 10 s): read as 10 s without allocating 6 hours
@@ -233,6 +233,21 @@ def test_title_no_screen_can_show_is_one_error(song_inputs, tmp_path, where):
                   song_inputs.template, "-q", *extra)  # fmt: skip
     assert_one_error(res, "--title" if where == "--title" else "the title", "at most")
     assert not out.exists()
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo"])
+@pytest.mark.parametrize("command", ["preview --template", "batch"])
+def test_settings_file_that_is_a_device_or_a_pipe_is_one_error(tmp_path, kind, command):
+    if kind == "device":
+        path = "/dev/zero"
+    else:
+        path = tmp_path / "settings.toml"
+        os.mkfifo(path)
+    args = [*command.split(), path, "-o", tmp_path / "p.png"] if command != "batch" else ["batch", path]
+    # a subprocess, so a read that never ends fails this test instead of hanging the suite
+    res = run(composer(*args), timeout=120)
+    assert_one_error(res, str(path), "not a regular file")
+    assert [p.name for p in tmp_path.iterdir()] == ([] if kind == "device" else ["settings.toml"])
 
 
 def test_huge_word_in_an_lrc_is_read_in_bounded_time(tmp_path):

@@ -27,7 +27,7 @@ from safetensors.torch import save as safetensors_bytes
 from torch import nn
 
 from composer.errors import ComposerError
-from composer.fsutil import atomic_path
+from composer.fsutil import atomic_path, read_small_text
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -284,8 +284,8 @@ def load_config(folder: str | os.PathLike) -> SampleRNNConfig:
     if not path.is_file():
         raise ComposerError(f"{path}: not found; is {Path(folder)} a SampleRNN model folder?")
     try:
-        return SampleRNNConfig.from_json(path.read_text(encoding="utf-8"))
-    except (ValueError, TypeError, UnicodeDecodeError) as exc:
+        return SampleRNNConfig.from_json(read_small_text(path, "model config"))
+    except (ValueError, TypeError) as exc:
         raise ComposerError(f"{path}: not a valid SampleRNN config ({_one_line(exc)})") from exc
 
 

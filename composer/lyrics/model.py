@@ -23,6 +23,7 @@ from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 from transformers.utils import logging as hf_logging
 
 from composer.errors import ComposerError
+from composer.fsutil import read_small_text
 
 PAD, BOS, EOS, UNK = "<|pad|>", "<|bos|>", "<|eos|>", "<|unk|>"
 STANZA = "<|stanza|>"  # a stanza break; a line break is the "\n" character itself
@@ -162,8 +163,8 @@ _META_LIMITS = {"stanza_lines": 64, "novelty_chars": 1000}
 
 def _read_json(path: Path) -> dict:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        data = json.loads(read_small_text(path, "model file"))
+    except ValueError as exc:
         raise ComposerError(f"{path}: not readable JSON ({_first_line(exc)})") from exc
     if not isinstance(data, dict):
         raise ComposerError(f"{path}: expected a JSON object")
