@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -256,6 +257,8 @@ def create_band(name: str, audio: Path, lyrics: list[Path], images: Path, *, tem
     from composer.template import load_template
 
     check_band_name(name)
+    if any(unicodedata.category(ch) == "Cc" for ch in description):  # newlines, tabs, escapes
+        raise ComposerError(f"--description {description!r}: one line, without control characters")
     root = Path(bands_dir) if bands_dir else user_bands_dir()
     folder = root / name
     if (folder / BAND_FILE).exists():
@@ -300,7 +303,12 @@ lyrics_steps = 1200
 
 
 def _toml_str(s: str) -> str:
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A TOML basic string; control characters (a newline in a folder name) as \\u escapes, which TOML allows."""
+    if any("\ud800" <= ch <= "\udfff" for ch in s):  # a path whose bytes are not UTF-8
+        raise ComposerError(f"{s!r}: not valid UTF-8; band.toml can only name UTF-8 paths")
+    escaped = "".join(f"\\u{ord(ch):04x}" if unicodedata.category(ch) == "Cc" else "\\" + ch if ch in '"\\' else ch
+                      for ch in s)  # fmt: skip
+    return f'"{escaped}"'
 
 
 __all__ = ["Band", "check_band_name", "create_band", "find_band", "list_bands", "load_band", "search_dirs", "user_bands_dir"]

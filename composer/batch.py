@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from composer.batchjobs import KARAOKE, RENDER, Hasher, Job, JobFile, load_jobfile
-from composer.errors import ComposerError
+from composer.errors import ComposerError, Terminated
 from composer.fsutil import (check_outputs_spare_inputs, folder_lock, remove_stale_parts, remove_stale_work,
                              write_text_atomic)  # fmt: skip
 
@@ -284,7 +284,7 @@ def _terminate_as_interrupt():
         return
 
     def handler(signum, frame):
-        raise KeyboardInterrupt
+        raise Terminated
 
     old = signal.signal(signal.SIGTERM, handler)
     try:

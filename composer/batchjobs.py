@@ -17,6 +17,7 @@ from pathlib import Path
 
 from composer.errors import ComposerError
 from composer.fsutil import read_toml
+from composer.types import MAX_SEED
 
 RENDER, KARAOKE = "render", "karaoke"
 KINDS = (RENDER, KARAOKE)
@@ -117,8 +118,8 @@ def _job(path: Path, index: int, entry: dict, defaults: dict, base: Path, out_di
         raise ComposerError(f"{path}: {where}: give template or templates, not both")
     templates = _templates(path, where, base, values, entry)
     settings = {"seed": values.get("seed", 0)}
-    if settings["seed"] < 0:
-        raise ComposerError(f"{path}: {where}: seed = {settings['seed']}: must be 0 or more")
+    if not 0 <= settings["seed"] <= MAX_SEED:
+        raise ComposerError(f"{path}: {where}: seed = {settings['seed']}: allowed seeds are 0 to {MAX_SEED}")
     if kind == RENDER:
         settings |= _render_settings(path, where, base, values)
     else:

@@ -5,15 +5,20 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import signal
 import sys
+import threading
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, NoReturn, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.text import Text
 
-from composer.errors import ComposerError
+from composer.errors import ComposerError, Terminated
+from composer.types import MAX_SEED
 
 app = typer.Typer(
     help="composer: AI death-metal karaoke videos, end to end.",
@@ -23,14 +28,65 @@ app = typer.Typer(
 )
 err = Console(stderr=True, highlight=False)
 
+
+def _terminate(signum, frame) -> None:
+    # a second SIGTERM must not cut the clean-up short; SIGKILL still ends a stuck run
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Terminated
+
+
+@app.callback()
+def _every_command() -> None:
+    if threading.current_thread() is threading.main_thread():  # only the main thread may set handlers
+        signal.signal(signal.SIGTERM, _terminate)
+
+
+MAX_LENGTH = "3h"
+
+
+def _option_error(message: str) -> NoReturn:
+    """One error line for a bad option value, caught while the command line is parsed."""
+    err.print(f"error: {message}", markup=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def _seed_in_range(value: int) -> int:
+    if not 0 <= value <= MAX_SEED:
+        shown = f" {value}" if len(str(value)) <= 30 else ""
+        _option_error(f"--seed{shown}: allowed seeds are 0 to {MAX_SEED}")
+    return value
+
+
+def _between(lo: int, hi: int):
+    """An option callback: whole numbers from ``lo`` to ``hi``; past ``hi`` a run would take unbounded time or
+    memory (a billion lyric lines, a batch of a million streams)."""
+
+    def check(param: typer.CallbackParam, value: int | None) -> int | None:
+        if value is not None and not lo <= value <= hi:
+            _option_error(f"{param.opts[0]} {value}: allowed values are {lo} to {hi}")
+        return value
+
+    return check
+
+
+def _finite(param: typer.CallbackParam, value: float | None) -> float | None:
+    if value is not None and not math.isfinite(value):  # float("nan") and float("inf") parse as numbers
+        _option_error(f"{param.opts[0]} {value}: expected a finite number")
+    return value
+
+
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
-Seed = Annotated[int, typer.Option("--seed", help="Same seed, same output.")]
+Seed = Annotated[int, typer.Option("--seed", callback=_seed_in_range,
+                                   help=f"Same seed, same output (0 to {MAX_SEED}).")]
+Temperature = Annotated[float, typer.Option("--temperature", callback=_finite, help="Above 1 wilder, below 1 safer.")]
+MaxLength = Annotated[str, typer.Option("--max-length", help="Longest --length accepted: a guard against typos "
+                                                             "such as 10h for 10m, and against filling the disk.")]
 TemplateOpt = Annotated[str, typer.Option("--template", "-t", help="Built-in template name or path to a .toml.")]
 
 
 class _RichWarnings(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
-        err.print(f"[yellow]warning:[/] {record.getMessage()}", markup=True, soft_wrap=True)
+        err.print(f"[yellow]warning:[/] {escape(record.getMessage())}", markup=True, soft_wrap=True)
 
 
 def _setup_logging() -> None:
@@ -61,11 +117,16 @@ def _reporting(quiet: bool):
         with bar:
             yield progress
     except ComposerError as e:
-        err.print(f"[red]error:[/] {e}", markup=True, soft_wrap=True)
+        err.print(f"[red]error:[/] {escape(str(e))}", markup=True, soft_wrap=True)
         raise typer.Exit(e.exit_code) from None
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         err.print("[red]interrupted[/]: no output was written", markup=True)
-        raise typer.Exit(130) from None
+        raise typer.Exit(_interrupted_status(e)) from None
+
+
+def _interrupted_status(e: KeyboardInterrupt) -> int:
+    """The shell's convention: 128 + the signal's number."""
+    return 128 + (signal.SIGTERM if isinstance(e, Terminated) else signal.SIGINT)
 
 
 def _seconds(text: str, what: str) -> float:
@@ -76,6 +137,17 @@ def _seconds(text: str, what: str) -> float:
     except ValueError as e:
         raise ComposerError(f"{what}: {e}") from None
     return value
+
+
+def _length(text: str, max_length: str) -> float:
+    """--length in seconds: positive, and no longer than --max-length unless the user raised it."""
+    seconds, cap = _seconds(text, "--length"), _seconds(max_length, "--max-length")
+    if seconds <= 0:
+        raise ComposerError(f"--length must be positive (got {text!r})")
+    if seconds > cap:
+        raise ComposerError(f"--length {text}: longer than the {max_length} limit; "
+                            f"give --max-length {text} to allow it")  # fmt: skip
+    return seconds
 
 
 @app.command()
@@ -100,9 +172,10 @@ def karaoke(
 def _report_video(result, quiet: bool) -> None:
     if quiet:
         return
-    err.print(f"wrote [bold]{result.video}[/] ({result.frames} frames, {len(result.timeline.lines)} lines)")
+    err.print(f"wrote [bold]{escape(str(result.video))}[/] ({result.frames} frames, "
+              f"{len(result.timeline.lines)} lines)")  # fmt: skip
     for p in (*result.sidecars, result.thumbnail):
-        err.print(f"  {p}")
+        err.print(f"  {p}", markup=False)
     dropped = result.timeline.meta.get("dropped_lines", 0)
     if dropped:
         err.print(f"  {dropped} lyric lines did not fit the song")
@@ -122,7 +195,7 @@ def align(
     with _reporting(quiet):
         timeline = align_file(audio, lyrics, out, title=title)
     if not quiet:
-        err.print(f"wrote [bold]{out}[/] ({len(timeline.lines)} lines)")
+        err.print(f"wrote [bold]{escape(str(out))}[/] ({len(timeline.lines)} lines)")
 
 
 @app.command()
@@ -141,7 +214,7 @@ def preview(
     with _reporting(True):
         path = preview_frame(template, _seconds(at, "--at"), out, images_dir=images, lyrics_path=lyrics, seed=seed)
     if not quiet:
-        err.print(f"wrote [bold]{path}[/]")
+        err.print(f"wrote [bold]{escape(str(path))}[/]")
 
 
 @app.command()
@@ -152,13 +225,14 @@ def example(
     length: Annotated[str, typer.Option("--length", help="Song length, e.g. 40s or 2m.")] = "40s",
     template: TemplateOpt = "gore",
     seed: Seed = 0,
+    max_length: MaxLength = MAX_LENGTH,
     quiet: Quiet = False,
 ) -> None:
     """Make an example song, lyrics and images, then render them as a karaoke video."""
     from composer.example import make_example
 
     with _reporting(quiet) as progress:
-        seconds = _seconds(length, "--length")
+        seconds = _length(length, max_length)
         result = make_example(out, seconds=seconds, template=template, seed=seed, progress=progress)
     _report_video(result, quiet)
 
@@ -182,7 +256,8 @@ app.add_typer(generate_app, name="generate")
 app.add_typer(band_app, name="band")
 
 Threads = Annotated[
-    Optional[int], typer.Option("--threads", help="CPU threads for the audio model (1 is fastest on a busy machine).")
+    Optional[int], typer.Option("--threads", callback=_between(1, 256),
+                                help="CPU threads for the audio model (1 is fastest on a busy machine).")
 ]
 Device = Annotated[
     Optional[str], typer.Option("--device", help="auto (a CUDA GPU when torch sees one), cpu, cuda or cuda:N.")
@@ -216,7 +291,7 @@ def train_band_cmd(
     if ctx.invoked_subcommand is not None:
         return
     if band is None:
-        err.print(ctx.get_help())
+        err.print(ctx.get_help(), markup=False)
         raise typer.Exit(2)
     with _reporting(quiet) as progress:
         if only not in (None, "audio", "lyrics"):
@@ -248,7 +323,8 @@ def band_create_cmd(
         band = create_band(name, audio, lyrics, images, template=template, description=description,
                            bands_dir=bands_dir)  # fmt: skip
     if not quiet:
-        err.print(f"wrote [bold]{band.folder / 'band.toml'}[/]; train it with `composer train --band {band.name}`")
+        err.print(f"wrote [bold]{escape(str(band.folder / 'band.toml'))}[/]; train it with "
+                  f"`composer train --band {band.name}`")  # fmt: skip
 
 
 @band_app.command("list")
@@ -263,7 +339,8 @@ def band_list_cmd(bands_dir: BandsDir = None) -> None:
     table = Table("band", "audio model", "lyric model", "template", "folder")
     for b in bands:
         table.add_row(b.name, "trained" if b.audio_weights() else "[red]untrained[/]",
-                      "trained" if b.lyrics_weights() else "[red]untrained[/]", b.template, str(b.folder))  # fmt: skip
+                      "trained" if b.lyrics_weights() else "[red]untrained[/]", Text(b.template),
+                      Text(str(b.folder)))  # fmt: skip
     Console(highlight=False).print(table)
 
 
@@ -278,7 +355,8 @@ def train_lyrics_cmd(
     source: Annotated[
         Optional[list[str]], typer.Option("--source", help="Add public-domain text: kjv (needs composer[corpus]).")
     ] = None,
-    threads: Annotated[int, typer.Option("--threads", help="CPU threads (1 is fastest on a busy machine).")] = 1,
+    threads: Annotated[int, typer.Option("--threads", callback=_between(1, 256),
+                                         help="CPU threads (1 is fastest on a busy machine).")] = 1,
     bands_dir: BandsDir = None,
     seed: Seed = 0,
     quiet: Quiet = False,
@@ -309,7 +387,7 @@ def _train_lyrics(files, out, preset, steps, resume, seed, sources, threads, qui
                           threads=threads, progress=progress, report=report)  # fmt: skip
     if not quiet:
         err.print(
-            f"wrote [bold]{result.out_dir}[/] ({result.params:,} params, step {result.step}, "
+            f"wrote [bold]{escape(str(result.out_dir))}[/] ({result.params:,} params, step {result.step}, "
             f"{result.train_chars:,} training / {result.val_chars:,} held-out chars, "
             f"held-out {result.val_bits_per_char:.3f} bits/char)"
         )
@@ -319,9 +397,9 @@ def _train_lyrics(files, out, preset, steps, resume, seed, sources, threads, qui
 def generate_lyrics_cmd(
     model: Annotated[Optional[Path], typer.Option("--model", "-m", help="Lyric model folder from `composer train lyrics`.")] = None,
     band: BandOpt = None,
-    lines: Annotated[int, typer.Option("--lines", help="How many lines.")] = 40,
-    temperature: Annotated[float, typer.Option("--temperature", help="Above 1 wilder, below 1 safer.")] = 0.9,
-    top_p: Annotated[float, typer.Option("--top-p", help="Nucleus sampling mass, in (0, 1].")] = 0.95,
+    lines: Annotated[int, typer.Option("--lines", callback=_between(1, 10_000), help="How many lines.")] = 40,
+    temperature: Temperature = 0.9,
+    top_p: Annotated[float, typer.Option("--top-p", callback=_finite, help="Nucleus sampling mass, in (0, 1].")] = 0.95,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Lyrics .txt to write (default: stdout).")] = None,
     bands_dir: BandsDir = None,
     seed: Seed = 0,
@@ -338,7 +416,7 @@ def generate_lyrics_cmd(
     if out is None:
         typer.echo(song.to_text(), nl=False)
     if not quiet:
-        err.print(f"title: [bold]{song.title}[/]" + (f"; wrote [bold]{out}[/]" if out else ""))
+        err.print(f"title: [bold]{escape(song.title)}[/]" + (f"; wrote [bold]{escape(str(out))}[/]" if out else ""))
 
 
 def _model_dir(model: Path | None, band: str | None, bands_dir: Path | None, which: str) -> Path:
@@ -402,7 +480,7 @@ def _train_audio(audio, out, preset, steps, resume, seed, quiet, progress, band=
                          init=init, keep=keep, device=device, progress=progress, report=report)  # fmt: skip
     if not quiet:
         err.print(
-            f"wrote [bold]{result.out_dir}[/] ({result.params:,} params, step {result.step}, "
+            f"wrote [bold]{escape(str(result.out_dir))}[/] ({result.params:,} params, step {result.step}, "
             f"{result.train_chunks} training / {result.val_chunks} held-out chunks, "
             f"held-out {result.val_bits_per_sample:.3f} bits/sample)"
         )
@@ -415,21 +493,21 @@ def generate_audio_cmd(
     model: Annotated[Optional[Path], typer.Option("--model", "--checkpoint", "-m",
                                                   help="Audio model folder (default: the band's).")] = None,
     length: Annotated[str, typer.Option("--length", help="Track length, e.g. 90s, 10m or 1:30.")] = "1m",
-    temperature: Annotated[float, typer.Option("--temperature", help="Above 1 wilder, below 1 safer.")] = 1.0,
-    streams: Annotated[int, typer.Option("--streams", help="Streams generated at once (a batch), each a long stretch of the track.")] = 64,
+    temperature: Temperature = 1.0,
+    streams: Annotated[int, typer.Option("--streams", callback=_between(1, 1024),
+                                         help="Streams generated at once (a batch), each a long stretch of the track.")] = 64,
     prime: Annotated[Optional[Path], typer.Option("--prime", help="Audio file to continue from; stretches first hear pieces of it (default: of the band's recordings).")] = None,
     device: Device = None,
     bands_dir: BandsDir = None,
     seed: Seed = 0,
+    max_length: MaxLength = MAX_LENGTH,
     quiet: Quiet = False,
 ) -> None:
     """Generate a track with a trained SampleRNN: a few long stretches at once, joined into one WAV."""
     from composer.audio.generate import generate_audio
 
     with _reporting(quiet) as progress:
-        seconds = _seconds(length, "--length")
-        if seconds <= 0:
-            raise ComposerError(f"--length must be positive (got {length!r})")
+        seconds = _length(length, max_length)
         model = _model_dir(model, band, bands_dir, "audio")
         pool = None
         if band is not None and prime is None:
@@ -442,7 +520,7 @@ def generate_audio_cmd(
         fixed = f", {stats.regenerated} stretch(es) regenerated" if stats.regenerated else ""
         unfixed = f", {stats.unfixed} still silent/clipped/looping" if stats.unfixed else ""
         err.print(
-            f"wrote [bold]{out}[/] ({stats.seconds:.1f} s in {stats.segments} stretches, {len(stats.joins)} joins, "
+            f"wrote [bold]{escape(str(out))}[/] ({stats.seconds:.1f} s in {stats.segments} stretches, {len(stats.joins)} joins, "
             f"{stats.realtime_factor:.2f}x real time{fixed}{unfixed})"
         )
 
@@ -471,16 +549,18 @@ def render(
     songs: Annotated[Optional[int], typer.Option("--songs", help="Songs in the video (default: one per ~3 min).")] = None,
     template: Annotated[Optional[str], typer.Option("--template", "-t", help="Template (default: the band's).")] = None,
     size: Annotated[Optional[str], typer.Option("--size", help="Frame size: 720p, 1080p, portrait or WxH.")] = None,
-    temperature: Annotated[float, typer.Option("--temperature", help="Audio sampling temperature.")] = 1.0,
+    temperature: Annotated[float, typer.Option("--temperature", callback=_finite,
+                                               help="Audio sampling temperature.")] = 1.0,
     bands_dir: BandsDir = None,
     seed: Seed = 0,
+    max_length: MaxLength = MAX_LENGTH,
     quiet: Quiet = False,
 ) -> None:
     """New songs by a band's AI: audio and lyrics generated in tandem, timed, rendered as karaoke."""
     from composer.bandrender import render_band
 
     with _reporting(quiet) as progress:
-        seconds = _seconds(length, "--length")
+        seconds = _length(length, max_length)
         b = _band(band, bands_dir)
         target = out or Path("out") / f"{b.name}-{seed}"
         if target.suffix.lower() != ".mp4":
@@ -490,18 +570,19 @@ def render(
     if quiet:
         return
     songs_text = "1 song" if len(result.songs) == 1 else f"{len(result.songs)} songs"
-    err.print(f"wrote [bold]{result.video}[/] ({songs_text}, {result.frames} frames, "
+    err.print(f"wrote [bold]{escape(str(result.video))}[/] ({songs_text}, {result.frames} frames, "
               f"{len(result.timeline.lines)} lines, {result.wall_s:.0f} s)")  # fmt: skip
     for song in result.songs:
-        err.print(f"  {song.start:7.1f} s  {song.title}  ({song.lines} lines)")
+        err.print(f"  {song.start:7.1f} s  {song.title}  ({song.lines} lines)", markup=False)
     for p in (*result.sidecars, result.thumbnail, *result.upload):
-        err.print(f"  {p}")
+        err.print(f"  {p}", markup=False)
 
 
 @app.command()
 def batch(
     jobfile: Annotated[Path, typer.Argument(help="Job file (TOML): defaults and a list of jobs.")],
-    workers: Annotated[int, typer.Option("--workers", "-w", help="Jobs at once in the local pool.")] = 1,
+    workers: Annotated[int, typer.Option("--workers", "-w", callback=_between(1, 64),
+                                         help="Jobs at once in the local pool.")] = 1,
     ray: Annotated[bool, typer.Option("--ray", help="Run the jobs as Ray tasks (a local Ray unless --ray-address).")] = False,
     ray_address: Annotated[Optional[str], typer.Option("--ray-address", metavar="ADDRESS",
                                                        help="The Ray cluster to use (implies --ray).")] = None,
@@ -527,8 +608,8 @@ def batch(
             secs = r.get("seconds") if r["state"] in ("done", "failed") else (
                 _time.monotonic() - r["since"] if r["state"] == "running" else None)
             pct = "100%" if r["state"] == "done" else (f"{100 * r.get('fraction', 0):.0f}%" if r["state"] == "running" else "")
-            t.add_row(name, r.get("kind", ""), f"[{colour}]{r['state']}[/]" if colour else r["state"],
-                      r.get("error") or (r.get("reason", "") if final else r.get("stage", r.get("reason", ""))),
+            t.add_row(Text(name), r.get("kind", ""), f"[{colour}]{r['state']}[/]" if colour else r["state"],
+                      Text(r.get("error") or (r.get("reason", "") if final else r.get("stage", r.get("reason", "")))),
                       pct, f"{secs:.0f} s" if secs is not None else "")
         return t
 
@@ -546,23 +627,24 @@ def batch(
             out = Console(highlight=False)
             for r in plan.results:
                 what = {"queued": "run", "skipped": "skip", "failed": "fail"}[r.status]
-                out.print(f"{what:<5} {r.name} ({r.kind}): {r.reason}" + (f": {r.error}" if r.error else ""))
+                out.print(f"{what:<5} {r.name} ({r.kind}): {r.reason}" + (f": {r.error}" if r.error else ""),
+                          markup=False)
             return
         try:
             with Live(table(), console=err, refresh_per_second=4, transient=True, get_renderable=table) if not quiet \
                     else contextlib.nullcontext():
                 result = run_batch(jf, workers=workers, ray=ray_address or ("local" if ray else None), event=event)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as e:
             err.print("[red]interrupted[/]: finished jobs and the manifest are kept; rerun to do the rest", markup=True)
-            raise typer.Exit(130) from None
+            raise typer.Exit(_interrupted_status(e)) from None
     failed = [r for r in result.results if r.status == "failed"]
     if not quiet:
         err.print(table(final=True))
         counts = {s: sum(r.status == s for r in result.results) for s in ("done", "skipped", "failed")}
         err.print(f"{counts['done']} done, {counts['skipped']} skipped, {counts['failed']} failed in "
-                  f"{result.wall_s:.0f} s; manifest {result.manifest}")
+                  f"{result.wall_s:.0f} s; manifest {result.manifest}", markup=False)
     for r in failed:
-        err.print(f"[red]failed:[/] {r.name}: {r.error}", markup=True, soft_wrap=True)
+        err.print(f"[red]failed:[/] {escape(r.name)}: {escape(str(r.error))}", markup=True, soft_wrap=True)
     if failed:
         raise typer.Exit(1)
 

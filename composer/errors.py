@@ -7,3 +7,8 @@ class ComposerError(Exception):
     def __init__(self, message: str, *, exit_code: int = 2):
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (docker stop, systemd, timeout) as an interrupt, so it unwinds exactly like Ctrl-C: temporary
+    files removed, ffmpeg and worker processes stopped."""

@@ -41,11 +41,33 @@ def read_toml(path: Path, what: str) -> dict:
     import tomllib
 
     try:
-        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ComposerError(f"{path}: {what} not found") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        return tomllib.loads(read_small_text(path, what))
+    except tomllib.TOMLDecodeError as e:
         raise ComposerError(f"{path}: not valid TOML ({e})") from None
+
+
+MAX_SETTINGS_BYTES = 4 * 2**20  # templates, band and job files, model configs: a few kB each
+
+
+def read_small_text(path: str | os.PathLike, what: str, limit: int = MAX_SETTINGS_BYTES) -> str:
+    """A settings file's UTF-8 text, or one ComposerError naming the file: missing, not a regular file (a pipe
+    would block the read, a device such as /dev/zero never end it), over ``limit`` bytes, or not UTF-8."""
+    path = Path(path)
+    if not path.exists():
+        raise ComposerError(f"{path}: {what} not found")
+    if not path.is_file():
+        raise ComposerError(f"{path}: not a regular file (a device or pipe?); give a {what}")
+    try:
+        with path.open("rb") as f:
+            data = f.read(limit + 1)
+    except OSError as e:
+        raise ComposerError(f"{path}: cannot read {what} ({e.strerror or e})") from None
+    if len(data) > limit:
+        raise ComposerError(f"{path}: over {limit // 2**20} MB, far too large for a {what}")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ComposerError(f"{path}: {what} is not UTF-8 text ({e})") from None
 
 
 @contextlib.contextmanager

@@ -11,6 +11,7 @@ the file rather than a silently garbled lyric.
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import logging
 import re
@@ -37,6 +38,9 @@ ASS_STANZA_GAP_S = 3.0
 # they would split words, break syllable counts and travel into every sidecar
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
 _MAX_BYTES = 8 * 2**20  # the largest karaoke .ass files are a few hundred KB
+# a song has a few hundred timed lines, a concert a few thousand; settling lines costs ~100 us each
+MAX_TIMED_LINES = 10_000
+_SHOWN_WARNINGS = 5  # per file: one fault repeated on every line of a long file would flood the terminal
 _TIMED_SUFFIXES = {".lrc": "lrc", ".ass": "ass", ".ssa": "ass"}
 
 
@@ -82,10 +86,14 @@ def _read_bytes(path: Path) -> bytes:
         raise ComposerError(f"{path}: file not found")
     if path.is_dir():
         raise ComposerError(f"{path}: is a directory, not a lyrics file")
+    if not path.is_file():  # a pipe would block the read, a device such as /dev/zero never end it
+        raise ComposerError(f"{path}: not a regular file (a device or pipe?); give a lyrics file")
     try:
-        if path.stat().st_size > _MAX_BYTES:
-            raise ComposerError(f"{path}: {path.stat().st_size // 2**20} MB is far too large for a lyrics file")
-        return path.read_bytes()
+        with path.open("rb") as f:
+            data = f.read(_MAX_BYTES + 1)  # the file may have grown since it was looked at
+        if len(data) > _MAX_BYTES:
+            raise ComposerError(f"{path}: over {_MAX_BYTES // 2**20} MB, far too large for a lyrics file")
+        return data
     except OSError as exc:
         raise ComposerError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
 
@@ -266,13 +274,35 @@ def _word_from_pieces(pieces: list[tuple[str, float, float]]) -> Word:
     return Word(text=text, start=w0, end=w1, syllables=syllables)
 
 
+def _check_line_count(path: Path, n: int) -> None:
+    if n > MAX_TIMED_LINES:
+        raise ComposerError(f"{path}: {n:,} timed lines; composer reads at most {MAX_TIMED_LINES:,} "
+                            "(a song has a few hundred)")  # fmt: skip
+
+
+class _LineWarnings:
+    """The first few warnings about a file's lines in full, then how many more there were."""
+
+    def __init__(self, path: Path):
+        self.path, self.count = path, 0
+
+    def __call__(self, message: str, *args) -> None:
+        self.count += 1
+        if self.count <= _SHOWN_WARNINGS:
+            log.warning("%s: " + message, self.path, *args)
+
+    def summary(self) -> None:
+        if self.count > _SHOWN_WARNINGS:
+            log.warning("%s: %d more line warnings like these", self.path, self.count - _SHOWN_WARNINGS)
+
+
 def _settle(path: Path, drafts: list[LyricLine], duration: float, title: str, meta: dict) -> Timeline:
     """Enforce the Timeline invariants on drafted lines: in order, inside the audio, never overlapping."""
+    warn = _LineWarnings(path)
     kept: list[LyricLine] = []
     for line in sorted(drafts, key=lambda d: d.start):
         if line.start >= duration:
-            log.warning("%s: line %r starts at %.2f s, after the audio ends (%.2f s); dropped",
-                        path, line.text, line.start, duration)
+            warn("line %r starts at %.2f s, after the audio ends (%.2f s); dropped", line.text, line.start, duration)
             continue
         kept.append(line)
     lines: list[LyricLine] = []
@@ -285,14 +315,15 @@ def _settle(path: Path, drafts: list[LyricLine], duration: float, title: str, me
                 cut = max(nxt.start, _sung_end(line))
                 cut = min(cut, _sung_start(nxt), end)
                 if cut < _sung_end(line) - 1e-6:
-                    log.warning("%s: line %r overlaps the next one; cut at %.2f s", path, line.text, cut)
+                    warn("line %r overlaps the next one; cut at %.2f s", line.text, cut)
                 end = cut
                 kept[i + 1] = _clip_line(nxt, max(nxt.start, cut), nxt.end)
         line = _clip_line(line, line.start, end)
         if line.end <= line.start:
-            log.warning("%s: line %r has no time of its own (the next starts with it); dropped", path, line.text)
+            warn("line %r has no time of its own (the next starts with it); dropped", line.text)
             continue
         lines.append(line)
+    warn.summary()
     if not lines:
         raise ComposerError(f"{path}: no timed lyric lines within the audio ({duration:.1f} s)")
     timeline = Timeline(lines=tuple(lines), duration=duration, title=title, meta=meta)
@@ -395,6 +426,7 @@ def _read_lrc(path: Path, text: str, duration: float) -> Timeline:
             _shift_entry(e, shift)
     if not any(e.text for e in entries):
         raise ComposerError(f"{path}: no timed lyric lines (expected [mm:ss.xx] tags)")
+    _check_line_count(path, len(entries))
     return _settle(path, _lrc_drafts(entries, duration), duration, title, meta)
 
 
@@ -465,12 +497,15 @@ def _lrc_drafts(entries: list[_LrcEntry], duration: float) -> list[LyricLine]:
     """Each text entry ends at the next timed entry (a lyric or an empty end marker), its own trailing tag,
     or its syllable cap, whichever is first."""
     entries = sorted(entries, key=lambda e: e.start)
+    times = [e.start for e in entries]
+    marked = {e.start for e in entries if not e.text}  # times where an end marker stands
     drafts = []
-    for i, e in enumerate(entries):
+    for e in entries:
         if not e.text:
             continue  # an end marker
-        nxt = next((o.start for o in entries[i + 1 :] if o.start > e.start), None)
-        ends_marked = nxt is not None and any(not o.text for o in entries[i + 1 :] if o.start == nxt)
+        later = bisect.bisect_right(times, e.start)  # looked up, not scanned: a .lrc can have 10k lines
+        nxt = times[later] if later < len(times) else None
+        ends_marked = nxt in marked
         words = e.text.split()
         starts = [c.start for c in e.chunks or [] if c.text.strip()]
         if e.explicit_end is not None:
@@ -512,6 +547,7 @@ def _read_ass(path: Path, text: str, duration: float) -> Timeline:
     if title.lower() in {"<untitled>", "default aegisub file", "untitled"}:
         title = ""
     events = sorted((e for e in subs.events if not e.is_comment and e.type == "Dialogue"), key=lambda e: e.start)
+    _check_line_count(path, len(events))
     drafts: list[LyricLine] = []
     stanza, prev_end = 0, None
     for event in events:

@@ -21,6 +21,7 @@ from composer.types import Audio, Lyrics, Timeline
 Progress = Callable[[str, float, float], None]
 
 VIDEO_SUFFIXES = (".mp4",)
+MAX_LINE_CHARS = 300  # a karaoke line is shown whole on screen: a few dozen characters
 
 
 def _no_progress(stage: str, done: float, total: float) -> None:
@@ -56,7 +57,11 @@ def time_lyrics(audio: Audio, audio_path: Path, lyrics_path: Path, title: str | 
     from composer.lyricsfile import read_lyrics, strip_invisible
     from composer.render.fontchain import require_glyphs
 
+    if title and len(title) > MAX_LINE_CHARS:
+        raise ComposerError(f"--title is {len(title):,} characters; a title is at most {MAX_LINE_CHARS}")
     lyrics = read_lyrics(Path(lyrics_path), audio.duration)
+    shown = [ln.text for ln in lyrics.lines] if isinstance(lyrics, Timeline) else [text for text, _ in lyrics.lines]
+    _check_line_lengths(lyrics_path, [lyrics.title, *shown])
     title = strip_invisible(title) if title else title
     if font:
         require_drawable(lyrics, lyrics_path, font)
@@ -86,6 +91,16 @@ def require_drawable(lyrics: Lyrics | Timeline, source: Path, font: str) -> None
 
     texts = [ln.text for ln in lyrics.lines] if isinstance(lyrics, Timeline) else [t for t, _ in lyrics.lines]
     require_glyphs(source, texts, font)
+
+
+def _check_line_lengths(path: Path, lines: list[str]) -> None:
+    """Refuse a line no screen can show (``lines[0]`` is the title): laying out a megabyte of text every
+    frame would take hours."""
+    for n, text in enumerate(lines):
+        if len(text) > MAX_LINE_CHARS:
+            what = f"lyric line {n}" if n else "the title"
+            raise ComposerError(f"{path}: {what} ({text[:20]!r}...) is {len(text):,} characters; a sung line or "
+                                f"title is at most {MAX_LINE_CHARS}")  # fmt: skip
 
 
 def _title_from(path: Path) -> str:

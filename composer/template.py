@@ -11,6 +11,7 @@ Lengths in [text] and [title] (size, stroke, margin, effect size) are pixels for
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field, fields
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from composer.errors import ComposerError
+from composer.fsutil import read_small_text
 from composer.render.fonts import FONT_NAMES
 
 MIN_SIDE, MAX_SIDE = 128, 4096
@@ -181,12 +183,7 @@ def _read_source(name_or_path: str | Path) -> tuple[str, str]:
     as_text = str(name_or_path)
     if isinstance(name_or_path, Path) or "/" in as_text or "\\" in as_text or as_text.endswith(".toml"):
         path = Path(name_or_path)
-        try:
-            return path.read_text(encoding="utf-8"), str(path)
-        except FileNotFoundError:
-            raise ComposerError(f"{path}: template file not found") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ComposerError(f"{path}: cannot read template: {exc}") from exc
+        return read_small_text(path, "template file"), str(path)
     ref = resources.files("composer.templates").joinpath(f"{as_text}.toml")
     if not ref.is_file():
         names = ", ".join(builtin_templates())
@@ -226,6 +223,8 @@ def _check_value(where: str, spec: dataclasses.Field, value: Any) -> Any:
     # numbers: bool is an int subclass in Python, so reject it explicitly
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ComposerError(f"{where}: expected a number")
+    if isinstance(value, float) and not math.isfinite(value):  # TOML has nan and inf, which no bound rejects
+        raise ComposerError(f"{where}: expected a finite number")
     if kind is int and not (isinstance(value, int) or float(value).is_integer()):
         raise ComposerError(f"{where}: expected a whole number")
     lo, hi = meta["lo"], meta["hi"]

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+# seeds users give: numpy and torch each accept a different range, and every seed in this one works for both
+MAX_SEED = 2**32 - 1
 
 
 @dataclass(frozen=True, eq=False)
@@ -86,6 +90,11 @@ class Timeline:
     title: str = ""
     meta: dict[str, Any] = field(default_factory=dict, compare=False)
 
+    def __post_init__(self) -> None:
+        # titles come from file names, --title and lyric-file headers; a newline in one would start a new
+        # header line in the .ass and .lrc sidecars
+        object.__setattr__(self, "title", one_line(self.title))
+
     def validate(self, eps: float = 1e-6) -> None:
         prev_end = 0.0
         for line in self.lines:
@@ -165,3 +174,8 @@ class Timeline:
 def _check_span(text: str, start: float, end: float, lower: float, upper: float, eps: float) -> None:
     if not (lower - eps <= start <= end <= upper + eps):
         raise ValueError(f"timing of {text!r} ({start:.3f}-{end:.3f}) is outside {lower:.3f}-{upper:.3f}")
+
+
+def one_line(text: str) -> str:
+    """``text`` as one line: control characters dropped, each run of whitespace (newlines too) one space."""
+    return " ".join("".join(ch for ch in text if ch.isspace() or unicodedata.category(ch) != "Cc").split())

@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from composer.bandrender import plan_songs, render_band
 from composer.errors import ComposerError
 from tests.conftest import SMALL_TEMPLATE
 from tests.mp4probe import decode_audio, probe
+from tests.procs import alive, children, composer, run, started
 
 def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
@@ -79,43 +79,29 @@ def test_song_plan_adds_up():
     assert plan_songs(20.0) == [20.0]
 
 
-def _descendants(pid: int) -> set[int]:
-    kids: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            kids.setdefault(ppid, []).append(int(entry))
-    found, stack = set(), [pid]
-    while stack:
-        for child in kids.get(stack.pop(), []):
-            found.add(child)
-            stack.append(child)
-    return found
-
-
-def test_ctrl_c_leaves_no_file_and_no_process(debug_band, tmp_path):
-    out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "composer", "render", "--band", "debugband", "--bands-dir",
-           str(debug_band.folder.parent), "--length", "60s", "-o", str(out / "v.mp4")]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.time() + 60
-    kids: set[int] = set()
-    while time.time() < deadline and len(kids) < 2:  # the audio process and ffmpeg are running
-        time.sleep(0.3)
-        kids = _descendants(proc.pid)
-    assert len(kids) >= 2
-    time.sleep(1.0)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)  # drains the pipes: a full one would block the render's exit
-    assert proc.returncode != 0, err
-    assert not out.exists() or list(out.iterdir()) == []
-    time.sleep(0.5)
-    alive = [pid for pid in kids if Path(f"/proc/{pid}").exists()
-             and "Z" not in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]]  # fmt: skip
-    assert alive == []
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
+def test_interrupt_leaves_no_file_and_no_process(debug_band, tmp_path, sig):
+    out, work = tmp_path / "out", tmp_path / "tmp"
+    work.mkdir()
+    cmd = composer("render", "--band", "debugband", "--bands-dir", debug_band.folder.parent, "--length", "60s",
+                   "-o", out / "v.mp4")  # fmt: skip
+    env = {**os.environ, "TMPDIR": str(work)}
+    with started(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env) as proc:
+        deadline = time.time() + 60
+        kids: set[int] = set()
+        while time.time() < deadline and len(kids) < 2:  # the audio process and ffmpeg are running
+            time.sleep(0.3)
+            kids = children(proc)
+        assert len(kids) >= 2
+        time.sleep(1.0)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)  # drains the pipes: a full one would block the render's exit
+        assert proc.returncode == 128 + sig, err
+        assert b"Traceback" not in err, err
+        assert not out.exists() or list(out.iterdir()) == []
+        assert list(work.iterdir()) == []
+        time.sleep(0.5)
+        assert alive(kids) == []
 
 
 def test_full_disk_is_one_clean_error(debug_band, tmp_path):
@@ -128,9 +114,9 @@ def test_full_disk_is_one_clean_error(debug_band, tmp_path):
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (3_000_000, 3_000_000))
 
-    cmd = [sys.executable, "-m", "composer", "render", "--band", "debugband", "--bands-dir",
-           str(debug_band.folder.parent), "--length", "30s", "-o", str(out / "v.mp4"), "--quiet"]  # fmt: skip
-    r = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=limit, timeout=300)
+    cmd = composer("render", "--band", "debugband", "--bands-dir", debug_band.folder.parent, "--length", "30s",
+                   "-o", out / "v.mp4", "--quiet")  # fmt: skip
+    r = run(cmd, preexec=limit, timeout=300)
     assert r.returncode == 2, r.stderr
     errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
     assert len(errors) == 1 and "Traceback" not in r.stderr, r.stderr

@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,9 +18,7 @@ from composer.batchjobs import load_jobfile
 from composer.errors import ComposerError
 from tests.conftest import SMALL_TEMPLATE
 from tests.mp4probe import decode_audio
-
-_REPO = Path(__file__).resolve().parents[1]
-
+from tests.procs import children, composer, run, started
 
 def _sha(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
@@ -49,8 +46,7 @@ def _karaoke_job(name: str, song_inputs, audio: Path | None = None) -> str:
 
 
 def _cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "composer", "batch", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=_REPO)  # fmt: skip
+    return run(composer("batch", *args), timeout=timeout)
 
 
 # ----------------------------------------------------------------------------------------------- validation
@@ -80,6 +76,11 @@ def _cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
         ('[defaults]\nworkers = 3\n[[job]]\nband = "x"\nlength = "10s"\noutput = "v.mp4"\n',
          ["[defaults]", "unknown key 'workers'"]),
         ('[[job]]\nband = "x"\nlength = "25s"\nsongs = 5\noutput = "v.mp4"\n', ["job #1", "songs", "at least 10"]),
+        ('[[job]]\nband = "x"\nlength = "10s"\noutput = "v.mp4"\nseed = 18446744073709551\n',
+         ["job #1", "seed = 18446744073709551", "0 to 4294967295"]),
+        ('[[job]]\nband = "x"\nlength = "10s"\noutput = "v.mp4"\nseed = -1\n', ["job #1", "0 to 4294967295"]),
+        ('[[job]]\nband = "x"\nlength = nan\noutput = "v.mp4"\n', ["job #1", "length", "12s"]),
+        ('[[job]]\nband = "x"\nlength = inf\noutput = "v.mp4"\n', ["job #1", "length", "12s"]),
     ],
 )  # fmt: skip
 def test_bad_job_file_names_job_and_key(tmp_path, body, expected):
@@ -181,36 +182,31 @@ def test_killed_midway_then_rerun_finishes_the_rest(debug_band, tmp_path, sig):
     body = _defaults(debug_band) + "".join(_render_job(f"j{i}", seed=10 + i) for i in range(3))
     path = _write(tmp_path, body)
     manifest_path = tmp_path / "jobs.manifest.json"
-    proc = subprocess.Popen([sys.executable, "-m", "composer", "batch", str(path), "-q"], cwd=_REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
-    try:
+    with started(composer("batch", path, "-q"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as proc:
         deadline = time.monotonic() + 150
         while not read_manifest(manifest_path) and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.2)
         assert proc.poll() is None, "the batch ended before it could be killed"
         time.sleep(1.0)  # well into the second job
+        children(proc)  # remembered: the clean-up kills workers a SIGKILL left behind
         os.kill(proc.pid, sig)
         proc.wait(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    done_before = {n for n, e in read_manifest(manifest_path).items() if e["status"] == "done"}
-    assert done_before and len(done_before) < 3
-    first = tmp_path / "out" / f"{sorted(done_before)[0]}.mp4"
-    stamp = (first.stat().st_mtime_ns, _sha(first))
-    time.sleep(1.0)  # give a worker orphaned by SIGKILL time to notice and stop
-    assert not list((tmp_path / "out").glob(f".{first.stem}.*"))  # the finished job left nothing half-done
+        done_before = {n for n, e in read_manifest(manifest_path).items() if e["status"] == "done"}
+        assert done_before and len(done_before) < 3
+        first = tmp_path / "out" / f"{sorted(done_before)[0]}.mp4"
+        stamp = (first.stat().st_mtime_ns, _sha(first))
+        time.sleep(1.0)  # give a worker orphaned by SIGKILL time to notice and stop
+        assert not list((tmp_path / "out").glob(f".{first.stem}.*"))  # the finished job left nothing half-done
 
-    proc2 = _cli(str(path), "-q")
-    assert proc2.returncode == 0, proc2.stderr
-    manifest = read_manifest(manifest_path)
-    assert all(manifest[f"j{i}"]["status"] == "done" for i in range(3))
-    assert (first.stat().st_mtime_ns, _sha(first)) == stamp  # not redone, not rewritten
-    assert all((tmp_path / "out" / f"j{i}.mp4").is_file() for i in range(3))
-    leftovers = [p.name for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]
-    assert not leftovers, leftovers
-    assert "part" not in " ".join(p.name for p in tmp_path.iterdir())
+        proc2 = _cli(str(path), "-q")
+        assert proc2.returncode == 0, proc2.stderr
+        manifest = read_manifest(manifest_path)
+        assert all(manifest[f"j{i}"]["status"] == "done" for i in range(3))
+        assert (first.stat().st_mtime_ns, _sha(first)) == stamp  # not redone, not rewritten
+        assert all((tmp_path / "out" / f"j{i}.mp4").is_file() for i in range(3))
+        leftovers = [p.name for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]
+        assert not leftovers, leftovers
+        assert "part" not in " ".join(p.name for p in tmp_path.iterdir())
 
 
 # ----------------------------------------------------------------------------------------------- Ray

@@ -11,6 +11,7 @@ import soundfile as sf
 from composer.errors import ComposerError
 from composer.render.writer import VideoWriter
 from tests.mp4probe import probe
+from tests.procs import alive, children, started
 
 
 def _gray_frame(w, h, level):
@@ -57,23 +58,32 @@ def test_unwritable_folder_is_one_clear_error(tmp_path):
         VideoWriter(tmp_path / "missing" / "v.mp4", 64, 48, 30).__enter__()
 
 
-def test_sigint_leaves_no_partial_file_and_no_ffmpeg(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
+def test_interrupt_leaves_no_partial_file_and_no_ffmpeg(tmp_path, sig):
     script = textwrap.dedent(f"""
-        import numpy as np, sys
+        import numpy as np, signal, sys
+        from composer.errors import Terminated
         from composer.render.writer import VideoWriter
+
+        def terminate(signum, frame):
+            raise Terminated  # what the composer command installs for SIGTERM
+
+        signal.signal(signal.SIGTERM, terminate)
         frame = np.zeros(640 * 480 * 3 // 2, np.uint8)
         with VideoWriter({str(tmp_path / 'v.mp4')!r}, 640, 480, 30) as w:
             print("started", flush=True)
             while True:
                 w.write(frame)
     """)
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert proc.stdout.readline().strip() == b"started"
-    time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)
-    proc.wait(timeout=20)
-    assert proc.returncode != 0
-    assert list(tmp_path.iterdir()) == []
-    # the writer's ffmpeg ran in its own session; it must be gone too
-    out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-    assert str(tmp_path) not in out
+    with started([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        assert proc.stdout.readline().strip() == b"started"
+        time.sleep(0.5)
+        ffmpeg = children(proc)
+        assert ffmpeg
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=20)
+        assert proc.returncode != 0, err
+        assert list(tmp_path.iterdir()) == []
+        # the writer's ffmpeg ran in its own session; it must be gone too
+        time.sleep(0.5)
+        assert alive(ffmpeg) == []

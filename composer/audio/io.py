@@ -19,7 +19,7 @@ import contextlib
 import logging
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
@@ -39,6 +39,12 @@ log = logging.getLogger("composer")
 
 _BLOCK = 1 << 16  # frames per processing block (~1.4 s at 48 kHz)
 _READ_BLOCK = 1 << 18
+_SMALL_READ = 4096
+_SEEK_FAILED = 39  # libsndfile's "Internal psf_fseek() failed": what reading past the real end gives
+_TRUSTED_S = 600  # seconds of a header's length allocated before reading; beyond that the buffer grows
+# audio composer reads: the analysis needs a few kHz of bandwidth, and the resampling filter grows with the rate
+MIN_RATE, MAX_RATE = 8000, 768_000
+MAX_AUDIO_SECONDS = 3 * 3600
 
 # limiter behaviour
 _LOOKAHEAD_S = 0.002  # attack ramp; the gain reaches its target exactly at the peak
@@ -74,6 +80,9 @@ def read_audio(path: Path) -> Audio:
     with handle:
         if handle.frames == 0:
             raise ComposerError(f"{path}: contains no audio samples")
+        if not MIN_RATE <= handle.samplerate <= MAX_RATE:
+            raise ComposerError(f"{path}: sample rate {handle.samplerate} Hz; composer reads {MIN_RATE} Hz to "
+                                f"{MAX_RATE} Hz")  # fmt: skip
         samples = _read_all(handle, path)
         rate = handle.samplerate
     if samples.shape[0] == 0:
@@ -93,36 +102,69 @@ def _check_readable_file(path: Path) -> None:
 
 
 def _read_all(handle: sf.SoundFile, path: Path) -> np.ndarray:
-    """Read block by block into one preallocated array, downmixing as we go so >2 channels never sit whole."""
+    """Read block by block, downmixing as we go so >2 channels never sit whole.
+
+    The header's frame count is only a hint: it can be missing or claim hours for a file of seconds, so at
+    most ``_TRUSTED_S`` of it is allocated up front and the buffer grows (doubling) with what is really read.
+    """
     mix = _downmix_matrix(handle.channels, vorbis_order=handle.format == "OGG")
     out_channels = handle.channels if mix is None else 2
     expected = handle.frames
-    out = np.empty((expected, out_channels), dtype=np.float32)
+    limit = MAX_AUDIO_SECONDS * handle.samplerate
+    out = np.empty((max(0, min(expected, _TRUSTED_S * handle.samplerate, limit)), out_channels), dtype=np.float32)
     filled = 0
-    extra: list[np.ndarray] = []  # compressed formats can hold more frames than their header promised
     try:
-        while True:
-            block = handle.read(_READ_BLOCK, dtype="float32", always_2d=True)
-            if block.shape[0] == 0:
-                break
+        for block in _blocks(handle, path):
             if not np.isfinite(block).all():
                 raise ComposerError(f"{path}: contains invalid (NaN or infinite) samples")
+            if filled + block.shape[0] > limit:
+                raise ComposerError(f"{path}: longer than {MAX_AUDIO_SECONDS // 3600} hours; composer reads audio "
+                                    "up to that length")  # fmt: skip
             if mix is not None:
                 block = block @ mix
-            take = min(block.shape[0], expected - filled)
-            out[filled : filled + take] = block[:take]
-            filled += take
-            if take < block.shape[0]:
-                extra.append(block[take:])
+            if filled + block.shape[0] > out.shape[0]:
+                out = _grown(out, filled, filled + block.shape[0], limit)
+            out[filled : filled + block.shape[0]] = block
+            filled += block.shape[0]
     except (sf.LibsndfileError, RuntimeError) as exc:
         raise ComposerError(f"{path}: audio data is corrupt ({_short_reason(exc)})") from exc
-    if extra:
-        return np.concatenate([out] + extra)
     if filled < expected:
         log.warning("%s: %d of %d frames could be decoded; the file looks truncated", path, filled, expected)
-        # copy only when the waste is worth returning to the allocator
-        return out[:filled].copy() if filled < 0.9 * expected else out[:filled]
-    return out
+    # copy only when the waste is worth returning to the allocator
+    return out[:filled].copy() if filled < 0.9 * out.shape[0] else out[:filled]
+
+
+def _blocks(handle: sf.SoundFile, path: Path) -> Iterator[np.ndarray]:
+    """The file's frames, block by block, as float32 (frames, channels).
+
+    A header promising more frames than the file holds makes libsndfile fail at the real end of the data
+    (a seek error) and drop the block it was decoding; that stretch is read again in small steps from a
+    fresh handle, so the file is read as far as it goes, less at most one small step.
+    """
+    done, size = 0, _READ_BLOCK
+    with contextlib.ExitStack() as reopened:
+        while True:
+            try:
+                block = handle.read(size, dtype="float32", always_2d=True)
+            except sf.LibsndfileError as exc:
+                if exc.code != _SEEK_FAILED or done == 0:
+                    raise
+                if size == _SMALL_READ:
+                    return
+                handle, size = reopened.enter_context(sf.SoundFile(path)), _SMALL_READ
+                handle.seek(done)
+                continue
+            if block.shape[0] == 0:
+                return
+            done += block.shape[0]
+            yield block
+
+
+def _grown(buffer: np.ndarray, filled: int, needed: int, limit: int) -> np.ndarray:
+    """A larger buffer holding ``buffer[:filled]``: doubled, so reading stays linear in the frames read."""
+    bigger = np.empty((min(max(needed, 2 * buffer.shape[0]), limit), buffer.shape[1]), dtype=buffer.dtype)
+    bigger[:filled] = buffer[:filled]
+    return bigger
 
 
 def _short_reason(exc: Exception) -> str:

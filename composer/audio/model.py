@@ -27,7 +27,7 @@ from safetensors.torch import save as safetensors_bytes
 from torch import nn
 
 from composer.errors import ComposerError
-from composer.fsutil import atomic_path
+from composer.fsutil import atomic_path, read_small_text
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -50,8 +50,23 @@ class SampleRNNConfig:
     sample_rate: int = 16000
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "frame_sizes", tuple(int(f) for f in self.frame_sizes))
-        object.__setattr__(self, "dims", tuple(int(d) for d in self.dims))
+        for name in ("frame_sizes", "dims"):
+            value = getattr(self, name)
+            if isinstance(value, (str, bytes)) or not all(_whole(v) for v in value):
+                raise ValueError(f"{name} must be a list of whole numbers, not {value!r}")
+            object.__setattr__(self, name, tuple(int(v) for v in value))
+        for name in ("mlp_dim", "layers", "embedding", "q_levels", "sample_rate"):
+            if not _whole(getattr(self, name)):
+                raise ValueError(f"{name} must be a whole number, not {getattr(self, name)!r}")
+        if not isinstance(self.skip, bool):
+            raise ValueError(f"skip must be true or false, not {self.skip!r}")
+        # a config.json is outside input: sizes past these would allocate gigabytes before anything is checked
+        for name, value, most in (("frame_sizes", max(self.frame_sizes, default=0), 256),
+                                  ("dims", max(self.dims, default=0), 2048), ("mlp_dim", self.mlp_dim, 2048),
+                                  ("embedding", self.embedding, 1024), ("layers", self.layers, 8),
+                                  ("sample_rate", self.sample_rate, 192_000)):  # fmt: skip
+            if value > most:
+                raise ValueError(f"{name} {value} is over the limit of {most}")
         if len(self.frame_sizes) not in (1, 2):
             raise ValueError(f"SampleRNN has 2 or 3 tiers: frame_sizes needs 1 or 2 entries, not {self.frame_sizes}")
         if len(self.dims) != len(self.frame_sizes):
@@ -93,6 +108,10 @@ class SampleRNNConfig:
         if unknown:
             raise ValueError(f"unknown config keys {unknown}")
         return cls(**data)
+
+
+def _whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 PRESETS: dict[str, SampleRNNConfig] = {
@@ -265,8 +284,8 @@ def load_config(folder: str | os.PathLike) -> SampleRNNConfig:
     if not path.is_file():
         raise ComposerError(f"{path}: not found; is {Path(folder)} a SampleRNN model folder?")
     try:
-        return SampleRNNConfig.from_json(path.read_text(encoding="utf-8"))
-    except (ValueError, TypeError, UnicodeDecodeError) as exc:
+        return SampleRNNConfig.from_json(read_small_text(path, "model config"))
+    except (ValueError, TypeError) as exc:
         raise ComposerError(f"{path}: not a valid SampleRNN config ({_one_line(exc)})") from exc
 
 

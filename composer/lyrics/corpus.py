@@ -37,6 +37,7 @@ _ASCII_FOLD = str.maketrans({
 # "[Chorus]", "(x2)", "Verse 1:" are annotations, not sung text
 _SECTION_MARK = re.compile(r"^[\[(]?\s*(chorus|verse|bridge|intro|outro|refrain|pre-chorus|solo|x\d+|\d+x)\b[^\])]*[\])]?:?$", re.I)
 _REPEAT_SUFFIX = re.compile(r"\s*[\[(]?\s*(x\s*\d+|\d+\s*x)\s*[\])]?$", re.I)
+_LONGEST_REPEAT_SUFFIX = 16  # " (x 12)": a longer tail is not a repeat mark
 
 
 @dataclass(frozen=True)
@@ -92,8 +93,10 @@ class Corpus:
 def clean_line(text: str) -> str:
     """One sung line: NFKC, typographic quotes/dashes folded to ASCII, controls dropped, spaces collapsed."""
     text = unicodedata.normalize("NFKC", text).translate(_ASCII_FOLD)
-    text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C")
-    text = _REPEAT_SUFFIX.sub("", " ".join(text.split()))
+    text = " ".join("".join(ch for ch in text if unicodedata.category(ch)[0] != "C").split())
+    if len(text) > MAX_LINE_CHARS + _LONGEST_REPEAT_SUFFIX:  # the suffix search is quadratic in a digit run
+        return ""
+    text = _REPEAT_SUFFIX.sub("", text)
     if not text or _SECTION_MARK.match(text) or len(text) > MAX_LINE_CHARS:
         return ""
     return text
@@ -287,4 +290,12 @@ class NoveltyIndex:
 
     @classmethod
     def load(cls, path: Path, width: int = NOVELTY_CHARS) -> NoveltyIndex:
-        return cls(np.load(path, allow_pickle=False), width)
+        try:
+            # mapped, not read: a header can claim terabytes, and mapping checks the claim against the file
+            hashes = np.load(path, allow_pickle=False, mmap_mode="r")
+        except (OSError, ValueError, EOFError) as exc:
+            raise ComposerError(f"{path}: not a novelty index ({exc})") from None
+        if hashes.dtype != np.uint64 or hashes.ndim != 1:
+            raise ComposerError(f"{path}: not a novelty index (expected 64-bit hashes, found {hashes.dtype} "
+                                f"{hashes.shape})")  # fmt: skip
+        return cls(np.array(hashes), width)

@@ -23,6 +23,7 @@ from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 from transformers.utils import logging as hf_logging
 
 from composer.errors import ComposerError
+from composer.fsutil import read_small_text
 
 PAD, BOS, EOS, UNK = "<|pad|>", "<|bos|>", "<|eos|>", "<|unk|>"
 STANZA = "<|stanza|>"  # a stanza break; a line break is the "\n" character itself
@@ -137,11 +138,52 @@ def load_model(folder: str | os.PathLike) -> tuple[GPT2LMHeadModel, PreTrainedTo
     for name in ("config.json", "model.safetensors", "tokenizer.json", META_FILE):
         if not (folder / name).is_file():
             raise ComposerError(f"{folder}: not a lyric model folder ({name} is missing)")
+    _check_sizes(folder / "config.json", _read_json(folder / "config.json"), _CONFIG_LIMITS, optional=("n_inner",))
+    meta = _read_json(folder / META_FILE)
+    _check_sizes(folder / META_FILE, meta, _META_LIMITS, optional=("stanza_lines", "novelty_chars"))
+    line_chars = meta.get("line_chars")
+    if not (isinstance(line_chars, list) and len(line_chars) == 2 and all(_whole(n) for n in line_chars)
+            and 1 <= line_chars[0] <= line_chars[1] <= 10_000):  # fmt: skip
+        raise ComposerError(f"{folder / META_FILE}: line_chars must be [shortest, longest], whole numbers from 1 "
+                            f"to 10000 (got {line_chars!r})")  # fmt: skip
     try:
         tokenizer = PreTrainedTokenizerFast.from_pretrained(folder)
         model = GPT2LMHeadModel.from_pretrained(folder)
-        meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ComposerError(f"{folder}: lyric model cannot be loaded ({exc})") from exc
+    except (OSError, ValueError, RuntimeError, TypeError) as exc:  # RuntimeError: weights of another shape
+        raise ComposerError(f"{folder}: lyric model cannot be loaded ({_first_line(exc)})") from exc
     model.train(False)
     return model, tokenizer, meta
+
+
+# what a config.json or lyrics.json may say: sizes past these would allocate gigabytes before weights load
+_CONFIG_LIMITS = {"n_layer": 64, "n_head": 64, "n_embd": 8192, "n_positions": 8192, "vocab_size": 1_000_000,
+                  "n_inner": 32768}  # fmt: skip
+_META_LIMITS = {"stanza_lines": 64, "novelty_chars": 1000}
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(read_small_text(path, "model file"))
+    except ValueError as exc:
+        raise ComposerError(f"{path}: not readable JSON ({_first_line(exc)})") from exc
+    if not isinstance(data, dict):
+        raise ComposerError(f"{path}: expected a JSON object")
+    return data
+
+
+def _check_sizes(path: Path, data: dict, limits: dict[str, int], optional: tuple[str, ...] = ()) -> None:
+    for key, most in limits.items():
+        value = data.get(key)
+        if value is None and key in optional:
+            continue
+        if not (_whole(value) and 1 <= value <= most):
+            raise ComposerError(f"{path}: {key} = {value!r}: expected a whole number from 1 to {most}")
+
+
+def _whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -13,6 +13,10 @@ from functools import lru_cache
 import pyphen
 
 _VOWELS = "aeiouy"
+# no sung word comes near these ("supercalifragilisticexpialidocious" has 14 syllables, 34 letters); past
+# them a word is junk (a 1 MB run of letters), counted and cut in time proportional to its length
+MAX_SYLLABLES = 32
+_LONGEST_WORD = 64
 _CORE = re.compile(r"[a-z']+")
 _hyphenator = pyphen.Pyphen(lang="en_US")
 
@@ -58,9 +62,9 @@ def count_syllables(word: str) -> int:
     n = _cmu().get(core)
     if n is None and core.endswith("'s"):
         n = _cmu().get(core[:-2])
-    if n is None:
+    if n is None and len(core) <= _LONGEST_WORD:
         n = _compound_count(core)
-    return n if n else _rule_count(core.replace("'", ""))
+    return min(n if n else _rule_count(core.replace("'", "")), MAX_SYLLABLES)
 
 
 def _compound_count(core: str) -> int | None:
@@ -95,6 +99,8 @@ def syllabify(word: str) -> tuple[str, ...]:
     n = count_syllables(word)
     if n <= 1:
         return (word,)
+    if len(word) > _LONGEST_WORD:  # the merging and cutting below are quadratic in the pieces of a long word
+        return _even_pieces(word, n)
     pieces = _hyphenator.inserted(word, hyphen="\x00").split("\x00")
     pieces = [p for p in pieces if p]
     while len(pieces) > n:
@@ -136,3 +142,9 @@ def _split_middle(piece: str) -> list[str] | None:
         return None
     cut = letters[len(letters) // 2]
     return [piece[:cut], piece[cut:]]
+
+
+def _even_pieces(word: str, n: int) -> tuple[str, ...]:
+    """``word`` cut into ``n`` pieces of (nearly) equal length."""
+    cuts = [round(k * len(word) / n) for k in range(n + 1)]
+    return tuple(word[a:b] for a, b in zip(cuts, cuts[1:]))

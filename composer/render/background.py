@@ -26,6 +26,8 @@ from composer.template import BackgroundSettings
 log = logging.getLogger("composer")
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
+# Pillow picks a decoder by content, not name: a PostScript file named .jpg would run Ghostscript
+IMAGE_FORMATS = ("JPEG", "PNG", "WEBP")
 # Pillow's own default (~89 MP) only warns; we refuse anything above this so a hostile or mistaken file
 # cannot take gigabytes of memory.
 MAX_IMAGE_PIXELS = 80_000_000
@@ -62,10 +64,10 @@ def _image_problem(path: Path) -> str | None:
         with warnings.catch_warnings():
             # Pillow only warns between the limit and twice the limit; make that a refusal too
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
+            with Image.open(path, formats=IMAGE_FORMATS) as im:
                 im.verify()
             # verify() checks structure only; decoding a small draft catches truncated pixel data
-            with Image.open(path) as im:
+            with Image.open(path, formats=IMAGE_FORMATS) as im:
                 im.draft("RGB", (64, 64))
                 im.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -82,7 +84,7 @@ def open_rgb(source: Path | Image.Image, draft_size: tuple[int, int] | None = No
     else:
         Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
         try:
-            im = Image.open(source)
+            im = Image.open(source, formats=IMAGE_FORMATS)
             if draft_size:
                 im.draft("RGB", draft_size)  # JPEG: decode at a reduced scale when that is still big enough
             im.load()

@@ -15,7 +15,7 @@ import pysubs2
 from composer.errors import ComposerError
 from composer.fsutil import atomic_path, write_text_atomic
 from composer.lyricsfile import lrc_line_cap
-from composer.types import LyricLine, Timeline
+from composer.types import LyricLine, Timeline, one_line
 
 _COLOUR = re.compile(r"#?([0-9a-fA-F]{6})([0-9a-fA-F]{2})?")
 
@@ -58,7 +58,7 @@ def write_ass(
     subs = pysubs2.SSAFile()
     subs.info.update(
         {
-            "Title": timeline.title or path.stem,
+            "Title": timeline.title or one_line(path.stem),
             "PlayResX": str(int(width)),
             "PlayResY": str(int(height)),
             "ScaledBorderAndShadow": "yes",
@@ -159,7 +159,7 @@ def write_lrc(timeline: Timeline, path: Path) -> None:
     (a pause follows, or the line outlasts the cap that readers without an end apply)."""
     out = []
     if timeline.title:
-        out.append(f"[ti:{_one_line(timeline.title)}]")
+        out.append(f"[ti:{one_line(timeline.title)}]")
     out.append(f"[length:{format_lrc_time(timeline.duration)}]")
     out.append("[re:composer]")
     out.append("")
@@ -176,8 +176,8 @@ def write_lrc(timeline: Timeline, path: Path) -> None:
 
 def _lrc_words(line: LyricLine) -> str:
     if not line.words:
-        return _one_line(line.text)
-    return " ".join(f"<{format_lrc_time(w.start)}>{_one_line(w.text)}" for w in line.words)
+        return one_line(line.text)
+    return " ".join(f"<{format_lrc_time(w.start)}>{one_line(w.text)}" for w in line.words)
 
 
 def _needs_end_marker(line: LyricLine, next_start: float | None) -> bool:
@@ -190,10 +190,6 @@ def _needs_end_marker(line: LyricLine, next_start: float | None) -> bool:
     return lrc_line_cap(_cs(line.start) / 100, words, starts) < end_cs / 100
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
 # ----------------------------------------------------------------------------------------------- SRT, JSON
 
 
@@ -204,7 +200,7 @@ def write_srt(timeline: Timeline, path: Path) -> None:
         start_ms, end_ms = int(round(line.start * 1000)), int(round(line.end * 1000))
         if end_ms > start_ms:
             # pysubs2 holds text in ASS form and drops {...} when writing SRT, so braces are escaped here too
-            subs.events.append(pysubs2.SSAEvent(start=start_ms, end=end_ms, text=_escape(_one_line(line.text))))
+            subs.events.append(pysubs2.SSAEvent(start=start_ms, end=end_ms, text=_escape(one_line(line.text))))
     with atomic_path(path) as tmp:
         subs.save(str(tmp), format_="srt", encoding="utf-8")
 

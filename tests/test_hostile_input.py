@@ -1,0 +1,471 @@
+"""Hostile and careless input: each case gets one `error:` line and exit 2, or works, never a traceback or a
+run without bound; an interrupted run leaves no file, no work folder and no process.
+
+Cases tried here:
+- seeds out of range: --seed -1, --seed 2**64 (numpy and torch reject them deep inside)
+- NaN and infinity: --temperature nan, --top-p inf, --length of 45 nines (reads as inf), --at nan,
+  template values nan / inf (TOML has both)
+- --length past the cap (100h) without --max-length; --lines 10**9, --streams 10**7 or 0, --workers 10**5,
+  --threads -1
+- Rich markup in an output path and a title ("[/b]"): the render succeeds and reports
+- a newline and an escape character in --title: one Title line in the .ass header
+- a newline in `band create --description`: refused; a newline in a lyric folder's name: band.toml reads back
+- lyric "files" that are devices or pipes: /dev/zero, a FIFO; a 1 MB line in a .txt or .lrc given to karaoke;
+  a 100 kB title in --title or an .lrc's [ti:]; a template or job file that is /dev/zero or a FIFO
+- unbounded work: a 1 MB word in an .lrc, a 200k-line .lrc, a 1 MB digit run in a corpus file, the syllable
+  counter on a 1 MB word (each under a generous timeout)
+- a FLAC whose header claims 6 hours (holds 10 s): read as 10 s without allocating 6 hours
+- an 800 Hz WAV into `karaoke` and `align`
+- a PostScript file named .jpg in the image folder: never opened as PostScript (no Ghostscript)
+- model folders: config.json sizes of 10**9, NaN, inf, strings, booleans (audio and lyric models);
+  lyrics.json with bad line_chars, NaN stanza_lines, negative novelty_chars, or not an object; a novelty.npy
+  whose header claims a terabyte
+- SIGTERM to `composer karaoke` mid-render: no .part file, no work folder in TMPDIR, no ffmpeg left
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from composer.cli import MAX_SEED, app
+from composer.errors import ComposerError
+from tests.procs import alive, children, composer, run, started
+
+GENEROUS_S = 20  # linear work takes well under a second; a quadratic loop takes hours
+
+
+def cli(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def assert_one_error(result, *needles) -> str:
+    """Exit 2, exactly one `error:` line (containing each needle), no traceback; the line."""
+    output = result.output if hasattr(result, "output") else result.stderr
+    code = result.exit_code if hasattr(result, "exit_code") else result.returncode
+    lines = [ln for ln in output.splitlines() if ln.startswith("error:")]
+    assert code == 2 and len(lines) == 1 and "Traceback" not in output, output
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+@contextlib.contextmanager
+def within(seconds: float):
+    """Fail (rather than hang) when the body runs past ``seconds``."""
+
+    def expire(signum, frame):
+        raise TimeoutError(f"still running after {seconds} s: unbounded work")
+
+    old = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+# ----------------------------------------------------------------------------------------------- numbers
+
+
+@pytest.mark.parametrize("seed", [-1, 2**64, MAX_SEED + 1])
+@pytest.mark.parametrize("command", [["generate", "audio", "-o", "x.wav"], ["render", "--band", "x"],
+                                     ["generate", "lyrics", "--band", "x"]])  # fmt: skip
+def test_seed_out_of_range_is_one_error(tmp_path, command, seed):
+    res = cli(*command, "--seed", seed)
+    assert_one_error(res, "--seed", f"0 to {MAX_SEED}")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["generate", "audio", "-o", "x.wav", "--temperature", "nan"], "--temperature"),
+    (["generate", "lyrics", "--band", "x", "--temperature", "inf"], "--temperature"),
+    (["generate", "lyrics", "--band", "x", "--top-p", "nan"], "--top-p"),
+    (["render", "--band", "x", "--temperature", "-inf"], "--temperature"),
+    (["render", "--band", "x", "--length", "9" * 45], "--length"),
+    (["generate", "audio", "-o", "x.wav", "--length", "nan"], "--length"),
+    (["preview", "--at", "inf", "-o", "p.png"], "--at"),
+    (["preview", "--at", "1" * 100_000 + "x", "-o", "p.png"], "--at"),
+])  # fmt: skip
+def test_nan_and_infinity_in_options_are_one_error(tmp_path, monkeypatch, args, needle):
+    monkeypatch.chdir(tmp_path)
+    with within(GENEROUS_S):
+        res = cli(*args)
+    line = assert_one_error(res, needle)
+    assert len(line) < 300  # a 100k-character value is not echoed back whole
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["generate", "lyrics", "--band", "x", "--lines", "1000000000"], "--lines 1000000000"),
+    (["generate", "audio", "-o", "x.wav", "--streams", "10000000"], "--streams 10000000"),
+    (["generate", "audio", "-o", "x.wav", "--streams", "0"], "--streams 0"),
+    (["batch", "jobs.toml", "--workers", "100000"], "--workers 100000"),
+    (["train", "audio", "--threads", "-1"], "--threads -1"),
+])  # fmt: skip
+def test_counts_past_their_bounds_are_one_error(tmp_path, monkeypatch, args, needle):
+    monkeypatch.chdir(tmp_path)
+    res = cli(*args)
+    assert_one_error(res, needle, "allowed values are")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("body, key", [("[text]\nline_spacing = nan\n", "line_spacing"),
+                                       ("[text]\nlead_in = inf\n", "lead_in"),
+                                       ("[video]\nfps = nan\n", "fps")])  # fmt: skip
+def test_nan_and_infinity_in_a_template_are_one_error(tmp_path, body, key):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(body)
+    res = cli("preview", "--template", bad, "-o", tmp_path / "p.png")
+    assert_one_error(res, "bad.toml", key)
+    assert not (tmp_path / "p.png").exists()
+
+
+@pytest.mark.parametrize("command", [["render", "--band", "x"], ["generate", "audio", "-o", "x.wav"],
+                                     ["example"]])  # fmt: skip
+def test_length_past_the_cap_names_the_flag_that_allows_it(tmp_path, monkeypatch, command):
+    monkeypatch.chdir(tmp_path)
+    res = cli(*command, "--length", "100h")
+    assert_one_error(res, "--length 100h", "--max-length")
+    assert list(tmp_path.iterdir()) == []
+
+
+# ----------------------------------------------------------------------------------------------- names
+
+
+def test_markup_in_paths_and_title_does_not_break_the_report(song_inputs, tmp_path):
+    folder = tmp_path / "out[red]["
+    folder.mkdir()
+    out = folder / "b]v.mp4"  # the path reads ".../out[red][/b]v.mp4"
+    res = cli("karaoke", song_inputs.audio, song_inputs.lyrics, "--images", song_inputs.images, "-o", out,
+              "--template", song_inputs.template, "--title", "[/]Gore [bold]")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert out.is_file()
+    assert str(out) in res.output.replace("\n", "")
+
+
+def test_newlines_and_escapes_in_a_title_stay_on_one_header_line(song_inputs, tmp_path):
+    out = tmp_path / "t.ass"
+    res = cli("align", song_inputs.audio, song_inputs.lyrics, "-o", out, "--title", "Rot\n[Events]\x1b[2J\r\nX", "-q")
+    assert res.exit_code == 0, res.output
+    text = out.read_text()
+    assert "Title: Rot [Events][2J X\n" in text
+    assert text.count("[Events]") == 2  # the real section, and the title's text on its own line
+
+
+def _band_material(song_inputs, tmp_path):
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    shutil.copy(song_inputs.audio, audio / "song.wav")
+    return audio
+
+
+def test_band_description_with_a_newline_is_refused(song_inputs, tmp_path):
+    audio = _band_material(song_inputs, tmp_path)
+    res = cli("band", "create", "rot", "--audio", audio, "--lyrics", song_inputs.lyrics, "--images", song_inputs.images,
+              "--description", "gore\nsample_rate = 8000", "--bands-dir", tmp_path / "bands")  # fmt: skip
+    assert_one_error(res, "--description")
+    assert not (tmp_path / "bands" / "rot").exists()
+
+
+def test_band_toml_reads_back_paths_with_newlines_and_quotes(song_inputs, tmp_path):
+    from composer.bands import load_band
+
+    audio = _band_material(song_inputs, tmp_path)
+    lyrics = tmp_path / 'odd\nname "q" \\ [x]'
+    lyrics.mkdir()
+    shutil.copy(song_inputs.lyrics, lyrics / "song.txt")
+    res = cli("band", "create", "rot", "--audio", audio, "--lyrics", lyrics, "--images", song_inputs.images,
+              "--bands-dir", tmp_path / "bands")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    band = load_band(tmp_path / "bands" / "rot")
+    assert band.lyric_files() == [lyrics / "song.txt"]
+
+
+# ----------------------------------------------------------------------------------------------- lyric files
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo"])
+def test_lyric_file_that_is_a_device_or_a_pipe_is_one_error(song_inputs, tmp_path, kind):
+    if kind == "device":
+        lyrics = "/dev/zero"
+    else:
+        lyrics = tmp_path / "lyrics.txt"
+        os.mkfifo(lyrics)
+    out = tmp_path / "v.mp4"
+    # a subprocess, so a read that never ends fails this test instead of hanging the suite
+    res = run(composer("karaoke", song_inputs.audio, lyrics, "--images", song_inputs.images, "-o", out, "-q"),
+              timeout=120)  # fmt: skip
+    assert_one_error(res, str(lyrics), "not a regular file")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("suffix, line", [(".txt", "a" * 1_000_000), (".lrc", "[00:01.00]" + "gore " * 200_000)])
+def test_lyric_line_no_screen_can_show_is_one_error(song_inputs, tmp_path, suffix, line):
+    lyrics = tmp_path / f"lyrics{suffix}"
+    lyrics.write_text(line + "\n" + song_inputs.lyrics.read_text())
+    out = tmp_path / "v.mp4"
+    with within(GENEROUS_S):  # drawn, this line took over five minutes a frame's worth at a time
+        res = cli("karaoke", song_inputs.audio, lyrics, "--images", song_inputs.images, "-o", out, "--template",
+                  song_inputs.template, "-q")  # fmt: skip
+    assert_one_error(res, lyrics.name, "lyric line 1", "at most")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("where", ["--title", "lrc"])
+def test_title_no_screen_can_show_is_one_error(song_inputs, tmp_path, where):
+    lyrics, title = tmp_path / "lyrics.lrc", "Gore " * 20_000
+    lyrics.write_text((f"[ti:{title}]\n" if where == "lrc" else "") + "[00:01.00]rot\n[00:05.00]end\n")
+    out = tmp_path / "v.mp4"
+    extra = ["--title", title] if where == "--title" else []
+    with within(GENEROUS_S):
+        res = cli("karaoke", song_inputs.audio, lyrics, "--images", song_inputs.images, "-o", out, "--template",
+                  song_inputs.template, "-q", *extra)  # fmt: skip
+    assert_one_error(res, "--title" if where == "--title" else "the title", "at most")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo"])
+@pytest.mark.parametrize("command", ["preview --template", "batch"])
+def test_settings_file_that_is_a_device_or_a_pipe_is_one_error(tmp_path, kind, command):
+    if kind == "device":
+        path = "/dev/zero"
+    else:
+        path = tmp_path / "settings.toml"
+        os.mkfifo(path)
+    args = [*command.split(), path, "-o", tmp_path / "p.png"] if command != "batch" else ["batch", path]
+    # a subprocess, so a read that never ends fails this test instead of hanging the suite
+    res = run(composer(*args), timeout=120)
+    assert_one_error(res, str(path), "not a regular file")
+    assert [p.name for p in tmp_path.iterdir()] == ([] if kind == "device" else ["settings.toml"])
+
+
+def test_huge_word_in_an_lrc_is_read_in_bounded_time(tmp_path):
+    from composer.lyricsfile import read_lyrics
+
+    path = tmp_path / "w.lrc"
+    path.write_text("[00:01.00]" + "a" * 1_000_000 + "\n[00:05.00]the end\n")
+    with within(GENEROUS_S):
+        timeline = read_lyrics(path, 60.0)
+    assert len(timeline.lines) == 2
+
+
+def test_200k_line_lrc_is_one_error_in_bounded_time(tmp_path):
+    from composer.lyricsfile import MAX_TIMED_LINES, read_lyrics
+
+    path = tmp_path / "long.lrc"
+    path.write_text("".join(f"[{i // 6000:02d}:{i // 100 % 60:02d}.{i % 100:02d}]rot\n" for i in range(200_000)))
+    with within(GENEROUS_S), pytest.raises(ComposerError, match=f"at most {MAX_TIMED_LINES:,}"):
+        read_lyrics(path, 3600.0)
+
+
+def test_timed_lines_up_to_the_cap_are_read_in_bounded_time(tmp_path):
+    from composer.lyricsfile import MAX_TIMED_LINES, read_lyrics
+
+    path = tmp_path / "long.lrc"
+    path.write_text("".join(f"[{i // 60:02d}:{i % 60:02d}.00]rot\n" for i in range(MAX_TIMED_LINES)))
+    with within(GENEROUS_S):
+        timeline = read_lyrics(path, float(MAX_TIMED_LINES + 10))
+    assert len(timeline.lines) == MAX_TIMED_LINES
+
+
+def test_digit_run_in_a_corpus_file_is_read_in_bounded_time(tmp_path):
+    from composer.lyrics.corpus import load_corpus
+
+    path = tmp_path / "corpus.txt"
+    lines = [f"the grave is cold and the worms are {i} deep" for i in range(60)]
+    path.write_text("\n".join(lines[:30] + ["1" * 1_000_000, "x " + "2" * 1_000_000 + " y"] + lines[30:]) + "\n")
+    with within(GENEROUS_S):
+        corpus = load_corpus([path])
+    assert len(corpus.lines) == 60
+
+
+@pytest.mark.parametrize("word", ["a" * 1_000_000, "b" * 1_000_000, "ab" * 500_000, "9" * 1_000_000])
+def test_syllables_of_a_huge_word_in_bounded_time(word):
+    from composer.lyrics.syllables import MAX_SYLLABLES, count_syllables, syllabify
+
+    with within(GENEROUS_S):
+        n = count_syllables(word)
+        pieces = syllabify(word)
+    assert 1 <= n <= MAX_SYLLABLES
+    assert "".join(pieces) == word and len(pieces) == n
+
+
+# ----------------------------------------------------------------------------------------------- SIGTERM
+
+
+def test_sigterm_mid_render_leaves_no_file_no_work_folder_no_process(song_inputs, tmp_path):
+    out, work = tmp_path / "out", tmp_path / "tmp"
+    out.mkdir()
+    work.mkdir()
+    cmd = composer("karaoke", song_inputs.audio, song_inputs.lyrics, "--images", song_inputs.images, "-o",
+                   out / "v.mp4", "--template", song_inputs.template, "-q")  # fmt: skip
+    env = {**os.environ, "TMPDIR": str(work)}
+    with started(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env) as proc:
+        deadline = time.time() + 120
+        kids: set[int] = set()
+        while time.time() < deadline and not kids and proc.poll() is None:  # ffmpeg is encoding frames
+            time.sleep(0.1)
+            kids = children(proc)
+        assert kids, "the render ended before ffmpeg was seen"
+        assert list(work.iterdir()), "the render keeps its work in TMPDIR"
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 128 + signal.SIGTERM, err
+        assert b"Traceback" not in err, err
+        assert list(out.iterdir()) == []
+        assert list(work.iterdir()) == []
+        time.sleep(0.5)
+        assert alive(kids) == []
+
+
+# ----------------------------------------------------------------------------------------------- images
+
+
+def test_postscript_named_jpg_never_reaches_ghostscript(song_inputs, tmp_path, monkeypatch):
+    from PIL import EpsImagePlugin
+
+    from composer.render.background import load_images, open_rgb
+
+    opened = []
+    monkeypatch.setattr(EpsImagePlugin.EpsImageFile, "_open", lambda self: opened.append(self) or 1 / 0)
+    images = tmp_path / "imgs"
+    shutil.copytree(song_inputs.images, images)
+    evil = images / "aaa.jpg"
+    evil.write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 64 64\n(pwned) print showpage\n")
+    assert evil not in load_images(images)
+    with pytest.raises(ComposerError, match="aaa.jpg"):
+        open_rgb(evil)
+    assert opened == []
+
+
+# ----------------------------------------------------------------------------------------------- audio
+
+
+def _tone(seconds: float, rate: int):
+    import numpy as np
+
+    t = np.arange(int(seconds * rate)) / rate
+    x = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    return np.stack([x, x], axis=1)
+
+
+def _flac_claiming(path, seconds_claimed: float, rate: int = 48000) -> None:
+    """A 10 s FLAC whose STREAMINFO says it holds ``seconds_claimed``."""
+    import soundfile as sf
+
+    sf.write(path, _tone(10.0, rate), rate)
+    data = bytearray(path.read_bytes())
+    at = 8 + 10  # "fLaC", block header, then rate(20) channels(3) bits(5) total samples(36) in 8 bytes
+    packed = int.from_bytes(data[at : at + 8], "big")
+    packed = (packed & ~((1 << 36) - 1)) | int(seconds_claimed * rate)
+    data[at : at + 8] = packed.to_bytes(8, "big")
+    path.write_bytes(bytes(data))
+
+
+def test_audio_header_claiming_hours_is_read_without_allocating_them(tmp_path):
+    import tracemalloc
+
+    import soundfile as sf
+
+    from composer.audio.io import read_audio
+
+    path = tmp_path / "liar.flac"
+    _flac_claiming(path, 6 * 3600)
+    assert sf.info(str(path)).duration > 5 * 3600  # the lie is what the library reports
+    tracemalloc.start()
+    try:
+        audio = read_audio(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert 9.9 < audio.duration <= 10.0  # all of it but the last small read, which libsndfile drops
+    assert peak < 400 * 2**20  # six hours of float32 stereo would be 8 GB
+
+
+@pytest.mark.parametrize("command", ["karaoke", "align"])
+def test_sample_rate_too_low_to_analyse_is_one_error(song_inputs, tmp_path, command):
+    import soundfile as sf
+
+    audio = tmp_path / "low.wav"
+    sf.write(audio, _tone(14.0, 800), 800)
+    out = tmp_path / ("v.mp4" if command == "karaoke" else "t.lrc")
+    extra = ["--images", song_inputs.images] if command == "karaoke" else []
+    res = cli(command, audio, song_inputs.lyrics, *extra, "-o", out, "-q")
+    assert_one_error(res, "low.wav", "800 Hz")
+    assert not out.exists()
+
+
+# ----------------------------------------------------------------------------------------------- model folders
+
+_DEMO = Path(__file__).resolve().parents[1] / "models" / "demo"
+
+
+def _edited_copy(tmp_path, which: str, name: str, edit) -> Path:
+    folder = tmp_path / which
+    shutil.copytree(_DEMO / which, folder)
+    data = json.loads((folder / name).read_text())
+    edit(data)
+    (folder / name).write_text(json.dumps(data))  # json writes NaN and Infinity, as a careless tool would
+    return folder
+
+
+@pytest.mark.parametrize("key, value", [("dims", [10**9, 256]), ("dims", [float("nan"), 256]), ("layers", 10**6),
+                                        ("mlp_dim", float("inf")), ("frame_sizes", "16"),
+                                        ("sample_rate", True)])  # fmt: skip
+def test_hostile_audio_model_config_is_one_error(tmp_path, key, value):
+    import composer.audio.generate  # noqa: F401  (imported before the clock starts: torch is slow to import)
+
+    model = _edited_copy(tmp_path, "audio", "config.json", lambda d: d.__setitem__(key, value))
+    with within(GENEROUS_S):
+        res = cli("generate", "audio", "--model", model, "--length", "2s", "-o", tmp_path / "x.wav", "-q")
+    assert_one_error(res, "config.json", key)
+    assert not (tmp_path / "x.wav").exists()
+
+
+@pytest.mark.parametrize("name, key, value", [
+    ("config.json", "n_embd", 10**9), ("config.json", "n_positions", 10**7), ("config.json", "n_layer", float("nan")),
+    ("config.json", "vocab_size", "many"), ("lyrics.json", "line_chars", "abc"), ("lyrics.json", "line_chars", [90, 5]),
+    ("lyrics.json", "stanza_lines", float("inf")), ("lyrics.json", "novelty_chars", -3),
+])  # fmt: skip
+def test_hostile_lyric_model_folder_is_one_error(tmp_path, name, key, value):
+    import composer.lyrics.generate  # noqa: F401  (imported before the clock starts: transformers is slow)
+
+    model = _edited_copy(tmp_path, "lyrics", name, lambda d: d.__setitem__(key, value))
+    with within(GENEROUS_S):
+        res = cli("generate", "lyrics", "--model", model, "--lines", "4", "-o", tmp_path / "x.txt", "-q")
+    assert_one_error(res, name, key)
+    assert not (tmp_path / "x.txt").exists()
+
+
+def test_lyric_model_metadata_that_is_not_an_object_is_one_error(tmp_path):
+    model = tmp_path / "lyrics"
+    shutil.copytree(_DEMO / "lyrics", model)
+    (model / "lyrics.json").write_text("[1, 2, 3]")
+    res = cli("generate", "lyrics", "--model", model, "-o", tmp_path / "x.txt", "-q")
+    assert_one_error(res, "lyrics.json", "JSON object")
+
+
+def test_novelty_index_claiming_a_terabyte_is_one_error(tmp_path):
+    import io
+
+    import numpy as np
+
+    model = tmp_path / "lyrics"
+    shutil.copytree(_DEMO / "lyrics", model)
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<u8", "fortran_order": False, "shape": (2**37,)})
+    (model / "novelty.npy").write_bytes(header.getvalue() + bytes(64))
+    res = cli("generate", "lyrics", "--model", model, "-o", tmp_path / "x.txt", "-q")
+    assert_one_error(res, "novelty.npy")
+    assert not (tmp_path / "x.txt").exists()
