@@ -395,6 +395,10 @@ class OutputSet:
                  hint: str = "write the video (-o) to another name or folder") -> None:  # fmt: skip
         self.targets = [Path(t) for t in targets]
         check_outputs_spare_inputs(self.targets, inputs, hint)
+        for target in self.targets:
+            if not made_here(target):
+                raise ComposerError(f"{target}: already there, and not a file composer wrote (or it was changed "
+                                    f"since): composer never replaces it; remove it or {hint}")  # fmt: skip
         self._work: dict[Path, Path] = {}
         self._stack: contextlib.ExitStack | None = None
 
@@ -436,8 +440,66 @@ class OutputSet:
         for staged, target in pairs:
             if not staged.is_file():
                 raise ComposerError(f"{target}: was not written")
-        for staged, target in reversed(pairs):
-            os.replace(staged, target)
+        with contextlib.ExitStack() as records:
+            by_folder: dict[Path, list[tuple[Path, Path]]] = {}
+            for staged, target in pairs:
+                by_folder.setdefault(target.parent, []).append((staged, target))
+            # recorded before the renames (a rename keeps size and time), the old stamps kept beside the new
+            # until all are in place: a crash halfway leaves every file, old or new, known as composer's
+            books = {folder: records.enter_context(_OutputRecord(folder)) for folder in by_folder}
+            for folder, items in by_folder.items():
+                books[folder].add({t.name: _stamp(staged) for staged, t in items}, keep_old=True)
+            for staged, target in reversed(pairs):
+                os.replace(staged, target)
+            for folder, items in by_folder.items():
+                books[folder].add({t.name: _stamp(t) for _, t in items}, keep_old=False)
+
+
+OUTPUT_RECORD = ".composer-outputs.json"  # what composer wrote in a folder: only those files it may replace
+
+
+def _stamp(path: Path) -> list[int]:
+    st = os.stat(path, follow_symlinks=False)
+    return [st.st_size, st.st_mtime_ns, st.st_ino]
+
+
+def made_here(path: str | os.PathLike) -> bool:
+    """True when ``path`` is free to write: absent, or a file composer wrote there and nobody changed since."""
+    path = Path(path)
+    if not os.path.lexists(path):
+        return True
+    with _OutputRecord(path.parent, write=False) as record:
+        return _stamp(path) in record.files.get(path.name, [])
+
+
+class _OutputRecord:
+    """A folder's record of the files composer wrote there (name -> size, mtime, inode), read and updated
+    under an flock so two runs writing into one folder keep each other's entries."""
+
+    def __init__(self, folder: Path, write: bool = True):
+        self.path, self.write, self.files = Path(folder) / OUTPUT_RECORD, write, {}
+
+    def __enter__(self) -> _OutputRecord:
+        self._fd = None
+        if self.write:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        with contextlib.suppress(OSError, ValueError, UnicodeDecodeError):
+            data = json.loads(self.path.read_text("utf-8")[: 1 << 22] or "{}")
+            files = data.get("files", {}) if isinstance(data, dict) else {}
+            self.files = {k: [s for s in v if isinstance(s, list)] for k, v in files.items() if isinstance(v, list)}
+        return self
+
+    def add(self, stamps: dict[str, list[int]], keep_old: bool) -> None:
+        for name, stamp in stamps.items():
+            self.files[name] = [*(self.files.get(name, [])[-1:] if keep_old else []), stamp]
+        os.ftruncate(self._fd, 0)
+        os.pwrite(self._fd, json.dumps({"files": self.files}, indent=1).encode(), 0)
+        os.fsync(self._fd)
+
+    def __exit__(self, *exc) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
 
 
 def _umask() -> int:

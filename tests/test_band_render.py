@@ -15,6 +15,7 @@ import pytest
 
 from composer.bandrender import plan_songs, render_band
 from composer.errors import ComposerError
+from composer.fsutil import OUTPUT_RECORD
 from tests.conftest import SMALL_TEMPLATE
 from tests.mp4probe import decode_audio, probe
 from tests.procs import alive, children, composer, run, started
@@ -47,9 +48,9 @@ def test_tandem_render_is_a_finished_video_and_matches_sequential(debug_band, tm
     assert f"0:00 {a.songs[0].title}" in desc and f"0:12 {a.songs[1].title}" in desc
     assert timeline["lines"][0]["text"] in desc
     assert a.stages.audio > 0 and a.stages.render > 0
-    # nothing but the outputs is left beside them
-    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == sorted(
-        f"v{ext}" for ext in (".mp4", ".ass", ".lrc", ".srt", ".json", ".png", ".description.txt", ".upload.json"))
+    # nothing but the outputs (and the record of them) is left beside them
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == sorted([OUTPUT_RECORD] + [
+        f"v{ext}" for ext in (".mp4", ".ass", ".lrc", ".srt", ".json", ".png", ".description.txt", ".upload.json")])
 
 
 def test_other_seed_other_song(debug_band, tmp_path):

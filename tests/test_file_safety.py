@@ -28,6 +28,7 @@ from typer.testing import CliRunner
 from composer.batchjobs import load_jobfile
 from composer.cli import app
 from composer.errors import ComposerError
+from composer.fsutil import OUTPUT_RECORD
 from composer.render.writer import VideoWriter, mux
 from tests.mp4probe import probe
 
@@ -293,7 +294,7 @@ def test_a_failed_run_keeps_the_whole_earlier_set(tmp_path, song_inputs, monkeyp
     out = tmp_path / "v.mp4"
     pipeline.karaoke(song_inputs.audio, song_inputs.lyrics, song_inputs.images, out, template=song_inputs.template)
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == ["v.ass", "v.json", "v.lrc", "v.mp4", "v.png", "v.srt"]  # no work folder left behind
+    assert names == [OUTPUT_RECORD, "v.ass", "v.json", "v.lrc", "v.mp4", "v.png", "v.srt"]  # no work folder left
     before = _tree(tmp_path)
 
     def broken_thumbnail(*args, **kwargs):
@@ -304,6 +305,25 @@ def test_a_failed_run_keeps_the_whole_earlier_set(tmp_path, song_inputs, monkeyp
         pipeline.karaoke(song_inputs.audio, song_inputs.lyrics, song_inputs.images, out,
                          template=song_inputs.template, seed=7)  # fmt: skip
     assert _tree(tmp_path) == before  # the earlier video and its sidecars, not a mix
+
+
+def test_files_beside_the_video_that_composer_did_not_write_are_never_replaced(tmp_path, song_inputs):
+    # a rerun replaces composer's own set; a user's notes.json beside -o notes.mp4, or a sidecar the user edited
+    # since, is refused with one error and left as it was
+    args = [song_inputs.audio, song_inputs.lyrics, "--images", song_inputs.images, "--template", song_inputs.template]
+    out = tmp_path / "v.mp4"
+    assert _cli("karaoke", *args, "-o", str(out), "-q").exit_code == 0
+    assert _cli("karaoke", *args, "-o", str(out), "--seed", "3", "-q").exit_code == 0  # its own files: replaced
+    notes = tmp_path / "notes.json"
+    notes.write_text('{"mine": true}')
+    before = _tree(tmp_path)
+    _assert_refused(_cli("karaoke", *args, "-o", str(tmp_path / "notes.mp4"), "-q"), "notes.json", "not a file composer")
+    assert _tree(tmp_path) == before
+    lrc = tmp_path / "v.lrc"
+    lrc.write_text(lrc.read_text() + "[00:59.00] my own line\n")  # the user fixed a timing by hand
+    before = _tree(tmp_path)
+    _assert_refused(_cli("karaoke", *args, "-o", str(out), "-q"), "v.lrc", "changed")
+    assert _tree(tmp_path) == before
 
 
 def test_batch_job_reading_its_own_output_folder_fails_before_running(tmp_path, song_inputs):
