@@ -395,10 +395,7 @@ class OutputSet:
                  hint: str = "write the video (-o) to another name or folder") -> None:  # fmt: skip
         self.targets = [Path(t) for t in targets]
         check_outputs_spare_inputs(self.targets, inputs, hint)
-        for target in self.targets:
-            if not made_here(target):
-                raise ComposerError(f"{target}: already there, and not a file composer wrote (or it was changed "
-                                    f"since): composer never replaces it; remove it or {hint}")  # fmt: skip
+        refuse_unless_made_here(self.targets, hint)
         self._work: dict[Path, Path] = {}
         self._stack: contextlib.ExitStack | None = None
 
@@ -461,6 +458,24 @@ OUTPUT_RECORD = ".composer-outputs.json"  # what composer wrote in a folder: onl
 def _stamp(path: Path) -> list[int]:
     st = os.stat(path, follow_symlinks=False)
     return [st.st_size, st.st_mtime_ns, st.st_ino]
+
+
+def record_written(paths: Iterable[str | os.PathLike]) -> None:
+    """Note files composer has just written (outside an OutputSet) in their folders' records."""
+    by_folder: dict[Path, list[Path]] = {}
+    for p in map(Path, paths):
+        by_folder.setdefault(p.parent, []).append(p)
+    for folder, files in by_folder.items():
+        with _OutputRecord(folder) as record:
+            record.add({p.name: _stamp(p) for p in files}, keep_old=False)
+
+
+def refuse_unless_made_here(paths: Iterable[str | os.PathLike], hint: str) -> None:
+    """One error naming the first of ``paths`` that is there and that composer did not write."""
+    for path in paths:
+        if not made_here(path):
+            raise ComposerError(f"{path}: already there, and not a file composer wrote (or it was changed since): "
+                                f"composer never replaces it; remove it or {hint}")  # fmt: skip
 
 
 def made_here(path: str | os.PathLike) -> bool:

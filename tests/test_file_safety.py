@@ -326,6 +326,14 @@ def test_files_beside_the_video_that_composer_did_not_write_are_never_replaced(t
     assert _tree(tmp_path) == before
 
 
+def test_example_never_replaces_a_users_files_beside_it(tmp_path):
+    mine = tmp_path / "ex-song.wav"
+    mine.write_bytes(b"my demo tape")
+    before = _tree(tmp_path)
+    _assert_refused(_cli("example", "-o", str(tmp_path / "ex.mp4"), "--length", "10s", "-q"), "ex-song.wav")
+    assert _tree(tmp_path) == before
+
+
 def test_batch_job_reading_its_own_output_folder_fails_before_running(tmp_path, song_inputs):
     import shutil
 
