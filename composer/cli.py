@@ -218,6 +218,26 @@ def preview(
 
 
 @app.command()
+def spectrogram(
+    files: Annotated[list[Path], typer.Argument(help="Audio files (wav, flac, ogg, mp3), one panel each.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="PNG to write.")] = Path("spectrogram.png"),
+    start: Annotated[str, typer.Option("--start", help="Where to begin in each file, e.g. 30s.")] = "0s",
+    length: Annotated[str, typer.Option("--length", help="How much to draw, e.g. 20s.")] = "20s",
+    quiet: Quiet = False,
+) -> None:
+    """Spectrograms of audio files stacked on one scale: a band's album beside generated audio, by eye."""
+    from composer.plot import spectrogram_files
+
+    with _reporting(True):
+        seconds = _seconds(length, "--length")
+        if not 0 < seconds <= 600:
+            raise ComposerError(f"--length {length!r}: draw 0 to 10 minutes")
+        path = spectrogram_files(files, out, start=_seconds(start, "--start"), seconds=seconds)
+    if not quiet:
+        err.print(f"wrote [bold]{escape(str(path))}[/]")
+
+
+@app.command()
 def example(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output .mp4; inputs are written beside it.")] = Path(
         "example/example.mp4"

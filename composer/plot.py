@@ -76,12 +76,16 @@ def write_spectrograms(path: Path, panels: dict[str, object], rate: int, *, seco
     rows = 200
     for i, (name, x) in enumerate(panels.items()):
         x = np.asarray(x[: round(seconds * rate)], np.float64)
-        freqs, _, z = scipy.signal.stft(x, fs=rate, nperseg=512, noverlap=384)
-        # log-spaced rows from 40 Hz to Nyquist: each octave gets the same height, as the ear hears it
+        freqs, _, z = scipy.signal.stft(x, fs=rate, nperseg=1024, noverlap=1024 - 128)
+        # log-spaced rows from 40 Hz to Nyquist, each octave the same height as the ear hears it; a row takes
+        # the mean of its bins, or where it is narrower than a bin (the low octaves) the bins interpolated
         edges = np.geomspace(40.0, rate / 2, rows + 1)
-        idx = np.clip(np.searchsorted(freqs, edges), 1, len(freqs) - 1)
         power = np.abs(z) ** 2
-        band = np.stack([power[a : max(a + 1, b)].mean(0) for a, b in zip(idx[:-1], idx[1:])])
+        idx = np.clip(np.searchsorted(freqs, edges), 1, len(freqs) - 1)
+        centre = np.sqrt(edges[:-1] * edges[1:])
+        interp = np.stack([np.interp(centre, freqs, col) for col in power.T], axis=1)
+        band = np.stack([power[a:b].mean(0) if b > a + 1 else interp[r]
+                         for r, (a, b) in enumerate(zip(idx[:-1], idx[1:]))])  # fmt: skip
         db = 10 * np.log10(band + 1e-10)
         db = np.clip((db - (db.max() - 70.0)) / 70.0, 0.0, 1.0)[::-1]  # 70 dB of range, high frequencies up
         rgb = np.stack([db ** 0.8, db ** 2.0, (1 - db) * db * 2.5], axis=-1).clip(0, 1)  # black, red, yellow
@@ -91,3 +95,27 @@ def write_spectrograms(path: Path, panels: dict[str, object], rate: int, *, seco
         image.paste(panel, (0, top + label))
     with atomic_path(path) as tmp:
         image.save(tmp, format="PNG")
+
+
+def spectrogram_files(paths: list[Path], out: Path, *, start: float = 0.0, seconds: float = 20.0,
+                      rate: int = 16000) -> Path:  # fmt: skip
+    """``write_spectrograms`` of audio files (any format composer reads), each from ``start`` for ``seconds``,
+    at one rate so their panels share a frequency scale."""
+    from composer.audio.io import read_audio, resample
+    from composer.errors import ComposerError
+    from composer.fsutil import Input, check_outputs_spare_inputs, check_writable_dir
+
+    if not paths:
+        raise ComposerError("give one or more audio files to draw")
+    out = Path(out)
+    check_outputs_spare_inputs([out], [Input(Path(p), "an audio file to draw") for p in paths], "choose another -o")
+    check_writable_dir(out)
+    panels = {}
+    for path in map(Path, paths):
+        audio = resample(read_audio(path), rate).mono()
+        piece = audio[round(start * rate) : round((start + seconds) * rate)]
+        if not len(piece):
+            raise ComposerError(f"{path}: shorter than --start {start:g} s")
+        panels[path.name] = piece
+    write_spectrograms(out, panels, rate, seconds=seconds)
+    return out

@@ -84,3 +84,26 @@ def test_spectrogram_png_shows_hits_as_columns(tmp_path, album):
     panel = image[26:126]
     columns = panel.mean(0)
     assert columns.max() > 2 * np.median(columns)  # the hits stand out of the quiet between them
+
+
+def test_spectrogram_command_draws_files_side_by_side(tmp_path, album):
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from composer.audio.io import write_wav
+    from composer.cli import app
+    from composer.types import Audio
+
+    a, b = tmp_path / "album.wav", tmp_path / "gen.wav"
+    write_wav(a, Audio(album[0][: 12 * RATE, None], RATE))
+    write_wav(b, Audio(Q.shaped_noise(album[0], RATE, 12)[:, None], RATE))
+    out = tmp_path / "cmp.png"
+    runner = CliRunner()
+    result = runner.invoke(app, ["spectrogram", str(a), str(b), "-o", str(out), "--start", "1s", "--length", "10s"])
+    assert result.exit_code == 0, result.output
+    image = np.asarray(Image.open(out).convert("L"), dtype=np.float64)
+    top, bottom = image[26:286], image[312:572]  # the two panels under their labels
+    # the album's panel has structure (hits, quiet gaps); the noise's is an even smear
+    assert top.std(axis=1).mean() > 1.5 * bottom.std(axis=1).mean()
+    result = runner.invoke(app, ["spectrogram", str(a), "-o", str(a)])
+    assert result.exit_code == 2 and "would replace" in result.output
