@@ -41,6 +41,7 @@ Progress = Callable[[str, float, float], None]
 
 SONG_SECONDS = 200.0  # default song length when --songs is not given
 MIN_SONG_SECONDS = 10.0
+MAX_SONG_SECONDS = 20 * 60.0  # a song is aligned and loudness-normalised whole: this bounds the memory it takes
 LINE_SECONDS = 2.5  # lyric lines written per second of song (more than fit; the aligner keeps what does)
 STREAMS = 32  # SampleRNN streams generated at once, each a long stretch of a song ...
 SONGS_AT_ONCE = 2  # ... of this many songs: twice as long stretches as one song alone, so half the joins
@@ -103,6 +104,9 @@ def plan_songs(seconds: float, songs: int | None = None) -> list[float]:
     if seconds / songs < MIN_SONG_SECONDS:
         raise ComposerError(f"--length {seconds:g}s in {songs} songs: each song must be at least "
                             f"{MIN_SONG_SECONDS:g} s")  # fmt: skip
+    if seconds / songs > MAX_SONG_SECONDS:
+        raise ComposerError(f"--length {seconds:g}s in {songs} song(s): a song is at most {MAX_SONG_SECONDS / 60:g} "
+                            f"minutes; give --songs {math.ceil(seconds / MAX_SONG_SECONDS)} or more")  # fmt: skip
     edges = [round(seconds * 16000 * k / songs) / 16000 for k in range(songs + 1)]
     return [b - a for a, b in zip(edges, edges[1:])]
 

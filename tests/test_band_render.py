@@ -68,7 +68,8 @@ def test_failed_render_keeps_earlier_video(debug_band, tmp_path):
 
 
 @pytest.mark.parametrize(("seconds", "songs", "needle"), [(0, None, "positive"), (-5, None, "positive"),
-                                                         (30, 4, "at least 10 s"), (30, 0, "at least 1")])  # fmt: skip
+                                                         (30, 4, "at least 10 s"), (30, 0, "at least 1"),
+                                                         (3 * 3600, 1, "--songs 9 or more")])  # fmt: skip
 def test_bad_lengths(seconds, songs, needle):
     with pytest.raises(ComposerError, match=needle):
         plan_songs(seconds, songs)
