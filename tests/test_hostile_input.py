@@ -195,13 +195,17 @@ def test_band_toml_reads_back_paths_with_newlines_and_quotes(song_inputs, tmp_pa
 # ----------------------------------------------------------------------------------------------- lyric files
 
 
+def _device_or_pipe(path, kind: str):
+    """/dev/zero (endless), or a FIFO at ``path`` that nobody writes (a read would wait forever)."""
+    if kind == "device":
+        return "/dev/zero"
+    os.mkfifo(path)
+    return path
+
+
 @pytest.mark.parametrize("kind", ["device", "fifo"])
 def test_lyric_file_that_is_a_device_or_a_pipe_is_one_error(song_inputs, tmp_path, kind):
-    if kind == "device":
-        lyrics = "/dev/zero"
-    else:
-        lyrics = tmp_path / "lyrics.txt"
-        os.mkfifo(lyrics)
+    lyrics = _device_or_pipe(tmp_path / "lyrics.txt", kind)
     out = tmp_path / "v.mp4"
     # a subprocess, so a read that never ends fails this test instead of hanging the suite
     res = run(composer("karaoke", song_inputs.audio, lyrics, "--images", song_inputs.images, "-o", out, "-q"),
@@ -238,11 +242,7 @@ def test_title_no_screen_can_show_is_one_error(song_inputs, tmp_path, where):
 @pytest.mark.parametrize("kind", ["device", "fifo"])
 @pytest.mark.parametrize("command", ["preview --template", "batch"])
 def test_settings_file_that_is_a_device_or_a_pipe_is_one_error(tmp_path, kind, command):
-    if kind == "device":
-        path = "/dev/zero"
-    else:
-        path = tmp_path / "settings.toml"
-        os.mkfifo(path)
+    path = _device_or_pipe(tmp_path / "settings.toml", kind)
     args = [*command.split(), path, "-o", tmp_path / "p.png"] if command != "batch" else ["batch", path]
     # a subprocess, so a read that never ends fails this test instead of hanging the suite
     res = run(composer(*args), timeout=120)
