@@ -23,7 +23,7 @@ RENDER, KARAOKE = "render", "karaoke"
 KINDS = (RENDER, KARAOKE)
 COMMON_KEYS = ("name", "kind", "template", "templates", "seed", "output")
 KIND_KEYS = {
-    RENDER: ("band", "bands_dir", "length", "songs", "size"),
+    RENDER: ("band", "bands_dir", "length", "max_length", "songs", "size"),
     KARAOKE: ("audio", "lyrics", "images", "title"),
 }
 REQUIRED = {RENDER: ("band", "length", "output"), KARAOKE: ("audio", "lyrics", "images", "output")}
@@ -33,7 +33,7 @@ DEFAULT_ONLY = ("out_dir", "allow_outside")
 ALL_KEYS = COMMON_KEYS + KIND_KEYS[RENDER] + KIND_KEYS[KARAOKE]
 _TYPES = {
     "name": str, "kind": str, "template": str, "templates": list, "seed": int, "output": str, "band": str,
-    "bands_dir": str, "length": (str, int, float), "songs": int, "size": str, "audio": str, "lyrics": str,
+    "bands_dir": str, "length": (str, int, float), "max_length": str, "songs": int, "size": str, "audio": str, "lyrics": str,
     "images": str, "title": str, "out_dir": str, "allow_outside": bool,
 }  # fmt: skip
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
@@ -210,12 +210,17 @@ def _template_label(template: str | None) -> str:
 
 def _render_settings(path: Path, where: str, base: Path, values: dict) -> dict:
     from composer.bandrender import plan_songs
-    from composer.timeparse import parse_duration
+    from composer.timeparse import MAX_LENGTH, parse_duration
 
     try:
         seconds = parse_duration(str(values["length"]))
+        cap = parse_duration(values.get("max_length", MAX_LENGTH))
     except ValueError as e:
         raise ComposerError(f"{path}: {where}: length: {e}") from None
+    if seconds > cap:
+        raise ComposerError(f"{path}: {where}: length = {values['length']!r} is past the "
+                            f"{values.get('max_length', MAX_LENGTH)} limit; set max_length = "
+                            f"\"{values['length']}\" to allow it")  # fmt: skip
     songs = values.get("songs")
     try:
         plan_songs(seconds, songs)

@@ -18,6 +18,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from rich.text import Text
 
 from composer.errors import ComposerError, Terminated
+from composer.timeparse import MAX_LENGTH
 from composer.types import MAX_SEED
 
 app = typer.Typer(
@@ -40,8 +41,6 @@ def _every_command() -> None:
     if threading.current_thread() is threading.main_thread():  # only the main thread may set handlers
         signal.signal(signal.SIGTERM, _terminate)
 
-
-MAX_LENGTH = "3h"
 
 
 def _option_error(message: str) -> NoReturn:

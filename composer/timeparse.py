@@ -7,6 +7,7 @@ import re
 
 _UNIT = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+MAX_LENGTH = "3h"  # the longest render or track made unless the user raises it (--max-length, max_length)
 _MAX_CHARS = 40  # no time is written longer; the unit search below is quadratic in a long digit run
 
 

@@ -82,6 +82,8 @@ def _cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
         ('[[job]]\nband = "x"\nlength = "10s"\noutput = "v.mp4"\nseed = -1\n', ["job #1", "0 to 4294967295"]),
         ('[[job]]\nband = "x"\nlength = nan\noutput = "v.mp4"\n', ["job #1", "length", "12s"]),
         ('[[job]]\nband = "x"\nlength = inf\noutput = "v.mp4"\n', ["job #1", "length", "12s"]),
+        ('[[job]]\nband = "x"\nlength = "100h"\nsongs = 500\noutput = "v.mp4"\n',
+         ["job #1", "past the 3h limit", 'max_length = "100h"']),
     ],
 )  # fmt: skip
 def test_bad_job_file_names_job_and_key(tmp_path, body, expected):
