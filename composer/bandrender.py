@@ -43,6 +43,13 @@ SONG_SECONDS = 200.0  # default song length when --songs is not given
 MIN_SONG_SECONDS = 10.0
 MAX_SONG_SECONDS = 20 * 60.0  # a song is aligned and loudness-normalised whole: this bounds the memory it takes
 LINE_SECONDS = 2.5  # lyric lines written per second of song (more than fit; the aligner keeps what does)
+SPARSE_LINE_S = 12.0  # fewer aligned lines than one per this many seconds ...
+MAX_SUNG_SYLLABLES_PER_S = 8.0  # ... or most lines faster than this: the song is paced instead
+PACED_START_S = 2.0
+PACED_SYLLABLES_PER_S = 3.0  # growled: slower than speech, so a viewer can read and sing along
+PACED_MIN_LINE_S = 2.0
+PACED_LINE_GAP_S = 1.0
+PACED_STANZA_GAP_S = 4.0
 STREAMS = 32  # SampleRNN streams generated at once, each a long stretch of a song ...
 SONGS_AT_ONCE = 2  # ... of this many songs: twice as long stretches as one song alone, so half the joins
 
@@ -444,7 +451,44 @@ def _align(audio: Audio, lyrics: Lyrics) -> Timeline:
         log.warning("a generated song came out silent: it has no lyrics")
         return Timeline(lines=(), duration=audio.duration, title=lyrics.title)
     # more lines are written than a song can hold: the ones that do not fit are expected, not worth a warning
-    return align(audio, lyrics, warn_dropped=False)
+    timeline = align(audio, lyrics, warn_dropped=False)
+    if _singable(timeline):
+        return timeline
+    # the song has no phrasing the aligner can hear (a wash of a model): the words are paced through it instead
+    # of leaving the screen empty for the rest of the song, or racing through lines no one could sing
+    return _paced(audio, lyrics)
+
+
+def _singable(timeline: Timeline) -> bool:
+    """Enough lines for the song's length, at a rate a voice could sing them."""
+    from composer.lyrics.syllables import count_syllables
+
+    if len(timeline.lines) < timeline.duration / SPARSE_LINE_S:
+        return False
+    rates = [sum(count_syllables(w) for w in ln.text.split()) / max(ln.end - ln.start, 1e-3) for ln in timeline.lines]
+    return float(np.median(rates)) <= MAX_SUNG_SYLLABLES_PER_S
+
+
+def _paced(audio: Audio, lyrics: Lyrics) -> Timeline:
+    """Lines one after another at a singable rate, a breath between lines and a longer one between stanzas,
+    from the song's start as long as they fit."""
+    from composer.lyrics.syllables import count_syllables
+    from composer.timing import make_line
+
+    lines, t, stanza = [], PACED_START_S, None
+    for text, k in lyrics.lines:
+        if stanza is not None:
+            t += PACED_STANZA_GAP_S if k != stanza else PACED_LINE_GAP_S
+        syllables = max(1, sum(count_syllables(w) for w in text.split()))
+        end = t + max(PACED_MIN_LINE_S, syllables / PACED_SYLLABLES_PER_S)
+        if end > audio.duration - PACED_START_S:
+            break
+        lines.append(make_line(text, t, end, k))
+        t, stanza = end, k
+    timeline = Timeline(lines=tuple(lines), duration=audio.duration, title=lyrics.title,
+                        meta={"dropped_lines": len(lyrics.lines) - len(lines), "paced": True})  # fmt: skip
+    timeline.validate()
+    return timeline
 
 
 def _append_audio(audio: Audio, wav, tmp: Path) -> None:

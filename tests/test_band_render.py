@@ -137,3 +137,25 @@ def test_one_song_rendered_with_two_templates(debug_band, tmp_path):
     b, _ = decode_audio(other.video)
     assert np.array_equal(a, b)
     assert _sha(red.video) != _sha(other.video)
+
+
+def test_a_song_without_phrasing_gets_its_words_paced_through_it():
+    # a wash (the demo model's audio is one) gives the aligner no phrases: rather than two lines at the start
+    # and an empty screen after, the lines follow one another through the song at a singable rate
+    from composer.bandrender import PACED_SYLLABLES_PER_S, _align
+    from composer.lyrics.syllables import count_syllables
+    from composer.types import Audio, Lyrics
+
+    rng = np.random.default_rng(0)
+    wash = Audio((0.3 * rng.standard_normal(60 * 16000)).astype(np.float32)[:, None], 16000)
+    text = ["Feed the sigil with scorched tongues", "Crowned in marrow, robed in mist", "Eyes of sludge, teeth of throne",
+            "Behold the charnel, decayed and grey"] * 6  # fmt: skip
+    lyrics = Lyrics(tuple(tuple(text[k * 4 : k * 4 + 4]) for k in range(6)), title="Rot")
+    timeline = _align(wash, lyrics)
+    assert timeline.meta.get("paced")
+    starts = [line.start for line in timeline.lines]
+    assert len(starts) >= 10 and starts[-1] > 40  # words through the song, not only its first seconds
+    for line in timeline.lines:
+        syllables = sum(count_syllables(w) for w in line.text.split())
+        assert syllables / (line.end - line.start) <= PACED_SYLLABLES_PER_S + 1e-6
+    assert all(b.start >= a.end for a, b in zip(timeline.lines, timeline.lines[1:]))
