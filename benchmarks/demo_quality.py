@@ -100,15 +100,17 @@ def main() -> None:
 
     print(f"\n{args.seconds:.0f} s each; album rhythm {album_rhythm:.3f} over all {len(album) / rate / 60:.1f} min")
     print(f"{'':26s} {'rhythm':>7s} {'(/album)':>8s} {'spiky':>6s} {'closeness':>9s} {'seam AUC':>8s} {'p':>8s} {'joins':>5s}")
+    figures = []  # (rhythm, closeness ratio) per row, for the targets below
     for name, x, joins in rows:
         rhythm = Q.rhythm_strength(x, rate)
         close = ref.closeness(x)
+        figures.append((rhythm, close.ratio))
         seams = Q.seam_test(x, rate, joins)
         print(f"{name:26s} {rhythm:7.3f} {rhythm / album_rhythm:8.2f} {Q.transient_spikiness(x, rate):6.2f} "
               f"{close.ratio:9.2f} {seams.auc:8.2f} {seams.p_value:8.3f} {seams.joins:5d}")  # fmt: skip
     g = rows[1 : 1 + len(generated)]
-    rhythm = np.mean([Q.rhythm_strength(x, rate) for _, x, _ in g]) / album_rhythm
-    close = np.mean([ref.closeness(x).ratio for _, x, _ in g])
+    rhythm = np.mean([r for r, _ in figures[1 : 1 + len(generated)]]) / album_rhythm
+    close = np.mean([c for _, c in figures[1 : 1 + len(generated)]])
     # six joins a minute are few for a rank test: the seeds' joins are pooled (none lies within 4 s of an end,
     # so no point near a join reaches across from one seed's audio into the next)
     offsets = np.cumsum([0] + [len(x) for _, x, _ in g[:-1]])

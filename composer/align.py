@@ -27,7 +27,7 @@ from scipy import fft as sfft
 from scipy import ndimage, signal
 
 from composer.errors import ComposerError
-from composer.lyrics.syllables import count_syllables
+from composer.lyrics.syllables import line_syllables
 from composer.timing import make_line
 from composer.types import Audio, Lyrics, Timeline
 
@@ -54,7 +54,7 @@ def align(audio: Audio, lyrics: Lyrics, *, title: str | None = None, warn_droppe
     _check_not_silent(audio)
     times, act = vocal_activity(audio)
     texts = lyrics.lines
-    syllables = np.array([max(1, sum(count_syllables(w) for w in text.split())) for text, _ in texts], float)
+    syllables = np.array([line_syllables(text) for text, _ in texts], float)
     units = _units(act)
     spans = _place_lines(units, act, syllables, audio.duration) if len(texts) and units.size else []
     dropped = len(texts) - len(spans)

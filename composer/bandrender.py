@@ -461,26 +461,25 @@ def _align(audio: Audio, lyrics: Lyrics) -> Timeline:
 
 def _singable(timeline: Timeline) -> bool:
     """Enough lines for the song's length, at a rate a voice could sing them."""
-    from composer.lyrics.syllables import count_syllables
+    from composer.lyrics.syllables import line_syllables
 
     if len(timeline.lines) < timeline.duration / SPARSE_LINE_S:
         return False
-    rates = [sum(count_syllables(w) for w in ln.text.split()) / max(ln.end - ln.start, 1e-3) for ln in timeline.lines]
+    rates = [line_syllables(ln.text) / max(ln.end - ln.start, 1e-3) for ln in timeline.lines]
     return float(np.median(rates)) <= MAX_SUNG_SYLLABLES_PER_S
 
 
 def _paced(audio: Audio, lyrics: Lyrics) -> Timeline:
     """Lines one after another at a singable rate, a breath between lines and a longer one between stanzas,
     from the song's start as long as they fit."""
-    from composer.lyrics.syllables import count_syllables
+    from composer.lyrics.syllables import line_syllables
     from composer.timing import make_line
 
     lines, t, stanza = [], PACED_START_S, None
     for text, k in lyrics.lines:
         if stanza is not None:
             t += PACED_STANZA_GAP_S if k != stanza else PACED_LINE_GAP_S
-        syllables = max(1, sum(count_syllables(w) for w in text.split()))
-        end = t + max(PACED_MIN_LINE_S, syllables / PACED_SYLLABLES_PER_S)
+        end = t + max(PACED_MIN_LINE_S, line_syllables(text) / PACED_SYLLABLES_PER_S)
         if end > audio.duration - PACED_START_S:
             break
         lines.append(make_line(text, t, end, k))

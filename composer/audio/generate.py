@@ -375,6 +375,7 @@ class _Job:
 @dataclass
 class _Done:
     levels: np.ndarray  # uint8, the stretch's whole length (head and tail windows included)
+    audio: np.ndarray | None = None  # the same as float32 samples, once checked
     carry: Carry | None = None  # where its stream stopped, when the next wave goes on with it
     overshoot: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))  # generated past its length
 
@@ -453,7 +454,7 @@ class _TrackGenerator:
         for r, job in enumerate(jobs):
             levels = np.concatenate([job.prefix, *chunks[r]])[warmups[r] :]
             n = job.stretch.length
-            done.append(_Done(levels[:n], finals[r], levels[n:]))
+            done.append(_Done(levels[:n], carry=finals[r], overshoot=levels[n:]))
         return done
 
     def checked(self, jobs: list[_Job]) -> list[_Done]:
@@ -465,10 +466,10 @@ class _TrackGenerator:
             batch = [dataclasses.replace(jobs[i], attempt=attempt) for i in todo]
             bad = []
             for i, result in zip(todo, self.run(batch)):
+                result.audio = dequantize(torch.from_numpy(result.levels.astype(np.int64)), cfg.q_levels,
+                                          cfg.quantization).numpy()  # fmt: skip
                 results[i] = result
-                audio = dequantize(torch.from_numpy(result.levels.astype(np.int64)), cfg.q_levels,
-                                   cfg.quantization).numpy()  # fmt: skip
-                problem = segment_problem(result.levels, audio, cfg.q_levels, cfg.sample_rate)
+                problem = segment_problem(result.levels, result.audio, cfg.q_levels, cfg.sample_rate)
                 if problem:
                     self.stats.problems[problem] = self.stats.problems.get(problem, 0) + 1
                     bad.append(i)
@@ -492,9 +493,8 @@ class _Stitcher:
         self.pending: np.ndarray | None = None  # the previous stretch's audio over the coming join window
         self.sign = 1.0  # the current stream's polarity in the output
 
-    def add(self, st: Stretch, levels: np.ndarray) -> np.ndarray:
+    def add(self, st: Stretch, audio: np.ndarray) -> np.ndarray:
         cfg = self.cfg
-        audio = dequantize(torch.from_numpy(levels.astype(np.int64)), cfg.q_levels, cfg.quantization).numpy()
         if st.index == 0:
             self.sign = 1.0
         parts = []
@@ -587,7 +587,7 @@ def iter_tracks(
             results = generator.checked(jobs)
         handover = results[-1]
         for st, result in zip(wave, results):
-            piece = stitcher.add(st, result.levels)
+            piece = stitcher.add(st, result.audio)
             finished += st.end - st.start
             stats.samples += len(piece)
             stats.wall_s = time.perf_counter() - start

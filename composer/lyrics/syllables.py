@@ -94,6 +94,11 @@ def _split_piece(piece: str) -> list[str] | None:
 
 
 @lru_cache(maxsize=65536)
+def line_syllables(text: str) -> int:
+    """Syllables sung in a lyric line (at least one: a line of only punctuation is still a beat)."""
+    return max(1, sum(count_syllables(w) for w in text.split()))
+
+
 def syllabify(word: str) -> tuple[str, ...]:
     """The word's spelling cut into as many pieces as it has syllables (concatenation == word)."""
     n = count_syllables(word)
