@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.text import Text
 
-from composer.errors import ComposerError, Terminated
+from composer.errors import ComposerError, Interrupted, Terminated
 from composer.timeparse import MAX_LENGTH
 from composer.types import MAX_SEED
 
@@ -36,10 +36,16 @@ def _terminate(signum, frame) -> None:
     raise Terminated
 
 
+def _interrupt(signum, frame) -> None:
+    raise Interrupted
+
+
 @app.callback()
 def _every_command() -> None:
     if threading.current_thread() is threading.main_thread():  # only the main thread may set handlers
         signal.signal(signal.SIGTERM, _terminate)
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # an ignored Ctrl-C stays ignored
+            signal.signal(signal.SIGINT, _interrupt)
 
 
 

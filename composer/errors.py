@@ -12,3 +12,9 @@ class ComposerError(Exception):
 class Terminated(KeyboardInterrupt):
     """SIGTERM (docker stop, systemd, timeout) as an interrupt, so it unwinds exactly like Ctrl-C: temporary
     files removed, ffmpeg and worker processes stopped."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C. Not the built-in KeyboardInterrupt itself: CPython 3.11 marks a bare KeyboardInterrupt raised
+    inside ``exec`` of a string (dataclasses and torch do that while importing) as unhandled even after it is
+    caught, and then kills the process with SIGINT on exit instead of the 130 the clean-up chose."""
