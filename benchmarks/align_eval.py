@@ -2,8 +2,8 @@
 
 For each kind ("clear": vocals over the band, "dense": vocals buried in it, "album": the demo band's
 training album, 16 kHz, clear and dense songs alternating, as `composer train --band demo` hears it) it
-aligns generated songs with fixed seeds and prints the mean absolute line-start error, the share of lines within 0.3 s, and the same
-for the even-spread baseline (lines spaced evenly over the song) on the same songs.
+aligns generated songs with fixed seeds and prints the mean absolute line-start error, the share of lines
+within 0.3 s, and the same for the even-spread baseline (lines spaced evenly over the song) on the same songs.
 
     python benchmarks/align_eval.py [--songs N] [--seconds S] [--kinds clear dense album] [--first-seed K]
 
@@ -20,12 +20,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from composer.align import align
-from composer.audio.synth import make_song
-from composer.demo import DEMO_SONGS, demo_song
+from composer.karaoke.align import align
+from composer.synthetic.demo import DEMO_SONGS, demo_song
+from composer.synthetic.song import make_song
 
 TOLERANCE = 0.3
-TARGETS = {"clear": (0.10, 0.97), "dense": (0.25, 0.85), "album": (0.25, 0.85)}  # (max MAE seconds, min share within tolerance)
+TARGETS = {
+    "clear": (0.10, 0.97),
+    "dense": (0.25, 0.85),
+    "album": (0.25, 0.85),
+}  # (max MAE seconds, min share within tolerance)
 SEED_BASE = 1000  # evaluation seeds: 1000, 1001, ...; the tests use seeds below 10
 
 
@@ -72,8 +76,10 @@ def main() -> None:
     parser.add_argument("--first-seed", type=int, default=SEED_BASE, help=f"first song seed (default {SEED_BASE})")
     args = parser.parse_args()
     logging.getLogger("composer").setLevel(logging.ERROR)  # drops are counted in the table instead
-    header = (f"{'kind':<6} {'lines':>5} {'MAE s':>7} {'<=0.3s':>7} {'base MAE':>9} {'base <=0.3':>10} "
-              f"{'MAE ratio':>9} {'dropped':>7} {'x realtime':>10}  target")
+    header = (
+        f"{'kind':<6} {'lines':>5} {'MAE s':>7} {'<=0.3s':>7} {'base MAE':>9} {'base <=0.3':>10} "
+        f"{'MAE ratio':>9} {'dropped':>7} {'x realtime':>10}  target"
+    )
     print(header)
     print("-" * len(header))
     ok = True
@@ -85,9 +91,11 @@ def main() -> None:
         passed = mae <= t_mae and within >= t_within
         ok &= passed
         speed = sc.audio_seconds / max(sc.align_seconds, 1e-9)
-        print(f"{kind:<6} {len(sc.errors):>5} {mae:>7.3f} {within:>7.1%} {b_mae:>9.3f} {b_within:>10.1%} "
-              f"{b_mae / max(mae, 1e-9):>8.0f}x {sc.dropped:>7} {speed:>10.0f}  "
-              f"MAE<={t_mae} & >={t_within:.0%}: {'met' if passed else 'MISSED'}")
+        print(
+            f"{kind:<6} {len(sc.errors):>5} {mae:>7.3f} {within:>7.1%} {b_mae:>9.3f} {b_within:>10.1%} "
+            f"{b_mae / max(mae, 1e-9):>8.0f}x {sc.dropped:>7} {speed:>10.0f}  "
+            f"MAE<={t_mae} & >={t_within:.0%}: {'met' if passed else 'MISSED'}"
+        )
     raise SystemExit(0 if ok else 1)
 
 

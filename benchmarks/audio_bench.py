@@ -38,8 +38,8 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from composer.audio.generate import TEMPERATURE, GenerateStats, _default_threads, iter_segments  # noqa: E402
-from composer.audio.model import SampleRNN, param_count, preset, quantize, resolve_device  # noqa: E402
+from composer.models.samplernn.generate import TEMPERATURE, GenerateStats, _default_threads, iter_segments  # noqa: E402
+from composer.models.samplernn.model import SampleRNN, param_count, preset, quantize, resolve_device  # noqa: E402
 
 STREAMS = {"demo": (1, 32, 64, 128), "dadabots": (64,)}
 # share of --seconds that the reference (and a 1-stream composer run) generates, and that each stream of a
@@ -105,9 +105,17 @@ def run_composer(model: SampleRNN, seconds: float, streams: int, threads: int) -
     stats = GenerateStats()
     t0 = time.perf_counter()
     total = 0
-    for piece in iter_segments(model, seconds * streams, seed=0, streams=streams, temperature=TEMPERATURE,
-                               min_stretch_s=seconds, max_stretch_s=seconds, threads=threads,
-                               stats=stats):  # fmt: skip
+    for piece in iter_segments(
+        model,
+        seconds * streams,
+        seed=0,
+        streams=streams,
+        temperature=TEMPERATURE,
+        min_stretch_s=seconds,
+        max_stretch_s=seconds,
+        threads=threads,
+        stats=stats,
+    ):
         total += len(piece)
     wall = time.perf_counter() - t0
     assert stats.streams == streams and stats.segments == streams, (stats.streams, stats.segments)
@@ -125,8 +133,8 @@ def bench_preset(name: str, args) -> None:
     ref_s = args.seconds * REF_SCALE[name]
     contestants: dict[str, object] = {"reference, 1 stream": lambda: (*run_reference(model, ref_s), 0)}
     for streams in args.streams or STREAMS[name]:
-        contestants[f"composer, {streams} stream{'s' if streams > 1 else ''}"] = (
-            lambda s=streams: run_composer(model, segment_seconds(name, args.seconds, s), s, args.threads)
+        contestants[f"composer, {streams} stream{'s' if streams > 1 else ''}"] = lambda s=streams: run_composer(
+            model, segment_seconds(name, args.seconds, s), s, args.threads
         )
     # warm-up, untimed: first calls allocate and pick kernels
     reference_generate(model, 4 * cfg.frame_sizes[0])
@@ -144,25 +152,33 @@ def bench_preset(name: str, args) -> None:
             regen[key] += regenerated
 
     tiers = f"{cfg.tiers}-tier {cfg.rnn.upper()} x{cfg.layers}, frames {cfg.frame_sizes}, dims {cfg.dims}"
-    print(f"{name}: {param_count(model) / 1e6:.2f}M parameters, {tiers}, MLP {cfg.mlp_dim}, "
-          f"embedding {cfg.embedding}; {args.rounds} interleaved round(s), medians")  # fmt: skip
+    print(
+        f"{name}: {param_count(model) / 1e6:.2f}M parameters, {tiers}, MLP {cfg.mlp_dim}, "
+        f"embedding {cfg.embedding}; {args.rounds} interleaved round(s), medians"
+    )
     med = {k: statistics.median(v) for k, v in rate.items()}
     ref = med[names[0]]
     sr = cfg.sample_rate
     for k in names:
         extra = f", {regen[k]} segment(s) regenerated" if regen[k] else ""
-        print(f"  {k:<22} {track[k]:6.2f} s audio  {med[k] * sr:10,.0f} samples/s  {med[k]:7.3f}x real time  "
-              f"{med[k] / ref:7.1f}x reference   runs: {', '.join(f'{x:.3f}' for x in rate[k])}x{extra}")  # fmt: skip
+        print(
+            f"  {k:<22} {track[k]:6.2f} s audio  {med[k] * sr:10,.0f} samples/s  {med[k]:7.3f}x real time  "
+            f"{med[k] / ref:7.1f}x reference   runs: {', '.join(f'{x:.3f}' for x in rate[k])}x{extra}"
+        )
     best = max(names[1:], key=lambda k: med[k])
     if name == "demo":
         ok_rt, ok_ref = med[best] >= 4.0, med[best] / ref >= 20.0
-        print(f"  best: {best}: {med[best]:.2f}x real time (target >= 4x: {'met' if ok_rt else 'MISSED'}), "
-              f"{med[best] / ref:.1f}x the reference (target >= 20x: {'met' if ok_ref else 'MISSED'})")
+        print(
+            f"  best: {best}: {med[best]:.2f}x real time (target >= 4x: {'met' if ok_rt else 'MISSED'}), "
+            f"{med[best] / ref:.1f}x the reference (target >= 20x: {'met' if ok_ref else 'MISSED'})"
+        )
     elif args.device.type == "cuda":
         one = next((k for k in names[1:] if k.endswith(", 1 stream")), None)
         single = f"; one stream {med[one]:.2f}x (target >= 1x)" if one else ""
-        print(f"  best: {best}: {med[best]:.1f}x real time (target >= 100x on a GPU: "
-              f"{'met' if med[best] >= 100 else 'MISSED'}){single}")  # fmt: skip
+        print(
+            f"  best: {best}: {med[best]:.1f}x real time (target >= 100x on a GPU: "
+            f"{'met' if med[best] >= 100 else 'MISSED'}){single}"
+        )
     else:
         print(f"  best: {best}: {med[best]:.3f}x real time, {med[best] / ref:.1f}x the reference (reported)")
 
@@ -173,8 +189,11 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=1.0, help="reference length for demo (see above)")
     ap.add_argument("--presets", default="demo,dadabots", help="comma-separated: demo, dadabots")
     ap.add_argument("--threads", type=int, default=_default_threads())
-    ap.add_argument("--device", default="cpu", help="cpu, cuda or auto (the GPU targets: dadabots >= 100x "
-                    "real time batched, >= 1x one stream)")  # fmt: skip
+    ap.add_argument(
+        "--device",
+        default="cpu",
+        help="cpu, cuda or auto (the GPU targets: dadabots >= 100x real time batched, >= 1x one stream)",
+    )
     ap.add_argument("--streams", default="", help="comma-separated batch sizes instead of the preset's")
     args = ap.parse_args()
     args.device = resolve_device(args.device)
@@ -184,9 +203,11 @@ def main() -> None:
         if p not in STREAMS:
             ap.error(f"--presets: {p!r} is not one of {', '.join(STREAMS)}")
     torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s) (reference and composer), "
-          f"temperature {TEMPERATURE}, {args.device} "
-          f"({torch.cuda.get_device_name(args.device) if args.device.type == 'cuda' else 'CPU'})")  # fmt: skip
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} thread(s) (reference and composer), "
+        f"temperature {TEMPERATURE}, {args.device} "
+        f"({torch.cuda.get_device_name(args.device) if args.device.type == 'cuda' else 'CPU'})"
+    )
     t0 = time.perf_counter()
     for p in presets:
         bench_preset(p, args)

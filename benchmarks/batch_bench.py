@@ -23,9 +23,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 
+
 def debug_band(root: Path) -> tuple[str, Path]:
     """A band with debug-size models trained briefly (the test suite's recipe); (name, bands dir)."""
-    from composer.demo import make_debug_band
+    from composer.testing import make_debug_band
 
     make_debug_band(root, "benchband")
     return "benchband", root
@@ -48,8 +49,21 @@ def one_by_one(band: str, bands_dir: Path | None, jobs: int, length: str, folder
     folder.mkdir(parents=True)
     total = 0.0
     for i in range(jobs):
-        cmd = [sys.executable, "-m", "composer", "render", "--band", band, "--length", length, "--seed", str(i),
-               "-o", str(folder / f"j{i}.mp4"), "-q"]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "composer",
+            "render",
+            "--band",
+            band,
+            "--length",
+            length,
+            "--seed",
+            str(i),
+            "-o",
+            str(folder / f"j{i}.mp4"),
+            "-q",
+        ]
         if bands_dir is not None:
             cmd += ["--bands-dir", str(bands_dir)]
         t0 = time.perf_counter()
@@ -60,8 +74,9 @@ def one_by_one(band: str, bands_dir: Path | None, jobs: int, length: str, folder
 
 def batch(path: Path, *extra: str) -> float:
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "composer", "batch", str(path), "-q", *extra], cwd=REPO,
-                          capture_output=True, text=True)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "composer", "batch", str(path), "-q", *extra], cwd=REPO, capture_output=True, text=True
+    )
     if proc.returncode != 0:
         raise SystemExit(f"composer batch {' '.join(extra)} failed:\n{proc.stderr[-2000:]}")
     return time.perf_counter() - t0

@@ -13,7 +13,8 @@ all in one run:
 and a PNG of their spectrograms (`--png`). Lyric model: held-out bits per character, novelty and distinct lines
 (benchmarks/lyrics_bench.py --model).
 
-    python benchmarks/demo_quality.py [--seconds 60] [--seeds 0,1,2] [--model DIR] [--png docs/demo_spectrograms.png] [--skip-lyrics]
+    python benchmarks/demo_quality.py [--seconds 60] [--seeds 0,1,2] [--model DIR]
+                                      [--png docs/demo_spectrograms.png] [--skip-lyrics]
 """
 
 from __future__ import annotations
@@ -30,10 +31,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def held_out_bits(model, songs: list[int]) -> tuple[float, float]:
-    from composer.audio.train import TRAIN_SETTINGS, _cut, evaluate_bits_per_sample, prepare_file
-    from composer.audio.io import write_wav
-    from composer.demo import demo_song
     import tempfile
+
+    from composer.media.audio import write_wav
+    from composer.models.samplernn.train import TRAIN_SETTINGS, _cut, evaluate_bits_per_sample, prepare_file
+    from composer.synthetic.demo import demo_song
 
     settings = TRAIN_SETTINGS["demo"]
     chunk_len = settings.chunk_len(model.config)
@@ -60,13 +62,14 @@ def main() -> None:
     ap.add_argument("--skip-lyrics", action="store_true")
     args = ap.parse_args()
 
-    from composer.audio import quality as Q
-    from composer.audio.generate import GenerateStats, iter_segments
-    from composer.audio.model import load
-    from composer.audio.train import prepare_file
-    from composer.bands import find_band
-    from composer.demo import DEMO_SONGS, write_demo_audio
-    from composer.plot import write_spectrograms
+    from composer.band.profile import find_band
+    from composer.media import quality as Q
+    from composer.media.plot import write_spectrograms
+    from composer.models.samplernn.generate import GenerateStats, iter_segments
+    from composer.models.samplernn.model import load
+    from composer.models.samplernn.train import prepare_file
+    from composer.synthetic.demo import DEMO_SONGS, write_demo_audio
+
     band = find_band("demo")
     folder = args.model or band.audio_weights()
     model = load(folder)
@@ -88,10 +91,13 @@ def main() -> None:
     generated = []
     for seed in [int(s) for s in args.seeds.split(",")]:
         stats = GenerateStats()
-        x = np.concatenate(list(iter_segments(model, args.seconds, seed=seed, streams=args.streams, pool=pool,
-                                              stats=stats)))  # fmt: skip
-        print(f"generated seed {seed}: {stats.segments} stretches, {len(stats.joins)} joins, "
-              f"{stats.realtime_factor:.2f}x real time, {stats.regenerated} regenerated")  # fmt: skip
+        x = np.concatenate(
+            list(iter_segments(model, args.seconds, seed=seed, streams=args.streams, pool=pool, stats=stats))
+        )
+        print(
+            f"generated seed {seed}: {stats.segments} stretches, {len(stats.joins)} joins, "
+            f"{stats.realtime_factor:.2f}x real time, {stats.regenerated} regenerated"
+        )
         rows.append((f"generated, seed {seed}", x, [j for _, j in stats.joins]))
         generated.append(x)
     noise = Q.shaped_noise(album, rate, args.seconds)
@@ -99,40 +105,60 @@ def main() -> None:
     rows.append(("album pieces restarting/5s", *Q.restart_collage(songs, args.seconds, rate, piece_s=5.0)))
 
     print(f"\n{args.seconds:.0f} s each; album rhythm {album_rhythm:.3f} over all {len(album) / rate / 60:.1f} min")
-    print(f"{'':26s} {'rhythm':>7s} {'(/album)':>8s} {'spiky':>6s} {'closeness':>9s} {'seam AUC':>8s} {'p':>8s} {'joins':>5s}")
+    print(
+        f"{'':26s} {'rhythm':>7s} {'(/album)':>8s} {'spiky':>6s} {'closeness':>9s} "
+        f"{'seam AUC':>8s} {'p':>8s} {'joins':>5s}"
+    )
     figures = []  # (rhythm, closeness ratio) per row, for the targets below
     for name, x, joins in rows:
         rhythm = Q.rhythm_strength(x, rate)
         close = ref.closeness(x)
         figures.append((rhythm, close.ratio))
         seams = Q.seam_test(x, rate, joins)
-        print(f"{name:26s} {rhythm:7.3f} {rhythm / album_rhythm:8.2f} {Q.transient_spikiness(x, rate):6.2f} "
-              f"{close.ratio:9.2f} {seams.auc:8.2f} {seams.p_value:8.3f} {seams.joins:5d}")  # fmt: skip
+        print(
+            f"{name:26s} {rhythm:7.3f} {rhythm / album_rhythm:8.2f} {Q.transient_spikiness(x, rate):6.2f} "
+            f"{close.ratio:9.2f} {seams.auc:8.2f} {seams.p_value:8.3f} {seams.joins:5d}"
+        )
     g = rows[1 : 1 + len(generated)]
     rhythm = np.mean([r for r, _ in figures[1 : 1 + len(generated)]]) / album_rhythm
     close = np.mean([c for _, c in figures[1 : 1 + len(generated)]])
     # six joins a minute are few for a rank test: the seeds' joins are pooled (none lies within 4 s of an end,
     # so no point near a join reaches across from one seed's audio into the next)
     offsets = np.cumsum([0] + [len(x) for _, x, _ in g[:-1]])
-    pooled = Q.seam_test(np.concatenate([x for _, x, _ in g]), rate,
-                         [o + j for o, (_, _, joins) in zip(offsets, g) for j in joins])  # fmt: skip
-    print(f"targets (mean of the generated seeds): rhythm {rhythm:.2f} of the album's (goal >= 0.75: "
-          f"{'met' if rhythm >= 0.75 else 'MISSED'}); closeness {close:.2f} (goal <= 3: {'met' if close <= 3 else 'MISSED'}); "
-          f"seams of all seeds' {pooled.joins} joins: AUC {pooled.auc:.2f}, p {pooled.p_value:.3f} (goal p > 0.05: "
-          f"{'met' if pooled.p_value > 0.05 else 'MISSED'})")  # fmt: skip
+    pooled = Q.seam_test(
+        np.concatenate([x for _, x, _ in g]), rate, [o + j for o, (_, _, joins) in zip(offsets, g) for j in joins]
+    )
+    print(
+        f"targets (mean of the generated seeds): rhythm {rhythm:.2f} of the album's (goal >= 0.75: "
+        f"{'met' if rhythm >= 0.75 else 'MISSED'}); "
+        f"closeness {close:.2f} (goal <= 3: {'met' if close <= 3 else 'MISSED'}); "
+        f"seams of all seeds' {pooled.joins} joins: AUC {pooled.auc:.2f}, p {pooled.p_value:.3f} (goal p > 0.05: "
+        f"{'met' if pooled.p_value > 0.05 else 'MISSED'})"
+    )
 
     copies = [Q.copy_score(x, album, rate) for x in generated]
     own = Q.copy_score(songs[0], np.concatenate(songs[1:]), rate)
-    print(f"copy check: generated {', '.join(f'{c:.2f}' for c in copies)} (highest window correlation with the album); "
-          f"the album's first song against its other songs {own:.2f}")  # fmt: skip
-    write_spectrograms(args.png, {"album": excerpt, "generated (seed %s)" % args.seeds.split(",")[0]: generated[0],
-                                  "white noise shaped like the album": rows[-2][1]}, rate)  # fmt: skip
+    print(
+        f"copy check: generated {', '.join(f'{c:.2f}' for c in copies)} (highest window correlation with the album); "
+        f"the album's first song against its other songs {own:.2f}"
+    )
+    write_spectrograms(
+        args.png,
+        {
+            "album": excerpt,
+            f"generated (seed {args.seeds.split(',')[0]})": generated[0],
+            "white noise shaped like the album": rows[-2][1],
+        },
+        rate,
+    )
     print(f"spectrograms: {args.png}")
 
     if not args.skip_lyrics:
         print(f"lyric model: {band.lyrics_weights()}")
-        subprocess.run([sys.executable, str(ROOT / "benchmarks" / "lyrics_bench.py"), "--model",
-                        str(band.lyrics_weights())], check=True)  # fmt: skip
+        subprocess.run(
+            [sys.executable, str(ROOT / "benchmarks" / "lyrics_bench.py"), "--model", str(band.lyrics_weights())],
+            check=True,
+        )
 
 
 if __name__ == "__main__":

@@ -23,22 +23,43 @@ from _common import run_measured  # noqa: E402
 def child(args) -> None:
     from dataclasses import asdict
 
-    from composer.bandrender import render_band
-    from composer.bands import find_band
+    from composer.band.profile import find_band
+    from composer.band.render import render_band
     from composer.cli import _size
 
-    result = render_band(find_band("demo"), args.seconds, Path(args.out), size=_size(args.size), seed=args.seed,
-                         tandem=args.tandem == 1)  # fmt: skip
-    stats = {"wall": result.wall_s, "stages": asdict(result.stages), "overlap": result.overlap,
-             "songs": len(result.songs), "lines": len(result.timeline.lines), "frames": result.frames}  # fmt: skip
+    result = render_band(
+        find_band("demo"), args.seconds, Path(args.out), size=_size(args.size), seed=args.seed, tandem=args.tandem == 1
+    )
+    stats = {
+        "wall": result.wall_s,
+        "stages": asdict(result.stages),
+        "overlap": result.overlap,
+        "songs": len(result.songs),
+        "lines": len(result.timeline.lines),
+        "frames": result.frames,
+    }
     Path(args.stats).write_text(json.dumps(stats), encoding="utf-8")
 
 
 def measure(seconds: float, size: str, tandem: bool, root: Path, seed: int) -> dict:
     stats = root / f"stats-{size}-{int(tandem)}.json"
-    cmd = [sys.executable, __file__, "--child", "--seconds", str(seconds), "--size", size, "--tandem",
-           str(int(tandem)), "--out", str(root / f"v-{size}-{int(tandem)}.mp4"), "--stats", str(stats),
-           "--seed", str(seed)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        "--seconds",
+        str(seconds),
+        "--size",
+        size,
+        "--tandem",
+        str(int(tandem)),
+        "--out",
+        str(root / f"v-{size}-{int(tandem)}.mp4"),
+        "--stats",
+        str(stats),
+        "--seed",
+        str(seed),
+    ]
     wall, peak_mb = run_measured(cmd)
     out = json.loads(stats.read_text(encoding="utf-8"))
     out.update(process_wall=wall, peak_mb=peak_mb)
@@ -47,9 +68,11 @@ def measure(seconds: float, size: str, tandem: bool, root: Path, seed: int) -> d
 
 def show(name: str, r: dict, seconds: float) -> None:
     s = r["stages"]
-    print(f"{name}: wall {r['process_wall']:.1f} s for {seconds:.0f} s of video "
-          f"({seconds / r['process_wall']:.2f}x real time), peak RSS {r['peak_mb']:.0f} MB, "
-          f"{r['songs']} songs, {r['lines']} lines")  # fmt: skip
+    print(
+        f"{name}: wall {r['process_wall']:.1f} s for {seconds:.0f} s of video "
+        f"({seconds / r['process_wall']:.2f}x real time), peak RSS {r['peak_mb']:.0f} MB, "
+        f"{r['songs']} songs, {r['lines']} lines"
+    )
     print("    stages (s): " + ", ".join(f"{k} {v:.1f}" for k, v in s.items()) + f"; overlap {r['overlap']:.2f}")
 
 
@@ -69,7 +92,7 @@ def main() -> None:
     if args.child:
         child(args)
         return
-    from composer.timeparse import parse_duration
+    from composer.util.durations import parse_duration
 
     seconds = parse_duration(args.length)
     print(subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip(), "CPU cores")

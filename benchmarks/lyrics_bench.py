@@ -22,10 +22,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from composer.lyrics.corpus import NoveltyIndex, load_corpus, normalise_for_novelty  # noqa: E402
-from composer.lyrics.generate import LyricStream  # noqa: E402
-from composer.lyrics.model import PRESETS, alphabet_for, build_model, build_tokenizer, load_model  # noqa: E402
-from composer.lyrics.train import evaluate_bits_per_char, train_lyrics, _token_stream  # noqa: E402
+from composer.models.lyricgpt.corpus import NoveltyIndex, load_corpus, normalise_for_novelty  # noqa: E402
+from composer.models.lyricgpt.generate import LyricStream  # noqa: E402
+from composer.models.lyricgpt.model import PRESETS, alphabet_for, build_model, build_tokenizer, load_model  # noqa: E402
+from composer.models.lyricgpt.train import _token_stream, evaluate_bits_per_char, train_lyrics  # noqa: E402
 
 DEMO = ROOT / "assets" / "lyrics" / "demo"
 
@@ -63,8 +63,10 @@ def main() -> None:
     files = sorted(DEMO.glob("*.txt"))
     corpus = load_corpus(files)
     train_c, val_c = corpus.split()
-    print(f"corpus: {len(files)} songs, {len(corpus.lines):,} distinct lines, {corpus.chars:,} chars "
-          f"({train_c.chars:,} train / {val_c.chars:,} held-out, split by song)")  # fmt: skip
+    print(
+        f"corpus: {len(files)} songs, {len(corpus.lines):,} distinct lines, {corpus.chars:,} chars "
+        f"({train_c.chars:,} train / {val_c.chars:,} held-out, split by song)"
+    )
 
     tmp = tempfile.TemporaryDirectory()
     folder = args.model
@@ -72,12 +74,20 @@ def main() -> None:
     if folder is None:
         folder = args.keep or Path(tmp.name) / "lyrics"
         t0 = time.perf_counter()
-        result = train_lyrics(files, folder, preset="demo", steps=args.steps, threads=args.threads,
-                              eval_every=max(100, args.steps // 4),
-                              report=lambda r: print(f"  step {r.step}: held-out {r.val_bits_per_char:.3f} bits/char"))
+        result = train_lyrics(
+            files,
+            folder,
+            preset="demo",
+            steps=args.steps,
+            threads=args.threads,
+            eval_every=max(100, args.steps // 4),
+            report=lambda r: print(f"  step {r.step}: held-out {r.val_bits_per_char:.3f} bits/char"),
+        )
         train_tps = result.tokens_per_s
-        print(f"trained demo ({result.params:,} params) {result.step} steps in {time.perf_counter() - t0:.0f} s, "
-              f"{train_tps:,.0f} tokens/s (threads={args.threads})")  # fmt: skip
+        print(
+            f"trained demo ({result.params:,} params) {result.step} steps in {time.perf_counter() - t0:.0f} s, "
+            f"{train_tps:,.0f} tokens/s (threads={args.threads})"
+        )
 
     model, tok, meta = load_model(folder)
     torch.set_num_threads(args.threads)
@@ -97,8 +107,10 @@ def main() -> None:
                     break
         novel = sum(not novelty.copies(text) for text in verses) / len(verses)
         distinct = len({normalise_for_novelty(text) for text in verses}) / len(verses)
-        print(f"{label:>12}: novelty {novel:.3f} (target >= 0.95), distinct {distinct:.3f} "
-              f"of {len(verses)} verse lines (target >= 0.9)")  # fmt: skip
+        print(
+            f"{label:>12}: novelty {novel:.3f} (target >= 0.95), distinct {distinct:.3f} "
+            f"of {len(verses)} verse lines (target >= 0.9)"
+        )
     sample = LyricStream(folder, seed=1).take(8)
     print("sample:", *(f"  {line.text}" for line in sample), sep="\n")
 
@@ -110,8 +122,10 @@ def main() -> None:
 
     if train_tps is not None:
         base = baseline_tokens_per_s(train_c, args.baseline_steps, args.threads)
-        print(f"training: {train_tps:,.0f} tokens/s vs plain loop {base:,.0f} tokens/s "
-              f"({train_tps / base:.2f}x, threads={args.threads})")  # fmt: skip
+        print(
+            f"training: {train_tps:,.0f} tokens/s vs plain loop {base:,.0f} tokens/s "
+            f"({train_tps / base:.2f}x, threads={args.threads})"
+        )
 
 
 if __name__ == "__main__":

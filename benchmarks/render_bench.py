@@ -24,18 +24,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import run_measured  # noqa: E402
 
-from composer.render.writer import EncodeSettings, audio_args, ffmpeg_exe, video_args  # noqa: E402
+from composer.media.ffmpeg import EncodeSettings, audio_args, ffmpeg_exe, video_args  # noqa: E402
 
 LINES = 16
 
 
 def make_inputs(root: Path, seconds: float) -> dict:
     """Images, prepared audio and a 16-line timeline (with its .ass) shared by every contestant."""
-    from composer.audio.io import prepare_output_audio
-    from composer.audio.synth import example_lyrics, make_song
-    from composer.render.imagegen import make_images
-    from composer.render.sidecars import write_json
-    from composer.timing import make_line
+    from composer.karaoke.render.imagegen import make_images
+    from composer.media.audio import prepare_output_audio
+    from composer.media.sidecars import write_json
+    from composer.media.timing import make_line
+    from composer.synthetic.song import example_lyrics, make_song
     from composer.types import Timeline
 
     (root / "images").mkdir()
@@ -52,22 +52,29 @@ def make_inputs(root: Path, seconds: float) -> dict:
 
 
 def bench_template(width: int, height: int, *, moving: bool):
-    from composer.template import load_template
+    from composer.karaoke.template import load_template
 
     return load_template("classic").replace(
         video={"width": width, "height": height, "fps": 30},
         text={"highlight": "word"},
-        background={"ken_burns": 0.06 if moving else 0.0, "crossfade": 1.0 if moving else 0.0,
-                    "seconds_per_image": 20.0, "shuffle": False, "grain": 0.0, "tint_strength": 0.0,
-                    "brightness": 1.0, "saturation": 1.0},
+        background={
+            "ken_burns": 0.06 if moving else 0.0,
+            "crossfade": 1.0 if moving else 0.0,
+            "seconds_per_image": 20.0,
+            "shuffle": False,
+            "grain": 0.0,
+            "tint_strength": 0.0,
+            "brightness": 1.0,
+            "saturation": 1.0,
+        },
         title={"enabled": False},
-    )  # fmt: skip
+    )
 
 
 def composer_job(spec: dict) -> None:
     """Runs in a child process, so every round starts cold, as a user's render does."""
-    from composer.pipeline import render_video
-    from composer.render.frames import FrameRenderer
+    from composer.karaoke.engine import render_video
+    from composer.karaoke.render.frames import FrameRenderer
     from composer.types import Timeline
 
     tmpl = bench_template(spec["width"], spec["height"], moving=spec["moving"])
@@ -77,8 +84,9 @@ def composer_job(spec: dict) -> None:
     render_video(renderer, spec["seconds"], wav, Path(spec["out"]))
 
 
-def ffmpeg_slideshow(inputs: dict, out: Path, width: int, height: int, seconds: float, ass: Path | None,
-                     fontsdir: Path | None) -> list[str]:  # fmt: skip
+def ffmpeg_slideshow(
+    inputs: dict, out: Path, width: int, height: int, seconds: float, ass: Path | None, fontsdir: Path | None
+) -> list[str]:
     per = seconds / len(inputs["images"])
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
     for img in inputs["images"]:
@@ -96,8 +104,17 @@ def ffmpeg_slideshow(inputs: dict, out: Path, width: int, height: int, seconds: 
     return cmd
 
 
-def composer_cmd(root: Path, inputs: dict, out: Path, width: int, height: int, seconds: float, *,
-                 moving: bool = False, name: str = "job") -> list[str]:  # fmt: skip
+def composer_cmd(
+    root: Path,
+    inputs: dict,
+    out: Path,
+    width: int,
+    height: int,
+    seconds: float,
+    *,
+    moving: bool = False,
+    name: str = "job",
+) -> list[str]:
     spec = {**inputs, "out": str(out), "width": width, "height": height, "seconds": seconds, "moving": moving}
     path = root / f"{name}.json"
     path.write_text(json.dumps(spec))
@@ -116,8 +133,8 @@ def main() -> None:
         composer_job(json.loads(Path(args.job).read_text()))
         return
 
-    from composer.render.fonts import family_name, font_path
-    from composer.render.sidecars import write_ass
+    from composer.media.fonts import family_name, font_path
+    from composer.media.sidecars import write_ass
     from composer.types import Timeline
 
     with tempfile.TemporaryDirectory(prefix="render-bench-") as tmp:
@@ -131,29 +148,35 @@ def main() -> None:
         frames = round(args.seconds * 30)
         contestants = {
             "a ffmpeg slideshow": ffmpeg_slideshow(inputs, root / "a.mp4", 1280, 720, args.seconds, None, None),
-            "b ffmpeg + ass burn-in": ffmpeg_slideshow(inputs, root / "b.mp4", 1280, 720, args.seconds, ass,
-                                                       fontsdir),
+            "b ffmpeg + ass burn-in": ffmpeg_slideshow(inputs, root / "b.mp4", 1280, 720, args.seconds, ass, fontsdir),
             "c composer": composer_cmd(root, inputs, root / "c.mp4", 1280, 720, args.seconds),
-        }  # fmt: skip
+        }
         fps: dict[str, list[float]] = {k: [] for k in contestants}
         names = list(contestants)
         for r in range(args.rounds):
             for name in names[r % 3 :] + names[: r % 3]:  # rotate the order so no one always runs first
                 wall, _ = run_measured(contestants[name])
                 fps[name].append(frames / wall)
-        print(f"1280x720, {args.seconds:.0f} s, {frames} frames, {LINES} lines, word sweep, font "
-              f"{family_name(tmpl.text.font)}; median of {args.rounds} interleaved rounds")  # fmt: skip
+        print(
+            f"1280x720, {args.seconds:.0f} s, {frames} frames, {LINES} lines, word sweep, font "
+            f"{family_name(tmpl.text.font)}; median of {args.rounds} interleaved rounds"
+        )
         med = {k: statistics.median(v) for k, v in fps.items()}
         for k, v in fps.items():
             print(f"  {k:<24} {med[k]:7.1f} fps   runs: {', '.join(f'{x:.1f}' for x in v)}")
         print(f"  composer / (a) encode limit : {med['c composer'] / med['a ffmpeg slideshow']:.2f}x  (target >= 0.85)")
-        print(f"  composer / (b) ass burn-in  : {med['c composer'] / med['b ffmpeg + ass burn-in']:.2f}x  "
-              "(target >= 1.15)")  # fmt: skip
+        print(
+            f"  composer / (b) ass burn-in  : {med['c composer'] / med['b ffmpeg + ass burn-in']:.2f}x  "
+            "(target >= 1.15)"
+        )
 
-        wall, _ = run_measured(composer_cmd(root, inputs, root / "m.mp4", 1280, 720, args.seconds, moving=True,
-                                            name="moving"))  # fmt: skip
-        print(f"  composer, Ken Burns + 1 s crossfades: {frames / wall:.1f} fps "
-              f"({frames / wall / med['a ffmpeg slideshow']:.2f}x of (a))")
+        wall, _ = run_measured(
+            composer_cmd(root, inputs, root / "m.mp4", 1280, 720, args.seconds, moving=True, name="moving")
+        )
+        print(
+            f"  composer, Ken Burns + 1 s crossfades: {frames / wall:.1f} fps "
+            f"({frames / wall / med['a ffmpeg slideshow']:.2f}x of (a))"
+        )
 
         wa, _ = run_measured(ffmpeg_slideshow(inputs, root / "a1080.mp4", 1920, 1080, args.seconds, None, None))
         wc, _ = run_measured(composer_cmd(root, inputs, root / "c1080.mp4", 1920, 1080, args.seconds, name="hd"))
@@ -162,8 +185,10 @@ def main() -> None:
         if not args.skip_long:
             long_cmd = long_karaoke_cmd(root, args.long_seconds)
             wall, peak = run_measured(long_cmd)
-            print(f"{args.long_seconds / 60:.0f}-minute `composer karaoke` at 1280x720 (read, align, normalise, "
-                  f"render, encode): {wall:.0f} s wall, peak RSS {peak:.0f} MB, python + ffmpeg (target < 1024 MB)")
+            print(
+                f"{args.long_seconds / 60:.0f}-minute `composer karaoke` at 1280x720 (read, align, normalise, "
+                f"render, encode): {wall:.0f} s wall, peak RSS {peak:.0f} MB, python + ffmpeg (target < 1024 MB)"
+            )
 
 
 LONG_TEMPLATE = """
@@ -176,16 +201,27 @@ height = 720
 
 def long_karaoke_cmd(root: Path, seconds: float) -> list[str]:
     """A whole `composer karaoke` run on a long synthesised song, as a user would start it."""
-    from composer.audio.io import write_wav
-    from composer.audio.synth import make_song
+    from composer.media.audio import write_wav
+    from composer.synthetic.song import make_song
 
     song = make_song(seed=11, kind="dense", duration=seconds)
     write_wav(root / "long.wav", song.audio)
     (root / "long.txt").write_text(song.lyrics.to_text(), encoding="utf-8")
     (root / "long.toml").write_text(LONG_TEMPLATE, encoding="utf-8")
     exe = Path(sys.executable).with_name("composer")
-    return [str(exe), "karaoke", str(root / "long.wav"), str(root / "long.txt"), "--images", str(root / "images"),
-            "-o", str(root / "long.mp4"), "--template", str(root / "long.toml"), "--quiet"]  # fmt: skip
+    return [
+        str(exe),
+        "karaoke",
+        str(root / "long.wav"),
+        str(root / "long.txt"),
+        "--images",
+        str(root / "images"),
+        "-o",
+        str(root / "long.mp4"),
+        "--template",
+        str(root / "long.toml"),
+        "--quiet",
+    ]
 
 
 if __name__ == "__main__":

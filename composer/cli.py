@@ -9,7 +9,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated, NoReturn, Optional
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -18,8 +18,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from rich.text import Text
 
 from composer.errors import ComposerError, Interrupted, Terminated
-from composer.timeparse import MAX_LENGTH
 from composer.types import MAX_SEED
+from composer.util.durations import MAX_LENGTH
 
 app = typer.Typer(
     help="composer: AI death-metal karaoke videos, end to end.",
@@ -46,7 +46,6 @@ def _every_command() -> None:
         signal.signal(signal.SIGTERM, _terminate)
         if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # an ignored Ctrl-C stays ignored
             signal.signal(signal.SIGINT, _interrupt)
-
 
 
 def _option_error(message: str) -> NoReturn:
@@ -81,11 +80,17 @@ def _finite(param: typer.CallbackParam, value: float | None) -> float | None:
 
 
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
-Seed = Annotated[int, typer.Option("--seed", callback=_seed_in_range,
-                                   help=f"Same seed, same output (0 to {MAX_SEED}).")]
+Seed = Annotated[
+    int, typer.Option("--seed", callback=_seed_in_range, help=f"Same seed, same output (0 to {MAX_SEED}).")
+]
 Temperature = Annotated[float, typer.Option("--temperature", callback=_finite, help="Above 1 wilder, below 1 safer.")]
-MaxLength = Annotated[str, typer.Option("--max-length", help="Longest --length accepted: a guard against typos "
-                                                             "such as 10h for 10m, and against filling the disk.")]
+MaxLength = Annotated[
+    str,
+    typer.Option(
+        "--max-length",
+        help="Longest --length accepted: a guard against typos such as 10h for 10m, and against filling the disk.",
+    ),
+]
 TemplateOpt = Annotated[str, typer.Option("--template", "-t", help="Built-in template name or path to a .toml.")]
 
 
@@ -107,10 +112,16 @@ def _reporting(quiet: bool):
     """Progress callback for the library, and one clean line for any failure."""
     _setup_logging()
     bar = Progress(
-        TextColumn("{task.description:<10}"), BarColumn(), TextColumn("{task.percentage:>5.1f}%"),
-        TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=err, disable=quiet,
+        TextColumn("{task.description:<10}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>5.1f}%"),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        console=err,
+        disable=quiet,
         transient=False,
-    )  # fmt: skip
+    )
     tasks: dict[str, int] = {}
 
     def progress(stage: str, done: float, total: float) -> None:
@@ -135,7 +146,7 @@ def _interrupted_status(e: KeyboardInterrupt) -> int:
 
 
 def _seconds(text: str, what: str) -> float:
-    from composer.timeparse import parse_duration
+    from composer.util.durations import parse_duration
 
     try:
         value = parse_duration(text)
@@ -150,8 +161,9 @@ def _length(text: str, max_length: str) -> float:
     if seconds <= 0:
         raise ComposerError(f"--length must be positive (got {text!r})")
     if seconds > cap:
-        raise ComposerError(f"--length {text}: longer than the {max_length} limit; "
-                            f"give --max-length {text} to allow it")  # fmt: skip
+        raise ComposerError(
+            f"--length {text}: longer than the {max_length} limit; give --max-length {text} to allow it"
+        )
     return seconds
 
 
@@ -163,11 +175,11 @@ def karaoke(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output .mp4; sidecars are written beside it.")],
     template: TemplateOpt = "gore",
     seed: Seed = 0,
-    title: Annotated[Optional[str], typer.Option(help="Title card and sidecar title.")] = None,
+    title: Annotated[str | None, typer.Option(help="Title card and sidecar title.")] = None,
     quiet: Quiet = False,
 ) -> None:
     """Any song + lyrics + images -> a finished karaoke video."""
-    from composer.pipeline import karaoke as run
+    from composer.karaoke.engine import karaoke as run
 
     with _reporting(quiet) as progress:
         result = run(audio, lyrics, images, out, template=template, seed=seed, title=title, progress=progress)
@@ -177,8 +189,9 @@ def karaoke(
 def _report_video(result, quiet: bool) -> None:
     if quiet:
         return
-    err.print(f"wrote [bold]{escape(str(result.video))}[/] ({result.frames} frames, "
-              f"{len(result.timeline.lines)} lines)")  # fmt: skip
+    err.print(
+        f"wrote [bold]{escape(str(result.video))}[/] ({result.frames} frames, {len(result.timeline.lines)} lines)"
+    )
     for p in (*result.sidecars, result.thumbnail):
         err.print(f"  {p}", markup=False)
     dropped = result.timeline.meta.get("dropped_lines", 0)
@@ -191,11 +204,11 @@ def align(
     audio: Annotated[Path, typer.Argument(help="Song: wav, flac, ogg or mp3.")],
     lyrics: Annotated[Path, typer.Argument(help="Plain lyrics: one line a line, blank line between stanzas.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output .lrc (enhanced), .ass, .srt or .json.")],
-    title: Annotated[Optional[str], typer.Option(help="Title written into the file.")] = None,
+    title: Annotated[str | None, typer.Option(help="Title written into the file.")] = None,
     quiet: Quiet = False,
 ) -> None:
     """Time lyrics to a song and write the timing alone, for your own karaoke player."""
-    from composer.pipeline import align_file
+    from composer.karaoke.engine import align_file
 
     with _reporting(quiet):
         timeline = align_file(audio, lyrics, out, title=title)
@@ -208,13 +221,13 @@ def preview(
     template: TemplateOpt = "gore",
     at: Annotated[str, typer.Option("--at", help="Time of the frame, e.g. 12s or 0:12.")] = "12s",
     out: Annotated[Path, typer.Option("--out", "-o", help="PNG to write.")] = Path("preview.png"),
-    images: Annotated[Optional[Path], typer.Option("--images", "-i", help="Image folder (default: a sample).")] = None,
-    lyrics: Annotated[Optional[Path], typer.Option("--lyrics", help="Lyrics to show (default: samples).")] = None,
+    images: Annotated[Path | None, typer.Option("--images", "-i", help="Image folder (default: a sample).")] = None,
+    lyrics: Annotated[Path | None, typer.Option("--lyrics", help="Lyrics to show (default: samples).")] = None,
     seed: Seed = 0,
     quiet: Quiet = False,
 ) -> None:
     """One frame of a template over sample lyrics, to tweak a template by eye."""
-    from composer.preview import preview_frame
+    from composer.karaoke.preview import preview_frame
 
     with _reporting(True):
         path = preview_frame(template, _seconds(at, "--at"), out, images_dir=images, lyrics_path=lyrics, seed=seed)
@@ -231,7 +244,7 @@ def spectrogram(
     quiet: Quiet = False,
 ) -> None:
     """Spectrograms of audio files stacked on one scale: a band's album beside generated audio, by eye."""
-    from composer.plot import spectrogram_files
+    from composer.media.plot import spectrogram_files
 
     with _reporting(True):
         seconds = _seconds(length, "--length")
@@ -254,7 +267,7 @@ def example(
     quiet: Quiet = False,
 ) -> None:
     """Make an example song, lyrics and images, then render them as a karaoke video."""
-    from composer.example import make_example
+    from composer.synthetic.example import make_example
 
     with _reporting(quiet) as progress:
         seconds = _length(length, max_length)
@@ -265,7 +278,7 @@ def example(
 @app.command()
 def templates() -> None:
     """List the built-in templates."""
-    from composer.template import builtin_templates
+    from composer.karaoke.template import builtin_templates
 
     for name in builtin_templates():
         typer.echo(name)
@@ -281,20 +294,22 @@ app.add_typer(generate_app, name="generate")
 app.add_typer(band_app, name="band")
 
 Threads = Annotated[
-    Optional[int], typer.Option("--threads", callback=_between(1, 256),
-                                help="CPU threads for the audio model (1 is fastest on a busy machine).")
+    int | None,
+    typer.Option(
+        "--threads", callback=_between(1, 256), help="CPU threads for the audio model (1 is fastest on a busy machine)."
+    ),
 ]
 Device = Annotated[
-    Optional[str], typer.Option("--device", help="auto (a CUDA GPU when torch sees one), cpu, cuda or cuda:N.")
+    str | None, typer.Option("--device", help="auto (a CUDA GPU when torch sees one), cpu, cuda or cuda:N.")
 ]
-BandOpt = Annotated[Optional[str], typer.Option("--band", "-b", help="Band name (see `composer band list`).")]
+BandOpt = Annotated[str | None, typer.Option("--band", "-b", help="Band name (see `composer band list`).")]
 BandsDir = Annotated[
-    Optional[Path], typer.Option("--bands-dir", envvar="COMPOSER_BANDS_DIR", help="Folder of band profiles.")
+    Path | None, typer.Option("--bands-dir", envvar="COMPOSER_BANDS_DIR", help="Folder of band profiles.")
 ]
 
 
 def _band(name: str, bands_dir: Path | None):
-    from composer.bands import find_band
+    from composer.band.profile import find_band
 
     return find_band(name, bands_dir)
 
@@ -303,9 +318,11 @@ def _band(name: str, bands_dir: Path | None):
 def train_band_cmd(
     ctx: typer.Context,
     band: BandOpt = None,
-    only: Annotated[Optional[str], typer.Option("--only", help="Train just one model: audio or lyrics.")] = None,
-    audio_steps: Annotated[Optional[int], typer.Option("--audio-steps", help="Audio steps (default: band.toml).")] = None,
-    lyrics_steps: Annotated[Optional[int], typer.Option("--lyrics-steps", help="Lyric steps (default: band.toml).")] = None,
+    only: Annotated[str | None, typer.Option("--only", help="Train just one model: audio or lyrics.")] = None,
+    audio_steps: Annotated[int | None, typer.Option("--audio-steps", help="Audio steps (default: band.toml).")] = None,
+    lyrics_steps: Annotated[
+        int | None, typer.Option("--lyrics-steps", help="Lyric steps (default: band.toml).")
+    ] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue both models from their last checkpoints.")] = False,
     threads: Threads = None,
     bands_dir: BandsDir = None,
@@ -323,11 +340,31 @@ def train_band_cmd(
             raise ComposerError(f"--only {only!r}: allowed values are audio, lyrics")
         b = _band(band, bands_dir)
         if only in (None, "audio"):
-            _train_audio(b.audio_dir, b.audio_model_dir, b.audio_preset, audio_steps or b.audio_steps, resume, seed,
-                         quiet, progress, band=b, threads=threads)  # fmt: skip
+            _train_audio(
+                b.audio_dir,
+                b.audio_model_dir,
+                b.audio_preset,
+                audio_steps or b.audio_steps,
+                resume,
+                seed,
+                quiet,
+                progress,
+                band=b,
+                threads=threads,
+            )
         if only in (None, "lyrics"):
-            _train_lyrics(b.lyric_files(), b.lyrics_model_dir, b.lyrics_preset, lyrics_steps or b.lyrics_steps,
-                          resume, seed, (), 1, quiet, progress)  # fmt: skip
+            _train_lyrics(
+                b.lyric_files(),
+                b.lyrics_model_dir,
+                b.lyrics_preset,
+                lyrics_steps or b.lyrics_steps,
+                resume,
+                seed,
+                (),
+                1,
+                quiet,
+                progress,
+            )
 
 
 @band_app.command("create")
@@ -342,14 +379,15 @@ def band_create_cmd(
     quiet: Quiet = False,
 ) -> None:
     """Check a band's material and write its band.toml."""
-    from composer.bands import create_band
+    from composer.band.profile import create_band
 
     with _reporting(True):
-        band = create_band(name, audio, lyrics, images, template=template, description=description,
-                           bands_dir=bands_dir)  # fmt: skip
+        band = create_band(name, audio, lyrics, images, template=template, description=description, bands_dir=bands_dir)
     if not quiet:
-        err.print(f"wrote [bold]{escape(str(band.folder / 'band.toml'))}[/]; train it with "
-                  f"`composer train --band {band.name}`")  # fmt: skip
+        err.print(
+            f"wrote [bold]{escape(str(band.folder / 'band.toml'))}[/]; train it with "
+            f"`composer train --band {band.name}`"
+        )
 
 
 @band_app.command("list")
@@ -357,31 +395,43 @@ def band_list_cmd(bands_dir: BandsDir = None) -> None:
     """The bands composer can find, and which of their models are trained."""
     from rich.table import Table
 
-    from composer.bands import list_bands
+    from composer.band.profile import list_bands
 
     with _reporting(True):
         bands = list_bands(bands_dir)
     table = Table("band", "audio model", "lyric model", "template", "folder")
     for b in bands:
-        table.add_row(b.name, "trained" if b.audio_weights() else "[red]untrained[/]",
-                      "trained" if b.lyrics_weights() else "[red]untrained[/]", Text(b.template),
-                      Text(str(b.folder)))  # fmt: skip
+        table.add_row(
+            b.name,
+            "trained" if b.audio_weights() else "[red]untrained[/]",
+            "trained" if b.lyrics_weights() else "[red]untrained[/]",
+            Text(b.template),
+            Text(str(b.folder)),
+        )
     Console(highlight=False).print(table)
 
 
 @train_app.command("lyrics")
 def train_lyrics_cmd(
-    lyrics: Annotated[Optional[list[Path]], typer.Option("--lyrics", help="Lyric file or folder (repeatable): a line a line, blank line between stanzas.")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Model folder to write (transformers' layout).")] = None,
+    lyrics: Annotated[
+        list[Path] | None,
+        typer.Option("--lyrics", help="Lyric file or folder (repeatable): a line a line, blank line between stanzas."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Model folder to write (transformers' layout).")
+    ] = None,
     band: BandOpt = None,
-    preset: Annotated[Optional[str], typer.Option("--preset", help="Model size: demo (~1.3M params) or debug (tiny).")] = None,
-    steps: Annotated[Optional[int], typer.Option("--steps", help="Total training steps to reach.")] = None,
+    preset: Annotated[
+        str | None, typer.Option("--preset", help="Model size: demo (~1.3M params) or debug (tiny).")
+    ] = None,
+    steps: Annotated[int | None, typer.Option("--steps", help="Total training steps to reach.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the model from its last checkpoint.")] = False,
     source: Annotated[
-        Optional[list[str]], typer.Option("--source", help="Add public-domain text: kjv (needs composer[corpus]).")
+        list[str] | None, typer.Option("--source", help="Add public-domain text: kjv (needs composer[corpus]).")
     ] = None,
-    threads: Annotated[int, typer.Option("--threads", callback=_between(1, 256),
-                                         help="CPU threads (1 is fastest on a busy machine).")] = 1,
+    threads: Annotated[
+        int, typer.Option("--threads", callback=_between(1, 256), help="CPU threads (1 is fastest on a busy machine).")
+    ] = 1,
     bands_dir: BandsDir = None,
     seed: Seed = 0,
     quiet: Quiet = False,
@@ -390,26 +440,41 @@ def train_lyrics_cmd(
     with _reporting(quiet) as progress:
         if band:
             b = _band(band, bands_dir)
-            files, out, preset, steps = (lyrics or b.lyric_files(), out or b.lyrics_model_dir,
-                                         preset or b.lyrics_preset, steps or b.lyrics_steps)  # fmt: skip
+            files, out, preset, steps = (
+                lyrics or b.lyric_files(),
+                out or b.lyrics_model_dir,
+                preset or b.lyrics_preset,
+                steps or b.lyrics_steps,
+            )
         elif not lyrics or out is None:
             raise ComposerError("give --band NAME, or --lyrics FILE... and --out DIR")
         else:
             files = lyrics
-        _train_lyrics(files, out, preset or "demo", steps or 2000, resume, seed, source or (), threads, quiet,
-                      progress)  # fmt: skip
+        _train_lyrics(files, out, preset or "demo", steps or 2000, resume, seed, source or (), threads, quiet, progress)
 
 
 def _train_lyrics(files, out, preset, steps, resume, seed, sources, threads, quiet, progress) -> None:
-    from composer.lyrics.train import train_lyrics
+    from composer.models.lyricgpt.train import train_lyrics
 
     def report(r) -> None:
         if not quiet:
-            err.print(f"lyrics step {r.step}/{r.steps}: train {r.train_loss / math.log(2):.3f} bits/char, "
-                      f"held-out {r.val_bits_per_char:.3f} bits/char, {r.tokens_per_s:,.0f} tokens/s")  # fmt: skip
+            err.print(
+                f"lyrics step {r.step}/{r.steps}: train {r.train_loss / math.log(2):.3f} bits/char, "
+                f"held-out {r.val_bits_per_char:.3f} bits/char, {r.tokens_per_s:,.0f} tokens/s"
+            )
 
-    result = train_lyrics(files, out, preset=preset, steps=steps, resume=resume, seed=seed, sources=sources,
-                          threads=threads, progress=progress, report=report)  # fmt: skip
+    result = train_lyrics(
+        files,
+        out,
+        preset=preset,
+        steps=steps,
+        resume=resume,
+        seed=seed,
+        sources=sources,
+        threads=threads,
+        progress=progress,
+        report=report,
+    )
     if not quiet:
         err.print(
             f"wrote [bold]{escape(str(result.out_dir))}[/] ({result.params:,} params, step {result.step}, "
@@ -420,18 +485,20 @@ def _train_lyrics(files, out, preset, steps, resume, seed, sources, threads, qui
 
 @generate_app.command("lyrics")
 def generate_lyrics_cmd(
-    model: Annotated[Optional[Path], typer.Option("--model", "-m", help="Lyric model folder from `composer train lyrics`.")] = None,
+    model: Annotated[
+        Path | None, typer.Option("--model", "-m", help="Lyric model folder from `composer train lyrics`.")
+    ] = None,
     band: BandOpt = None,
     lines: Annotated[int, typer.Option("--lines", callback=_between(1, 10_000), help="How many lines.")] = 40,
     temperature: Temperature = 0.9,
     top_p: Annotated[float, typer.Option("--top-p", callback=_finite, help="Nucleus sampling mass, in (0, 1].")] = 0.95,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Lyrics .txt to write (default: stdout).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Lyrics .txt to write (default: stdout).")] = None,
     bands_dir: BandsDir = None,
     seed: Seed = 0,
     quiet: Quiet = False,
 ) -> None:
     """Write a song's lyrics (verses and a returning chorus) as plain text the karaoke engine reads."""
-    from composer.lyrics.generate import generate_song, write_lyrics
+    from composer.models.lyricgpt.generate import generate_song, write_lyrics
 
     with _reporting(quiet or out is None) as progress:
         model = _model_dir(model, band, bands_dir, "lyrics")
@@ -462,14 +529,25 @@ def _model_dir(model: Path | None, band: str | None, bands_dir: Path | None, whi
 
 @train_app.command("audio")
 def train_audio_cmd(
-    audio: Annotated[Optional[Path], typer.Option("--audio", help="Folder of the band's audio (wav, flac, ogg, mp3).")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Model folder to write (safetensors + config.json).")] = None,
+    audio: Annotated[
+        Path | None, typer.Option("--audio", help="Folder of the band's audio (wav, flac, ogg, mp3).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Model folder to write (safetensors + config.json).")
+    ] = None,
     band: BandOpt = None,
-    preset: Annotated[Optional[str], typer.Option("--preset", help="Model size: demo (~4M params), debug (tiny) or dadabots.")] = None,
-    steps: Annotated[Optional[int], typer.Option("--steps", help="Total training steps to reach.")] = None,
+    preset: Annotated[
+        str | None, typer.Option("--preset", help="Model size: demo (~4M params), debug (tiny) or dadabots.")
+    ] = None,
+    steps: Annotated[int | None, typer.Option("--steps", help="Total training steps to reach.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the model from its last checkpoint.")] = False,
-    init: Annotated[Optional[Path], typer.Option("--init", help="Start from this model folder's weights (same preset), e.g. to fine-tune.")] = None,
-    keep: Annotated[int, typer.Option("--keep", help="Keep the weights of the last N checkpoints in checkpoints/.")] = 3,
+    init: Annotated[
+        Path | None,
+        typer.Option("--init", help="Start from this model folder's weights (same preset), e.g. to fine-tune."),
+    ] = None,
+    keep: Annotated[
+        int, typer.Option("--keep", help="Keep the weights of the last N checkpoints in checkpoints/.")
+    ] = 3,
     device: Device = None,
     threads: Threads = None,
     bands_dir: BandsDir = None,
@@ -481,28 +559,60 @@ def train_audio_cmd(
         b = None
         if band:
             b = _band(band, bands_dir)
-            audio, out, preset, steps = (audio or b.audio_dir, out or b.audio_model_dir, preset or b.audio_preset,
-                                         steps or b.audio_steps)  # fmt: skip
+            audio, out, preset, steps = (
+                audio or b.audio_dir,
+                out or b.audio_model_dir,
+                preset or b.audio_preset,
+                steps or b.audio_steps,
+            )
         elif audio is None or out is None:
             raise ComposerError("give --band NAME, or --audio DIR and --out DIR")
-        _train_audio(audio, out, preset or "demo", steps or 2000, resume, seed, quiet, progress, band=b,
-                     threads=threads, init=init, keep=keep, device=device)
+        _train_audio(
+            audio,
+            out,
+            preset or "demo",
+            steps or 2000,
+            resume,
+            seed,
+            quiet,
+            progress,
+            band=b,
+            threads=threads,
+            init=init,
+            keep=keep,
+            device=device,
+        )
 
 
-def _train_audio(audio, out, preset, steps, resume, seed, quiet, progress, band=None, threads=None, init=None,
-                 keep=3, device=None) -> None:
-    from composer.audio.train import train_audio
+def _train_audio(
+    audio, out, preset, steps, resume, seed, quiet, progress, band=None, threads=None, init=None, keep=3, device=None
+) -> None:
+    from composer.models.samplernn.train import train_audio
 
     if band is not None and audio == band.audio_dir:
         band.ensure_material(progress)
 
     def report(r) -> None:
         if not quiet:
-            err.print(f"audio step {r.step}/{r.steps}: train {r.train_bits_per_sample:.3f} bits/sample, "
-                      f"held-out {r.val_bits_per_sample:.3f} bits/sample, {r.samples_per_s:,.0f} samples/s")  # fmt: skip
+            err.print(
+                f"audio step {r.step}/{r.steps}: train {r.train_bits_per_sample:.3f} bits/sample, "
+                f"held-out {r.val_bits_per_sample:.3f} bits/sample, {r.samples_per_s:,.0f} samples/s"
+            )
 
-    result = train_audio(audio, out, preset=preset, steps=steps, resume=resume, seed=seed, threads=threads,
-                         init=init, keep=keep, device=device, progress=progress, report=report)  # fmt: skip
+    result = train_audio(
+        audio,
+        out,
+        preset=preset,
+        steps=steps,
+        resume=resume,
+        seed=seed,
+        threads=threads,
+        init=init,
+        keep=keep,
+        device=device,
+        progress=progress,
+        report=report,
+    )
     if not quiet:
         err.print(
             f"wrote [bold]{escape(str(result.out_dir))}[/] ({result.params:,} params, step {result.step}, "
@@ -515,13 +625,26 @@ def _train_audio(audio, out, preset, steps, resume, seed, quiet, progress, band=
 def generate_audio_cmd(
     out: Annotated[Path, typer.Option("--out", "-o", help="WAV to write (mono, the model's rate).")],
     band: BandOpt = None,
-    model: Annotated[Optional[Path], typer.Option("--model", "--checkpoint", "-m",
-                                                  help="Audio model folder (default: the band's).")] = None,
+    model: Annotated[
+        Path | None, typer.Option("--model", "--checkpoint", "-m", help="Audio model folder (default: the band's).")
+    ] = None,
     length: Annotated[str, typer.Option("--length", help="Track length, e.g. 90s, 10m or 1:30.")] = "1m",
     temperature: Temperature = 1.0,
-    streams: Annotated[int, typer.Option("--streams", callback=_between(1, 1024),
-                                         help="Streams generated at once (a batch), each a long stretch of the track.")] = 64,
-    prime: Annotated[Optional[Path], typer.Option("--prime", help="Audio file to continue from; stretches first hear pieces of it (default: of the band's recordings).")] = None,
+    streams: Annotated[
+        int,
+        typer.Option(
+            "--streams",
+            callback=_between(1, 1024),
+            help="Streams generated at once (a batch), each a long stretch of the track.",
+        ),
+    ] = 64,
+    prime: Annotated[
+        Path | None,
+        typer.Option(
+            "--prime",
+            help="Audio file to continue from; stretches first hear pieces of it (default: of the band's recordings).",
+        ),
+    ] = None,
     device: Device = None,
     bands_dir: BandsDir = None,
     seed: Seed = 0,
@@ -529,23 +652,34 @@ def generate_audio_cmd(
     quiet: Quiet = False,
 ) -> None:
     """Generate a track with a trained SampleRNN: a few long stretches at once, joined into one WAV."""
-    from composer.audio.generate import generate_audio
+    from composer.models.samplernn.generate import generate_audio
 
     with _reporting(quiet) as progress:
         seconds = _length(length, max_length)
         model = _model_dir(model, band, bands_dir, "audio")
         pool = None
         if band is not None and prime is None:
-            from composer.audio.model import load_config
+            from composer.models.samplernn.model import load_config
 
             pool = _band(band, bands_dir).prime_pool(load_config(model).sample_rate)
-        stats = generate_audio(model, seconds, out, seed=seed, streams=streams, temperature=temperature,
-                               prime=prime, pool=pool, device=device, progress=progress)  # fmt: skip
+        stats = generate_audio(
+            model,
+            seconds,
+            out,
+            seed=seed,
+            streams=streams,
+            temperature=temperature,
+            prime=prime,
+            pool=pool,
+            device=device,
+            progress=progress,
+        )
     if not quiet:
         fixed = f", {stats.regenerated} stretch(es) regenerated" if stats.regenerated else ""
         unfixed = f", {stats.unfixed} still silent/clipped/looping" if stats.unfixed else ""
         err.print(
-            f"wrote [bold]{escape(str(out))}[/] ({stats.seconds:.1f} s in {stats.segments} stretches, {len(stats.joins)} joins, "
+            f"wrote [bold]{escape(str(out))}[/] ({stats.seconds:.1f} s in {stats.segments} stretches, "
+            f"{len(stats.joins)} joins, "
             f"{stats.realtime_factor:.2f}x real time{fixed}{unfixed})"
         )
 
@@ -570,19 +704,22 @@ def _size(text: str | None) -> tuple[int, int] | None:
 def render(
     band: Annotated[str, typer.Option("--band", "-b", help="Band name (see `composer band list`).")],
     length: Annotated[str, typer.Option("--length", help="Video length: 90s, 10m, 1h, 1:30:00.")] = "3m",
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output .mp4 or folder (default: out/BAND-SEED/).")] = None,
-    songs: Annotated[Optional[int], typer.Option("--songs", help="Songs in the video (default: one per ~3 min).")] = None,
-    template: Annotated[Optional[str], typer.Option("--template", "-t", help="Template (default: the band's).")] = None,
-    size: Annotated[Optional[str], typer.Option("--size", help="Frame size: 720p, 1080p, portrait or WxH.")] = None,
-    temperature: Annotated[float, typer.Option("--temperature", callback=_finite,
-                                               help="Audio sampling temperature.")] = 1.0,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Output .mp4 or folder (default: out/BAND-SEED/).")
+    ] = None,
+    songs: Annotated[int | None, typer.Option("--songs", help="Songs in the video (default: one per ~3 min).")] = None,
+    template: Annotated[str | None, typer.Option("--template", "-t", help="Template (default: the band's).")] = None,
+    size: Annotated[str | None, typer.Option("--size", help="Frame size: 720p, 1080p, portrait or WxH.")] = None,
+    temperature: Annotated[
+        float, typer.Option("--temperature", callback=_finite, help="Audio sampling temperature.")
+    ] = 1.0,
     bands_dir: BandsDir = None,
     seed: Seed = 0,
     max_length: MaxLength = MAX_LENGTH,
     quiet: Quiet = False,
 ) -> None:
     """New songs by a band's AI: audio and lyrics generated in tandem, timed, rendered as karaoke."""
-    from composer.bandrender import render_band
+    from composer.band.render import render_band
 
     with _reporting(quiet) as progress:
         seconds = _length(length, max_length)
@@ -590,13 +727,24 @@ def render(
         target = out or Path("out") / f"{b.name}-{seed}"
         if target.suffix.lower() != ".mp4":
             target = target / f"{b.name}-{seed}.mp4"
-        result = render_band(b, seconds, target, template=template, size=_size(size), seed=seed, songs=songs,
-                             temperature=temperature, progress=progress)  # fmt: skip
+        result = render_band(
+            b,
+            seconds,
+            target,
+            template=template,
+            size=_size(size),
+            seed=seed,
+            songs=songs,
+            temperature=temperature,
+            progress=progress,
+        )
     if quiet:
         return
     songs_text = "1 song" if len(result.songs) == 1 else f"{len(result.songs)} songs"
-    err.print(f"wrote [bold]{escape(str(result.video))}[/] ({songs_text}, {result.frames} frames, "
-              f"{len(result.timeline.lines)} lines, {result.wall_s:.0f} s)")  # fmt: skip
+    err.print(
+        f"wrote [bold]{escape(str(result.video))}[/] ({songs_text}, {result.frames} frames, "
+        f"{len(result.timeline.lines)} lines, {result.wall_s:.0f} s)"
+    )
     for song in result.songs:
         err.print(f"  {song.start:7.1f} s  {song.title}  ({song.lines} lines)", markup=False)
     for p in (*result.sidecars, result.thumbnail, *result.upload):
@@ -606,13 +754,19 @@ def render(
 @app.command()
 def batch(
     jobfile: Annotated[Path, typer.Argument(help="Job file (TOML): defaults and a list of jobs.")],
-    workers: Annotated[int, typer.Option("--workers", "-w", callback=_between(1, 64),
-                                         help="Jobs at once in the local pool.")] = 1,
-    ray: Annotated[bool, typer.Option("--ray", help="Run the jobs as Ray tasks (a local Ray unless --ray-address).")] = False,
-    ray_address: Annotated[Optional[str], typer.Option("--ray-address", metavar="ADDRESS",
-                                                       help="The Ray cluster to use (implies --ray).")] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", "-w", callback=_between(1, 64), help="Jobs at once in the local pool.")
+    ] = 1,
+    ray: Annotated[
+        bool, typer.Option("--ray", help="Run the jobs as Ray tasks (a local Ray unless --ray-address).")
+    ] = False,
+    ray_address: Annotated[
+        str | None, typer.Option("--ray-address", metavar="ADDRESS", help="The Ray cluster to use (implies --ray).")
+    ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would run or be skipped, and why.")] = False,
-    allow_outside: Annotated[bool, typer.Option("--allow-outside", help="Let job outputs lie outside out_dir.")] = False,
+    allow_outside: Annotated[
+        bool, typer.Option("--allow-outside", help="Let job outputs lie outside out_dir.")
+    ] = False,
     quiet: Quiet = False,
 ) -> None:
     """Many videos from one job file: resumable (a manifest beside the outputs), local pool or Ray."""
@@ -621,8 +775,8 @@ def batch(
     from rich.live import Live
     from rich.table import Table
 
-    from composer.batch import plan_batch, run_batch
-    from composer.batchjobs import load_jobfile
+    from composer.batch.jobfile import load_jobfile
+    from composer.batch.run import plan_batch, run_batch
 
     rows: dict[str, dict] = {}
 
@@ -630,12 +784,24 @@ def batch(
         t = Table("job", "kind", "status", "stage", "progress", "time", title="batch" if not final else "summary")
         for name, r in rows.items():
             colour = {"done": "green", "failed": "red", "skipped": "dim", "running": "yellow"}.get(r["state"], "")
-            secs = r.get("seconds") if r["state"] in ("done", "failed") else (
-                _time.monotonic() - r["since"] if r["state"] == "running" else None)
-            pct = "100%" if r["state"] == "done" else (f"{100 * r.get('fraction', 0):.0f}%" if r["state"] == "running" else "")
-            t.add_row(Text(name), r.get("kind", ""), f"[{colour}]{r['state']}[/]" if colour else r["state"],
-                      Text(r.get("error") or (r.get("reason", "") if final else r.get("stage", r.get("reason", "")))),
-                      pct, f"{secs:.0f} s" if secs is not None else "")
+            secs = (
+                r.get("seconds")
+                if r["state"] in ("done", "failed")
+                else (_time.monotonic() - r["since"] if r["state"] == "running" else None)
+            )
+            pct = (
+                "100%"
+                if r["state"] == "done"
+                else (f"{100 * r.get('fraction', 0):.0f}%" if r["state"] == "running" else "")
+            )
+            t.add_row(
+                Text(name),
+                r.get("kind", ""),
+                f"[{colour}]{r['state']}[/]" if colour else r["state"],
+                Text(r.get("error") or (r.get("reason", "") if final else r.get("stage", r.get("reason", "")))),
+                pct,
+                f"{secs:.0f} s" if secs is not None else "",
+            )
         return t
 
     def event(name: str, state: str, info: dict) -> None:
@@ -652,12 +818,16 @@ def batch(
             out = Console(highlight=False)
             for r in plan.results:
                 what = {"queued": "run", "skipped": "skip", "failed": "fail"}[r.status]
-                out.print(f"{what:<5} {r.name} ({r.kind}): {r.reason}" + (f": {r.error}" if r.error else ""),
-                          markup=False)
+                out.print(
+                    f"{what:<5} {r.name} ({r.kind}): {r.reason}" + (f": {r.error}" if r.error else ""), markup=False
+                )
             return
         try:
-            with Live(table(), console=err, refresh_per_second=4, transient=True, get_renderable=table) if not quiet \
-                    else contextlib.nullcontext():
+            with (
+                Live(table(), console=err, refresh_per_second=4, transient=True, get_renderable=table)
+                if not quiet
+                else contextlib.nullcontext()
+            ):
                 result = run_batch(jf, workers=workers, ray=ray_address or ("local" if ray else None), event=event)
         except KeyboardInterrupt as e:
             err.print("[red]interrupted[/]: finished jobs and the manifest are kept; rerun to do the rest", markup=True)
@@ -666,8 +836,11 @@ def batch(
     if not quiet:
         err.print(table(final=True))
         counts = {s: sum(r.status == s for r in result.results) for s in ("done", "skipped", "failed")}
-        err.print(f"{counts['done']} done, {counts['skipped']} skipped, {counts['failed']} failed in "
-                  f"{result.wall_s:.0f} s; manifest {result.manifest}", markup=False)
+        err.print(
+            f"{counts['done']} done, {counts['skipped']} skipped, {counts['failed']} failed in "
+            f"{result.wall_s:.0f} s; manifest {result.manifest}",
+            markup=False,
+        )
     for r in failed:
         err.print(f"[red]failed:[/] {escape(r.name)}: {escape(str(r.error))}", markup=True, soft_wrap=True)
     if failed:

@@ -56,7 +56,7 @@ def probe(path: Path) -> Probe:
 
 
 def _moov_before_mdat(path: Path) -> bool:
-    data = Path(path).read_bytes()[:1 << 22]
+    data = Path(path).read_bytes()[: 1 << 22]
     moov, mdat = data.find(b"moov"), data.find(b"mdat")
     return moov != -1 and (mdat == -1 or moov < mdat)
 

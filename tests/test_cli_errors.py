@@ -22,9 +22,18 @@ def error_lines(result) -> list[str]:
 
 
 def karaoke(song_inputs, out, *, audio=None, lyrics=None, images=None, template=None):
-    return run("karaoke", audio or song_inputs.audio, lyrics or song_inputs.lyrics,
-               "--images", images or song_inputs.images, "-o", out,
-               "--template", template or song_inputs.template, "--quiet")  # fmt: skip
+    return run(
+        "karaoke",
+        audio or song_inputs.audio,
+        lyrics or song_inputs.lyrics,
+        "--images",
+        images or song_inputs.images,
+        "-o",
+        out,
+        "--template",
+        template or song_inputs.template,
+        "--quiet",
+    )
 
 
 def assert_failed_cleanly(result, out, *needles):
@@ -57,8 +66,9 @@ def test_silent_audio(song_inputs, tmp_path):
     assert_failed_cleanly(karaoke(song_inputs, out, audio=silent), out, "silent.flac", "silent")
 
 
-@pytest.mark.parametrize("content, needle", [(b"", "no lyric"), (b"\n  \n\n", "no lyric"),
-                                             (bytes(range(256)) * 20, "binary")])  # fmt: skip
+@pytest.mark.parametrize(
+    "content, needle", [(b"", "no lyric"), (b"\n  \n\n", "no lyric"), (bytes(range(256)) * 20, "binary")]
+)
 def test_bad_lyrics(song_inputs, tmp_path, content, needle):
     lyrics = tmp_path / "lyrics.txt"
     lyrics.write_bytes(content)

@@ -25,11 +25,11 @@ import pytest
 import soundfile as sf
 from typer.testing import CliRunner
 
-from composer.batchjobs import load_jobfile
+from composer.batch.jobfile import load_jobfile
 from composer.cli import app
 from composer.errors import ComposerError
-from composer.fsutil import OUTPUT_RECORD
-from composer.render.writer import VideoWriter, mux
+from composer.media.ffmpeg import VideoWriter, mux
+from composer.util.files import OUTPUT_RECORD
 from tests.mp4probe import probe
 
 
@@ -93,9 +93,11 @@ def test_folder_named_like_a_protocol_or_option_gets_the_real_video(tmp_path, mo
 
 def _karaoke_jobfile(folder, song_inputs, output: str, extra: str = "") -> object:
     path = folder / "jobs.toml"
-    path.write_text(f'[defaults]\n{extra}[[job]]\nname = "a"\naudio = "{song_inputs.audio}"\n'
-                    f'lyrics = "{song_inputs.lyrics}"\nimages = "{song_inputs.images}"\noutput = "{output}"\n',
-                    encoding="utf-8")
+    path.write_text(
+        f'[defaults]\n{extra}[[job]]\nname = "a"\naudio = "{song_inputs.audio}"\n'
+        f'lyrics = "{song_inputs.lyrics}"\nimages = "{song_inputs.images}"\noutput = "{output}"\n',
+        encoding="utf-8",
+    )
     return path
 
 
@@ -125,8 +127,11 @@ def test_band_name_that_is_a_path_is_refused(tmp_path):
     (tmp_path / "evil").mkdir()
     (tmp_path / "evil" / "band.toml").write_text('name = "evil"\naudio = "."\nlyrics = ["."]\nimages = "."\n')
     before = _tree(tmp_path)
-    for args in (["render", "--band", "../evil", "--length", "10s", "-o", tmp_path / "v.mp4"],
-                 ["train", "lyrics", "--band", "../evil"], ["train", "--band", "../evil"]):
+    for args in (
+        ["render", "--band", "../evil", "--length", "10s", "-o", tmp_path / "v.mp4"],
+        ["train", "lyrics", "--band", "../evil"],
+        ["train", "--band", "../evil"],
+    ):
         _assert_refused(_cli(*args, "--bands-dir", tmp_path / "bands", "-q"), "band name '../evil'", "--bands-dir")
     jobs = tmp_path / "jobs.toml"
     jobs.write_text('[[job]]\nband = "../evil"\nlength = "10s"\noutput = "v.mp4"\n')
@@ -137,9 +142,10 @@ def test_band_name_that_is_a_path_is_refused(tmp_path):
 
 # ----------------------------------------------------------------------------------------------- model folders
 
+
 def _corpus() -> str:
     """Enough distinct lyric lines to train on (the demo band's)."""
-    from composer.bands import SHIPPED_DIR
+    from composer.band.profile import SHIPPED_DIR
 
     files = sorted((SHIPPED_DIR.parent / "assets" / "lyrics" / "demo").glob("*.txt"))[:40]
     return "\n\n".join(p.read_text(encoding="utf-8") for p in files)
@@ -148,11 +154,14 @@ def _corpus() -> str:
 _LYRICS = _corpus()
 
 
-@pytest.mark.parametrize("files", [
-    {"thesis.tex": "three years of work", "config.json": "{}"},
-    # someone else's GPT-2: the same file names as a lyric model, but no lyrics.json
-    {"config.json": '{"model_type": "gpt2"}', "model.safetensors": "weights", "tokenizer.json": "{}"},
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "files",
+    [
+        {"thesis.tex": "three years of work", "config.json": "{}"},
+        # someone else's GPT-2: the same file names as a lyric model, but no lyrics.json
+        {"config.json": '{"model_type": "gpt2"}', "model.safetensors": "weights", "tokenizer.json": "{}"},
+    ],
+)
 def test_train_lyrics_never_replaces_a_folder_composer_did_not_make(tmp_path, files):
     (tmp_path / "corpus.txt").write_text(_LYRICS)
     work = tmp_path / "work"
@@ -160,8 +169,9 @@ def test_train_lyrics_never_replaces_a_folder_composer_did_not_make(tmp_path, fi
     for name, text in files.items():
         (work / name).write_text(text)
     before = _tree(work)
-    result = _cli("train", "lyrics", "--lyrics", tmp_path / "corpus.txt", "--out", work, "--preset", "debug",
-                  "--steps", "2", "-q")
+    result = _cli(
+        "train", "lyrics", "--lyrics", tmp_path / "corpus.txt", "--out", work, "--preset", "debug", "--steps", "2", "-q"
+    )
     _assert_refused(result, str(work), "composer did not make")
     assert _tree(work) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus.txt", "work"]
@@ -171,8 +181,10 @@ def test_band_whose_lyrics_folder_is_its_model_folder_keeps_its_lyrics(tmp_path)
     band = tmp_path / "bands" / "grave"
     (band / "lyrics").mkdir(parents=True)
     (band / "lyrics" / "songs.txt").write_text(_LYRICS)
-    (band / "band.toml").write_text('name = "grave"\naudio = "rec"\nimages = "img"\nlyrics = ["lyrics"]\n'
-                                    '[models]\nlyrics_preset = "debug"\nlyrics_steps = 2\n')
+    (band / "band.toml").write_text(
+        'name = "grave"\naudio = "rec"\nimages = "img"\nlyrics = ["lyrics"]\n'
+        '[models]\nlyrics_preset = "debug"\nlyrics_steps = 2\n'
+    )
     before = _tree(band)
     for args in (["train", "lyrics", "--band", "grave"], ["train", "--band", "grave", "--only", "lyrics"]):
         _assert_refused(_cli(*args, "--bands-dir", tmp_path / "bands", "-q"), "songs.txt", "overlap")
@@ -183,8 +195,19 @@ def test_training_output_inside_its_input_folder_is_refused(tmp_path):
     (tmp_path / "corpus").mkdir()
     (tmp_path / "corpus" / "a.txt").write_text(_LYRICS)
     before = _tree(tmp_path)
-    result = _cli("train", "lyrics", "--lyrics", tmp_path / "corpus", "--out", tmp_path / "corpus" / "model",
-                  "--preset", "debug", "--steps", "2", "-q")
+    result = _cli(
+        "train",
+        "lyrics",
+        "--lyrics",
+        tmp_path / "corpus",
+        "--out",
+        tmp_path / "corpus" / "model",
+        "--preset",
+        "debug",
+        "--steps",
+        "2",
+        "-q",
+    )
     _assert_refused(result, "overlap")
     assert _tree(tmp_path) == before
 
@@ -192,7 +215,7 @@ def test_training_output_inside_its_input_folder_is_refused(tmp_path):
 _CRASH = """
 import os, shutil, sys
 from pathlib import Path
-from composer import fsutil
+from composer.util import files as fsutil
 point = sys.argv[2]
 real_replace, real_rmtree, calls = os.replace, shutil.rmtree, []
 def replace(a, b):
@@ -213,13 +236,14 @@ fsutil.write_dir_atomic(Path(sys.argv[1]), write)
 """
 
 
-@pytest.mark.parametrize("point, survivor", [("writing", "old"), ("rename1", "old"), ("rename2", "old"),
-                                             ("cleanup", "new")])  # fmt: skip
+@pytest.mark.parametrize(
+    "point, survivor", [("writing", "old"), ("rename1", "old"), ("rename2", "old"), ("cleanup", "new")]
+)
 def test_folder_swap_survives_a_crash_at_any_point(tmp_path, point, survivor):
     import subprocess
     import sys
 
-    from composer.fsutil import recover_dir, write_dir_atomic
+    from composer.util.files import recover_dir, write_dir_atomic
 
     model = tmp_path / "model"
     write_dir_atomic(model, lambda folder: (folder / "weights").write_text("old"))
@@ -236,15 +260,16 @@ def test_folder_swap_survives_a_crash_at_any_point(tmp_path, point, survivor):
 
 
 def test_resume_finds_the_model_a_crash_left_as_old(tmp_path):
-    from composer.lyrics.train import train_lyrics
+    from composer.models.lyricgpt.train import train_lyrics
 
     (tmp_path / "corpus.txt").write_text(_LYRICS)
     out = tmp_path / "model"
     train_lyrics([tmp_path / "corpus.txt"], out, preset="debug", steps=4, eval_every=2)
     out.rename(tmp_path / ".model.old")  # a crash between the two renames of the next checkpoint
     # a fresh run must not delete it: it finds the model and says how to go on
-    result = _cli("train", "lyrics", "--lyrics", tmp_path / "corpus.txt", "--out", out, "--preset", "debug",
-                  "--steps", "8", "-q")
+    result = _cli(
+        "train", "lyrics", "--lyrics", tmp_path / "corpus.txt", "--out", out, "--preset", "debug", "--steps", "8", "-q"
+    )
     _assert_refused(result, "already holds a trained model")
     assert (out / "model.safetensors").is_file()
     out.rename(tmp_path / ".model.old")
@@ -275,12 +300,23 @@ def test_karaoke_never_replaces_its_own_inputs(tmp_path, song_inputs, monkeypatc
     monkeypatch.chdir(folder)
     before = _tree(folder)
     # the video's .lrc sidecar would replace the hand-timed lyrics
-    result = _cli("karaoke", "song.wav", "song.lrc", "--images", ".", "-o", "song.mp4",
-                  "--template", song_inputs.template, "-q")  # fmt: skip
+    result = _cli(
+        "karaoke", "song.wav", "song.lrc", "--images", ".", "-o", "song.mp4", "--template", song_inputs.template, "-q"
+    )
     _assert_refused(result, "song.lrc", "would replace", "-o")
     # the thumbnail would replace the cover in the image folder (and be read as a background next time)
-    result = _cli("karaoke", "song.wav", song_inputs.lyrics, "--images", ".", "-o", "song.mp4",
-                  "--template", song_inputs.template, "-q")  # fmt: skip
+    result = _cli(
+        "karaoke",
+        "song.wav",
+        song_inputs.lyrics,
+        "--images",
+        ".",
+        "-o",
+        "song.mp4",
+        "--template",
+        song_inputs.template,
+        "-q",
+    )
     _assert_refused(result, "song.png", "image folder", "-o")
     # align's timing file is an output too
     result = _cli("align", "song.wav", "song.lrc", "-o", "song.lrc", "-q")
@@ -289,7 +325,7 @@ def test_karaoke_never_replaces_its_own_inputs(tmp_path, song_inputs, monkeypatc
 
 
 def test_a_failed_run_keeps_the_whole_earlier_set(tmp_path, song_inputs, monkeypatch):
-    from composer import pipeline
+    from composer.karaoke import engine as pipeline
 
     out = tmp_path / "v.mp4"
     pipeline.karaoke(song_inputs.audio, song_inputs.lyrics, song_inputs.images, out, template=song_inputs.template)
@@ -302,8 +338,9 @@ def test_a_failed_run_keeps_the_whole_earlier_set(tmp_path, song_inputs, monkeyp
 
     monkeypatch.setattr(pipeline, "write_thumbnail", broken_thumbnail)
     with pytest.raises(ComposerError, match="no space left"):
-        pipeline.karaoke(song_inputs.audio, song_inputs.lyrics, song_inputs.images, out,
-                         template=song_inputs.template, seed=7)  # fmt: skip
+        pipeline.karaoke(
+            song_inputs.audio, song_inputs.lyrics, song_inputs.images, out, template=song_inputs.template, seed=7
+        )
     assert _tree(tmp_path) == before  # the earlier video and its sidecars, not a mix
 
 
@@ -317,7 +354,9 @@ def test_files_beside_the_video_that_composer_did_not_write_are_never_replaced(t
     notes = tmp_path / "notes.json"
     notes.write_text('{"mine": true}')
     before = _tree(tmp_path)
-    _assert_refused(_cli("karaoke", *args, "-o", str(tmp_path / "notes.mp4"), "-q"), "notes.json", "not a file composer")
+    _assert_refused(
+        _cli("karaoke", *args, "-o", str(tmp_path / "notes.mp4"), "-q"), "notes.json", "not a file composer"
+    )
     assert _tree(tmp_path) == before
     lrc = tmp_path / "v.lrc"
     lrc.write_text(lrc.read_text() + "[00:59.00] my own line\n")  # the user fixed a timing by hand
@@ -337,15 +376,17 @@ def test_example_never_replaces_a_users_files_beside_it(tmp_path):
 def test_batch_job_reading_its_own_output_folder_fails_before_running(tmp_path, song_inputs):
     import shutil
 
-    from composer.batch import plan_batch
+    from composer.batch.run import plan_batch
 
     images = tmp_path / "images"
     shutil.copytree(song_inputs.images, images)
     jobs = tmp_path / "jobs.toml"
-    jobs.write_text(f'[defaults]\nout_dir = "images"\n[[job]]\nname = "a"\naudio = "{song_inputs.audio}"\n'
-                    f'lyrics = "{song_inputs.lyrics}"\nimages = "{images}"\noutput = "a.mp4"\n'
-                    f'[[job]]\nname = "b"\naudio = "{images}/a.mp4"\nlyrics = "{song_inputs.lyrics}"\n'
-                    f'images = "{song_inputs.images}"\noutput = "b.mp4"\n')  # fmt: skip
+    jobs.write_text(
+        f'[defaults]\nout_dir = "images"\n[[job]]\nname = "a"\naudio = "{song_inputs.audio}"\n'
+        f'lyrics = "{song_inputs.lyrics}"\nimages = "{images}"\noutput = "a.mp4"\n'
+        f'[[job]]\nname = "b"\naudio = "{images}/a.mp4"\nlyrics = "{song_inputs.lyrics}"\n'
+        f'images = "{song_inputs.images}"\noutput = "b.mp4"\n'
+    )
     (images / "a.mp4").write_bytes(b"an earlier render")  # so job b's input exists
     plan = plan_batch(load_jobfile(jobs))
     status = {r.name: (r.status, r.error) for r in plan.results}
@@ -358,15 +399,17 @@ def test_batch_job_reading_its_own_output_folder_fails_before_running(tmp_path, 
 
 
 def test_batch_cleanup_removes_only_what_a_killed_run_left(tmp_path, song_inputs):
-    from composer.batch import remove_stale_temporaries
-    from composer.fsutil import OWNER_FILE, work_dir
+    from composer.batch.run import remove_stale_temporaries
+    from composer.util.files import OWNER_FILE, work_dir
 
     out = tmp_path / "out"
     out.mkdir()
     jobs = tmp_path / "jobs.toml"
     # a stem that is a glob: '.*.*.part*' would match any hidden file with two dots and 'part' in it
-    jobs.write_text(f'[defaults]\nout_dir = "out"\n[[job]]\nname = "a"\naudio = "{song_inputs.audio}"\n'
-                    f'lyrics = "{song_inputs.lyrics}"\nimages = "{song_inputs.images}"\noutput = "*.mp4"\n')  # fmt: skip
+    jobs.write_text(
+        f'[defaults]\nout_dir = "out"\n[[job]]\nname = "a"\naudio = "{song_inputs.audio}"\n'
+        f'lyrics = "{song_inputs.lyrics}"\nimages = "{song_inputs.images}"\noutput = "*.mp4"\n'
+    )
     users = [out / ".thesis.final.partial.tex", out / ".*.bak.part2", out / ".composer-notes" / "todo.txt"]
     for p in users:
         p.parent.mkdir(exist_ok=True)
@@ -387,7 +430,7 @@ def test_batch_cleanup_removes_only_what_a_killed_run_left(tmp_path, song_inputs
 
 
 def test_second_batch_on_the_same_folder_is_refused(tmp_path, song_inputs):
-    from composer.fsutil import folder_lock, work_dir
+    from composer.util.files import folder_lock, work_dir
 
     out = tmp_path / "out"
     out.mkdir()
@@ -411,6 +454,9 @@ def test_preview_and_generate_never_replace_their_inputs(tmp_path, song_inputs):
     before = _tree(tmp_path)
     _assert_refused(_cli("preview", "--images", images, "-o", cover, "-q"), cover.name, "image folder")
     _assert_refused(_cli("preview", "--images", images, "-o", images / "new.png", "-q"), "image folder")
-    _assert_refused(_cli("generate", "audio", "--band", "demo", "--prime", prime, "-o", prime, "--length", "1s",
-                         "-q"), "riff.wav", "would replace")  # fmt: skip
+    _assert_refused(
+        _cli("generate", "audio", "--band", "demo", "--prime", prime, "-o", prime, "--length", "1s", "-q"),
+        "riff.wav",
+        "would replace",
+    )
     assert _tree(tmp_path) == before

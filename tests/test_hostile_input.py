@@ -79,24 +79,28 @@ def within(seconds: float):
 
 
 @pytest.mark.parametrize("seed", [-1, 2**64, MAX_SEED + 1])
-@pytest.mark.parametrize("command", [["generate", "audio", "-o", "x.wav"], ["render", "--band", "x"],
-                                     ["generate", "lyrics", "--band", "x"]])  # fmt: skip
+@pytest.mark.parametrize(
+    "command", [["generate", "audio", "-o", "x.wav"], ["render", "--band", "x"], ["generate", "lyrics", "--band", "x"]]
+)
 def test_seed_out_of_range_is_one_error(tmp_path, command, seed):
     res = cli(*command, "--seed", seed)
     assert_one_error(res, "--seed", f"0 to {MAX_SEED}")
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["generate", "audio", "-o", "x.wav", "--temperature", "nan"], "--temperature"),
-    (["generate", "lyrics", "--band", "x", "--temperature", "inf"], "--temperature"),
-    (["generate", "lyrics", "--band", "x", "--top-p", "nan"], "--top-p"),
-    (["render", "--band", "x", "--temperature", "-inf"], "--temperature"),
-    (["render", "--band", "x", "--length", "9" * 45], "--length"),
-    (["generate", "audio", "-o", "x.wav", "--length", "nan"], "--length"),
-    (["preview", "--at", "inf", "-o", "p.png"], "--at"),
-    (["preview", "--at", "1" * 100_000 + "x", "-o", "p.png"], "--at"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["generate", "audio", "-o", "x.wav", "--temperature", "nan"], "--temperature"),
+        (["generate", "lyrics", "--band", "x", "--temperature", "inf"], "--temperature"),
+        (["generate", "lyrics", "--band", "x", "--top-p", "nan"], "--top-p"),
+        (["render", "--band", "x", "--temperature", "-inf"], "--temperature"),
+        (["render", "--band", "x", "--length", "9" * 45], "--length"),
+        (["generate", "audio", "-o", "x.wav", "--length", "nan"], "--length"),
+        (["preview", "--at", "inf", "-o", "p.png"], "--at"),
+        (["preview", "--at", "1" * 100_000 + "x", "-o", "p.png"], "--at"),
+    ],
+)
 def test_nan_and_infinity_in_options_are_one_error(tmp_path, monkeypatch, args, needle):
     monkeypatch.chdir(tmp_path)
     with within(GENEROUS_S):
@@ -106,13 +110,16 @@ def test_nan_and_infinity_in_options_are_one_error(tmp_path, monkeypatch, args, 
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["generate", "lyrics", "--band", "x", "--lines", "1000000000"], "--lines 1000000000"),
-    (["generate", "audio", "-o", "x.wav", "--streams", "10000000"], "--streams 10000000"),
-    (["generate", "audio", "-o", "x.wav", "--streams", "0"], "--streams 0"),
-    (["batch", "jobs.toml", "--workers", "100000"], "--workers 100000"),
-    (["train", "audio", "--threads", "-1"], "--threads -1"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["generate", "lyrics", "--band", "x", "--lines", "1000000000"], "--lines 1000000000"),
+        (["generate", "audio", "-o", "x.wav", "--streams", "10000000"], "--streams 10000000"),
+        (["generate", "audio", "-o", "x.wav", "--streams", "0"], "--streams 0"),
+        (["batch", "jobs.toml", "--workers", "100000"], "--workers 100000"),
+        (["train", "audio", "--threads", "-1"], "--threads -1"),
+    ],
+)
 def test_counts_past_their_bounds_are_one_error(tmp_path, monkeypatch, args, needle):
     monkeypatch.chdir(tmp_path)
     res = cli(*args)
@@ -120,9 +127,14 @@ def test_counts_past_their_bounds_are_one_error(tmp_path, monkeypatch, args, nee
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("body, key", [("[text]\nline_spacing = nan\n", "line_spacing"),
-                                       ("[text]\nlead_in = inf\n", "lead_in"),
-                                       ("[video]\nfps = nan\n", "fps")])  # fmt: skip
+@pytest.mark.parametrize(
+    "body, key",
+    [
+        ("[text]\nline_spacing = nan\n", "line_spacing"),
+        ("[text]\nlead_in = inf\n", "lead_in"),
+        ("[video]\nfps = nan\n", "fps"),
+    ],
+)
 def test_nan_and_infinity_in_a_template_are_one_error(tmp_path, body, key):
     bad = tmp_path / "bad.toml"
     bad.write_text(body)
@@ -131,8 +143,7 @@ def test_nan_and_infinity_in_a_template_are_one_error(tmp_path, body, key):
     assert not (tmp_path / "p.png").exists()
 
 
-@pytest.mark.parametrize("command", [["render", "--band", "x"], ["generate", "audio", "-o", "x.wav"],
-                                     ["example"]])  # fmt: skip
+@pytest.mark.parametrize("command", [["render", "--band", "x"], ["generate", "audio", "-o", "x.wav"], ["example"]])
 def test_length_past_the_cap_names_the_flag_that_allows_it(tmp_path, monkeypatch, command):
     monkeypatch.chdir(tmp_path)
     res = cli(*command, "--length", "100h")
@@ -147,8 +158,19 @@ def test_markup_in_paths_and_title_does_not_break_the_report(song_inputs, tmp_pa
     folder = tmp_path / "out[red]["
     folder.mkdir()
     out = folder / "b]v.mp4"  # the path reads ".../out[red][/b]v.mp4"
-    res = cli("karaoke", song_inputs.audio, song_inputs.lyrics, "--images", song_inputs.images, "-o", out,
-              "--template", song_inputs.template, "--title", "[/]Gore [bold]")  # fmt: skip
+    res = cli(
+        "karaoke",
+        song_inputs.audio,
+        song_inputs.lyrics,
+        "--images",
+        song_inputs.images,
+        "-o",
+        out,
+        "--template",
+        song_inputs.template,
+        "--title",
+        "[/]Gore [bold]",
+    )
     assert res.exit_code == 0, res.output
     assert out.is_file()
     assert str(out) in res.output.replace("\n", "")
@@ -172,21 +194,45 @@ def _band_material(song_inputs, tmp_path):
 
 def test_band_description_with_a_newline_is_refused(song_inputs, tmp_path):
     audio = _band_material(song_inputs, tmp_path)
-    res = cli("band", "create", "rot", "--audio", audio, "--lyrics", song_inputs.lyrics, "--images", song_inputs.images,
-              "--description", "gore\nsample_rate = 8000", "--bands-dir", tmp_path / "bands")  # fmt: skip
+    res = cli(
+        "band",
+        "create",
+        "rot",
+        "--audio",
+        audio,
+        "--lyrics",
+        song_inputs.lyrics,
+        "--images",
+        song_inputs.images,
+        "--description",
+        "gore\nsample_rate = 8000",
+        "--bands-dir",
+        tmp_path / "bands",
+    )
     assert_one_error(res, "--description")
     assert not (tmp_path / "bands" / "rot").exists()
 
 
 def test_band_toml_reads_back_paths_with_newlines_and_quotes(song_inputs, tmp_path):
-    from composer.bands import load_band
+    from composer.band.profile import load_band
 
     audio = _band_material(song_inputs, tmp_path)
     lyrics = tmp_path / 'odd\nname "q" \\ [x]'
     lyrics.mkdir()
     shutil.copy(song_inputs.lyrics, lyrics / "song.txt")
-    res = cli("band", "create", "rot", "--audio", audio, "--lyrics", lyrics, "--images", song_inputs.images,
-              "--bands-dir", tmp_path / "bands")  # fmt: skip
+    res = cli(
+        "band",
+        "create",
+        "rot",
+        "--audio",
+        audio,
+        "--lyrics",
+        lyrics,
+        "--images",
+        song_inputs.images,
+        "--bands-dir",
+        tmp_path / "bands",
+    )
     assert res.exit_code == 0, res.output
     band = load_band(tmp_path / "bands" / "rot")
     assert band.lyric_files() == [lyrics / "song.txt"]
@@ -208,8 +254,9 @@ def test_lyric_file_that_is_a_device_or_a_pipe_is_one_error(song_inputs, tmp_pat
     lyrics = _device_or_pipe(tmp_path / "lyrics.txt", kind)
     out = tmp_path / "v.mp4"
     # a subprocess, so a read that never ends fails this test instead of hanging the suite
-    res = run(composer("karaoke", song_inputs.audio, lyrics, "--images", song_inputs.images, "-o", out, "-q"),
-              timeout=120)  # fmt: skip
+    res = run(
+        composer("karaoke", song_inputs.audio, lyrics, "--images", song_inputs.images, "-o", out, "-q"), timeout=120
+    )
     assert_one_error(res, str(lyrics), "not a regular file")
     assert not out.exists()
 
@@ -220,8 +267,18 @@ def test_lyric_line_no_screen_can_show_is_one_error(song_inputs, tmp_path, suffi
     lyrics.write_text(line + "\n" + song_inputs.lyrics.read_text())
     out = tmp_path / "v.mp4"
     with within(GENEROUS_S):  # drawn, this line took over five minutes a frame's worth at a time
-        res = cli("karaoke", song_inputs.audio, lyrics, "--images", song_inputs.images, "-o", out, "--template",
-                  song_inputs.template, "-q")  # fmt: skip
+        res = cli(
+            "karaoke",
+            song_inputs.audio,
+            lyrics,
+            "--images",
+            song_inputs.images,
+            "-o",
+            out,
+            "--template",
+            song_inputs.template,
+            "-q",
+        )
     assert_one_error(res, lyrics.name, "lyric line 1", "at most")
     assert not out.exists()
 
@@ -233,8 +290,19 @@ def test_title_no_screen_can_show_is_one_error(song_inputs, tmp_path, where):
     out = tmp_path / "v.mp4"
     extra = ["--title", title] if where == "--title" else []
     with within(GENEROUS_S):
-        res = cli("karaoke", song_inputs.audio, lyrics, "--images", song_inputs.images, "-o", out, "--template",
-                  song_inputs.template, "-q", *extra)  # fmt: skip
+        res = cli(
+            "karaoke",
+            song_inputs.audio,
+            lyrics,
+            "--images",
+            song_inputs.images,
+            "-o",
+            out,
+            "--template",
+            song_inputs.template,
+            "-q",
+            *extra,
+        )
     assert_one_error(res, "--title" if where == "--title" else "the title", "at most")
     assert not out.exists()
 
@@ -251,7 +319,7 @@ def test_settings_file_that_is_a_device_or_a_pipe_is_one_error(tmp_path, kind, c
 
 
 def test_huge_word_in_an_lrc_is_read_in_bounded_time(tmp_path):
-    from composer.lyricsfile import read_lyrics
+    from composer.media.lyricsfile import read_lyrics
 
     path = tmp_path / "w.lrc"
     path.write_text("[00:01.00]" + "a" * 1_000_000 + "\n[00:05.00]the end\n")
@@ -261,7 +329,7 @@ def test_huge_word_in_an_lrc_is_read_in_bounded_time(tmp_path):
 
 
 def test_200k_line_lrc_is_one_error_in_bounded_time(tmp_path):
-    from composer.lyricsfile import MAX_TIMED_LINES, read_lyrics
+    from composer.media.lyricsfile import MAX_TIMED_LINES, read_lyrics
 
     path = tmp_path / "long.lrc"
     path.write_text("".join(f"[{i // 6000:02d}:{i // 100 % 60:02d}.{i % 100:02d}]rot\n" for i in range(200_000)))
@@ -270,7 +338,7 @@ def test_200k_line_lrc_is_one_error_in_bounded_time(tmp_path):
 
 
 def test_timed_lines_up_to_the_cap_are_read_in_bounded_time(tmp_path):
-    from composer.lyricsfile import MAX_TIMED_LINES, read_lyrics
+    from composer.media.lyricsfile import MAX_TIMED_LINES, read_lyrics
 
     path = tmp_path / "long.lrc"
     path.write_text("".join(f"[{i // 60:02d}:{i % 60:02d}.00]rot\n" for i in range(MAX_TIMED_LINES)))
@@ -280,7 +348,7 @@ def test_timed_lines_up_to_the_cap_are_read_in_bounded_time(tmp_path):
 
 
 def test_digit_run_in_a_corpus_file_is_read_in_bounded_time(tmp_path):
-    from composer.lyrics.corpus import load_corpus
+    from composer.models.lyricgpt.corpus import load_corpus
 
     path = tmp_path / "corpus.txt"
     lines = [f"the grave is cold and the worms are {i} deep" for i in range(60)]
@@ -292,7 +360,7 @@ def test_digit_run_in_a_corpus_file_is_read_in_bounded_time(tmp_path):
 
 @pytest.mark.parametrize("word", ["a" * 1_000_000, "b" * 1_000_000, "ab" * 500_000, "9" * 1_000_000])
 def test_syllables_of_a_huge_word_in_bounded_time(word):
-    from composer.lyrics.syllables import MAX_SYLLABLES, count_syllables, syllabify
+    from composer.media.syllables import MAX_SYLLABLES, count_syllables, syllabify
 
     with within(GENEROUS_S):
         n = count_syllables(word)
@@ -308,8 +376,18 @@ def test_sigterm_mid_render_leaves_no_file_no_work_folder_no_process(song_inputs
     out, work = tmp_path / "out", tmp_path / "tmp"
     out.mkdir()
     work.mkdir()
-    cmd = composer("karaoke", song_inputs.audio, song_inputs.lyrics, "--images", song_inputs.images, "-o",
-                   out / "v.mp4", "--template", song_inputs.template, "-q")  # fmt: skip
+    cmd = composer(
+        "karaoke",
+        song_inputs.audio,
+        song_inputs.lyrics,
+        "--images",
+        song_inputs.images,
+        "-o",
+        out / "v.mp4",
+        "--template",
+        song_inputs.template,
+        "-q",
+    )
     env = {**os.environ, "TMPDIR": str(work)}
     with started(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env) as proc:
         deadline = time.time() + 120
@@ -335,7 +413,7 @@ def test_sigterm_mid_render_leaves_no_file_no_work_folder_no_process(song_inputs
 def test_postscript_named_jpg_never_reaches_ghostscript(song_inputs, tmp_path, monkeypatch):
     from PIL import EpsImagePlugin
 
-    from composer.render.background import load_images, open_rgb
+    from composer.karaoke.render.background import load_images, open_rgb
 
     opened = []
     monkeypatch.setattr(EpsImagePlugin.EpsImageFile, "_open", lambda self: opened.append(self) or 1 / 0)
@@ -378,7 +456,7 @@ def test_audio_header_claiming_hours_is_read_without_allocating_them(tmp_path):
 
     import soundfile as sf
 
-    from composer.audio.io import read_audio
+    from composer.media.audio import read_audio
 
     path = tmp_path / "liar.flac"
     _flac_claiming(path, 6 * 3600)
@@ -420,11 +498,19 @@ def _edited_copy(tmp_path, which: str, name: str, edit) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("key, value", [("dims", [10**9, 256]), ("dims", [float("nan"), 256]), ("layers", 10**6),
-                                        ("mlp_dim", float("inf")), ("frame_sizes", "16"),
-                                        ("sample_rate", True)])  # fmt: skip
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("dims", [10**9, 256]),
+        ("dims", [float("nan"), 256]),
+        ("layers", 10**6),
+        ("mlp_dim", float("inf")),
+        ("frame_sizes", "16"),
+        ("sample_rate", True),
+    ],
+)
 def test_hostile_audio_model_config_is_one_error(tmp_path, key, value):
-    import composer.audio.generate  # noqa: F401  (imported before the clock starts: torch is slow to import)
+    import composer.models.samplernn.generate  # noqa: F401  (imported before the clock starts: torch is slow to import)
 
     model = _edited_copy(tmp_path, "audio", "config.json", lambda d: d.__setitem__(key, value))
     with within(GENEROUS_S):
@@ -433,13 +519,21 @@ def test_hostile_audio_model_config_is_one_error(tmp_path, key, value):
     assert not (tmp_path / "x.wav").exists()
 
 
-@pytest.mark.parametrize("name, key, value", [
-    ("config.json", "n_embd", 10**9), ("config.json", "n_positions", 10**7), ("config.json", "n_layer", float("nan")),
-    ("config.json", "vocab_size", "many"), ("lyrics.json", "line_chars", "abc"), ("lyrics.json", "line_chars", [90, 5]),
-    ("lyrics.json", "stanza_lines", float("inf")), ("lyrics.json", "novelty_chars", -3),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "name, key, value",
+    [
+        ("config.json", "n_embd", 10**9),
+        ("config.json", "n_positions", 10**7),
+        ("config.json", "n_layer", float("nan")),
+        ("config.json", "vocab_size", "many"),
+        ("lyrics.json", "line_chars", "abc"),
+        ("lyrics.json", "line_chars", [90, 5]),
+        ("lyrics.json", "stanza_lines", float("inf")),
+        ("lyrics.json", "novelty_chars", -3),
+    ],
+)
 def test_hostile_lyric_model_folder_is_one_error(tmp_path, name, key, value):
-    import composer.lyrics.generate  # noqa: F401  (imported before the clock starts: transformers is slow)
+    import composer.models.lyricgpt.generate  # noqa: F401  (imported before the clock starts: transformers is slow)
 
     model = _edited_copy(tmp_path, "lyrics", name, lambda d: d.__setitem__(key, value))
     with within(GENEROUS_S):

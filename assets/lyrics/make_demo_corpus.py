@@ -47,12 +47,28 @@ choked decayed cursed flayed prayed sank slept wailed wandered""".split()
 # this corpus then writes lines that are its own, not 30-character copies of it
 PREPS = """beneath below inside under in within beyond through upon across among behind around above into
 before""".split()
-PLACES = ["{prep} the {noun}", "{prep} the {adj} {noun}", "{prep} the {noun} of {plurals}",
-          "{prep} a {adj} {noun}", "{prep} the {plurals} of {noun}", "{prep} {adj} {plurals}"]
+PLACES = [
+    "{prep} the {noun}",
+    "{prep} the {adj} {noun}",
+    "{prep} the {noun} of {plurals}",
+    "{prep} a {adj} {noun}",
+    "{prep} the {plurals} of {noun}",
+    "{prep} {adj} {plurals}",
+]
 SPANS = "years nights winters ages moons centuries aeons".split()
-TIMES = ["forever", "until the {plurals} {verb}", "when the {plurals} are {adj}", "for a thousand {span}",
-         "at the end of {span}", "before the {adj} dawn", "as the last {noun} dies", "in the hour of the {noun}",
-         "till the {noun} is {adj}", "while the {plurals} {verb}", "since the {noun} {verbed}"]
+TIMES = [
+    "forever",
+    "until the {plurals} {verb}",
+    "when the {plurals} are {adj}",
+    "for a thousand {span}",
+    "at the end of {span}",
+    "before the {adj} dawn",
+    "as the last {noun} dies",
+    "in the hour of the {noun}",
+    "till the {noun} is {adj}",
+    "while the {plurals} {verb}",
+    "since the {noun} {verbed}",
+]
 CRIES = """rise|burn|kneel|devour|decay|descend|obey|bleed|awaken|behold|suffer|repent|worship|perish""".split("|")
 
 PATTERNS = [
@@ -94,9 +110,19 @@ def _fill(pattern: str, rng: random.Random) -> str:
             w = _fill(w, rng)
         return w[:1].upper() + w[1:] if cap else w
 
-    table = {"noun": NOUNS, "plurals": PLURALS, "adj": ADJS, "verb": VERBS, "verbs": VERBS_S,
-             "verbed": VERBS_ED, "place": PLACES, "time": TIMES, "cry": CRIES, "prep": PREPS,
-             "span": SPANS}  # fmt: skip
+    table = {
+        "noun": NOUNS,
+        "plurals": PLURALS,
+        "adj": ADJS,
+        "verb": VERBS,
+        "verbs": VERBS_S,
+        "verbed": VERBS_ED,
+        "place": PLACES,
+        "time": TIMES,
+        "cry": CRIES,
+        "prep": PREPS,
+        "span": SPANS,
+    }
     out, i = [], 0
     while i < len(pattern):
         if pattern[i] == "{":
@@ -112,6 +138,7 @@ def _fill(pattern: str, rng: random.Random) -> str:
 
 def make_song(rng: random.Random) -> str:
     """Four to five verses of four lines and a chorus that returns, as a band would write it down."""
+
     def stanza(n: int) -> list[str]:
         return [_fill(rng.choice(PATTERNS), rng) for _ in range(n)]
 
@@ -135,7 +162,7 @@ def main(out: Path, songs: int = 200, seed: int = 666) -> None:
 def ceiling(corpus_dir: Path, lines: int = 2000, seed: int = 12345) -> tuple[float, float]:
     """(novelty of fresh grammar lines against the corpus, bits/char bound of a verse line)."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from composer.lyrics.corpus import NoveltyIndex, load_corpus
+    from composer.models.lyricgpt.corpus import NoveltyIndex, load_corpus
 
     index = NoveltyIndex.from_lines(load_corpus(sorted(corpus_dir.glob("*.txt"))).lines)
 

@@ -1,0 +1,699 @@
+"""`composer render --band`: new songs from a band's two models, timed and rendered as one karaoke video.
+
+The stages run in tandem, song by song:
+
+    audio process:  generate songs 1+2 ────────────── generate songs 3+4 ──────────── …
+    this process:   lyrics 1 ┄ wait ┄ align 1 · render 1 · align 2 · render 2 ─ lyrics 3 …
+
+The SampleRNN runs in its own process (its per-sample loop would otherwise hold the GIL the renderer
+needs) and generates two songs at once, each cut into a few long continuous stretches, one wave ahead of the
+renderer: a permit per song taken keeps at most four songs of audio in memory whatever the length. Lyrics are
+written while the first song's audio is still being generated. Frames stream into one
+ffmpeg (video only); each song's audio is loudness-normalised on its own and appended to one WAV; the two
+are muxed at the end. ``tandem=False`` runs the same stages strictly one after another (the benchmark's
+baseline).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import multiprocessing as mp
+import queue as queue_mod
+import signal
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+
+from composer.band.profile import Band
+from composer.errors import ComposerError
+from composer.types import Audio, LyricLine, Lyrics, Syllable, Timeline, Word
+from composer.util.files import Input, OutputSet, check_writable_dir, write_errors
+
+log = logging.getLogger("composer")
+
+Progress = Callable[[str, float, float], None]
+
+SONG_SECONDS = 200.0  # default song length when --songs is not given
+MIN_SONG_SECONDS = 10.0
+MAX_SONG_SECONDS = 20 * 60.0  # a song is aligned and loudness-normalised whole: this bounds the memory it takes
+LINE_SECONDS = 2.5  # lyric lines written per second of song (more than fit; the aligner keeps what does)
+SPARSE_LINE_S = 12.0  # fewer aligned lines than one per this many seconds ...
+MAX_SUNG_SYLLABLES_PER_S = 8.0  # ... or most lines faster than this: the song is paced instead
+PACED_START_S = 2.0
+PACED_SYLLABLES_PER_S = 3.0  # growled: slower than speech, so a viewer can read and sing along
+PACED_MIN_LINE_S = 2.0
+PACED_LINE_GAP_S = 1.0
+PACED_STANZA_GAP_S = 4.0
+STREAMS = 32  # SampleRNN streams generated at once, each a long stretch of a song ...
+SONGS_AT_ONCE = 2  # ... of this many songs: twice as long stretches as one song alone, so half the joins
+
+
+def _no_progress(stage: str, done: float, total: float) -> None:
+    pass
+
+
+@dataclass
+class StageTimes:
+    audio: float = 0.0  # seconds the audio process spent generating
+    lyrics: float = 0.0
+    align: float = 0.0
+    render: float = 0.0  # composing frames and handing them to ffmpeg
+    audio_out: float = 0.0  # loudness normalisation and the output WAV
+    mux: float = 0.0
+    waiting: float = 0.0  # this process idle, waiting for audio (not a stage: left out of busy())
+
+    def busy(self) -> float:
+        return self.audio + self.lyrics + self.align + self.render + self.audio_out + self.mux
+
+
+@dataclass
+class Song:
+    index: int
+    title: str
+    start: float  # seconds into the video
+    duration: float
+    lines: int  # lyric lines sung (timed)
+    regenerated: int = 0  # audio segments regenerated (silent, clipped, looping)
+
+
+@dataclass
+class BandRenderResult:
+    video: Path
+    sidecars: tuple[Path, ...]
+    thumbnail: Path
+    upload: tuple[Path, ...]
+    timeline: Timeline
+    songs: list[Song]
+    frames: int
+    wall_s: float
+    stages: StageTimes = field(default_factory=StageTimes)
+
+    @property
+    def overlap(self) -> float:
+        """Sum of stage times over wall time: above 1 when stages ran at the same time."""
+        return self.stages.busy() / self.wall_s if self.wall_s else 0.0
+
+
+def plan_songs(seconds: float, songs: int | None = None) -> list[float]:
+    """Song lengths adding up to ``seconds`` (whole 16 kHz samples), about SONG_SECONDS each by default."""
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ComposerError(f"--length must be positive (got {seconds:g} s)")
+    if songs is None:
+        songs = max(1, round(seconds / SONG_SECONDS))
+    if songs < 1:
+        raise ComposerError(f"--songs must be at least 1 (got {songs})")
+    if seconds / songs < MIN_SONG_SECONDS:
+        raise ComposerError(
+            f"--length {seconds:g}s in {songs} songs: each song must be at least {MIN_SONG_SECONDS:g} s"
+        )
+    if seconds / songs > MAX_SONG_SECONDS:
+        raise ComposerError(
+            f"--length {seconds:g}s in {songs} song(s): a song is at most {MAX_SONG_SECONDS / 60:g} "
+            f"minutes; give --songs {math.ceil(seconds / MAX_SONG_SECONDS)} or more"
+        )
+    edges = [round(seconds * 16000 * k / songs) / 16000 for k in range(songs + 1)]
+    return [b - a for a, b in zip(edges, edges[1:])]
+
+
+def song_seed(seed: int, song: int, what: int) -> int:
+    return int(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, song, what]).generate_state(1)[0])
+
+
+# ----------------------------------------------------------------------------------------------- audio process
+
+
+def _audio_worker(
+    model_dir: str,
+    lengths: list[float],
+    seed: int,
+    streams: int,
+    temperature: float,
+    tandem: bool,
+    band: Band,
+    permits,
+    out,
+) -> None:
+    """Child process: generate the songs, several at once, each once permitted; send each song's pieces, then a
+    summary, or the error."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
+    try:
+        from composer.models.samplernn.generate import GenerateStats, iter_tracks
+        from composer.models.samplernn.model import load
+
+        model = load(model_dir)
+        # stretches that start inside a song first hear the band's own recordings, as the model learned them
+        pool = band.prime_pool(model.config.sample_rate)
+        stats = GenerateStats()
+        song, t0, regenerated = 0, time.perf_counter(), 0
+        consumed, ahead = 0, SONGS_AT_ONCE * (2 if tandem else 1)
+
+        def gate(k: int) -> None:
+            """Song k starts once the renderer has taken all but ``ahead`` songs before it: memory stays bounded."""
+            nonlocal consumed
+            while k >= consumed + ahead:
+                permits.get()
+                consumed += 1
+
+        def finish(k: int) -> None:
+            nonlocal t0, regenerated
+            out.put(
+                (
+                    "done",
+                    k,
+                    {
+                        "seconds": time.perf_counter() - t0,
+                        "regenerated": stats.regenerated - regenerated,
+                        "unfixed": stats.unfixed,
+                    },
+                )
+            )
+            t0, regenerated = time.perf_counter(), stats.regenerated
+
+        for k, piece in iter_tracks(
+            model,
+            lengths,
+            seed=seed,
+            streams=streams,
+            temperature=temperature,
+            pool=pool,
+            group=SONGS_AT_ONCE,
+            gate=gate,
+            stats=stats,
+        ):
+            if k != song:
+                finish(song)
+                song = k
+            out.put(("piece", k, piece))
+        finish(song)
+    except BaseException as e:  # noqa: BLE001 - everything goes back to the parent as one line
+        out.put(("error", -1, f"{type(e).__name__}: {e}" if not isinstance(e, ComposerError) else str(e)))
+
+
+class _AudioProcess:
+    def __init__(
+        self,
+        model_dir: Path,
+        lengths: list[float],
+        seed: int,
+        streams: int,
+        temperature: float,
+        tandem: bool,
+        band: Band,
+    ):
+        ctx = mp.get_context("spawn")  # a fresh interpreter: no torch thread pools inherited through fork
+        self.permits, self.out = ctx.Queue(), ctx.Queue(maxsize=256)
+        self.proc = ctx.Process(
+            target=_audio_worker,
+            daemon=True,
+            args=(str(model_dir), lengths, seed, streams, temperature, tandem, band, self.permits, self.out),
+        )
+        self.proc.start()
+
+    def taken(self) -> None:
+        """Tell the worker a song has been taken off its hands."""
+        self.permits.put(1)
+
+    def get(self, timeout: float | None):
+        while True:
+            try:
+                return self.out.get(timeout=0.5 if timeout is None else timeout)
+            except queue_mod.Empty:
+                if not self.proc.is_alive():
+                    raise ComposerError("the audio generator stopped unexpectedly") from None
+                if timeout is not None:
+                    return None
+
+    def close(self) -> None:
+        if self.proc.is_alive():
+            self.proc.terminate()
+        self.proc.join(timeout=5)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join()
+        for q in (self.permits, self.out):
+            q.cancel_join_thread()
+            q.close()
+
+
+# ----------------------------------------------------------------------------------------------- lyrics
+
+
+class _SongLyrics:
+    """One song's lyric lines, written a line at a time so the work fits in while audio is generated."""
+
+    def __init__(self, model_dir: Path, seed: int, n_lines: int):
+        from composer.models.lyricgpt.generate import LyricStream
+
+        self.n_lines = n_lines
+        verses = max(1, math.ceil(n_lines / 8))
+        self.stream = LyricStream(model_dir, seed, verses_per_song=verses)
+        self.lines = []
+
+    @property
+    def complete(self) -> bool:
+        return len(self.lines) >= self.n_lines
+
+    def step(self) -> None:
+        self.lines.append(self.stream.next_line())
+
+    def lyrics(self) -> Lyrics:
+        while not self.complete:
+            self.step()
+        stanzas: list[list[str]] = []
+        last = None
+        for line in self.lines:
+            if line.stanza != last:
+                stanzas.append([])
+                last = line.stanza
+            stanzas[-1].append(line.text)
+        return Lyrics(tuple(tuple(s) for s in stanzas), title=self.stream.title)
+
+
+# ----------------------------------------------------------------------------------------------- the render
+
+
+def render_band(
+    band: Band, seconds: float, out: Path, *, template: str | Path | None = None, **kwargs
+) -> BandRenderResult:
+    """Render ``seconds`` of new songs by ``band`` into the video ``out`` (.mp4), sidecars and an upload kit.
+
+    Keyword arguments as ``render_band_versions``.
+    """
+    return render_band_versions(band, seconds, [(template, Path(out))], **kwargs)[0]
+
+
+def render_band_versions(
+    band: Band,
+    seconds: float,
+    versions: Sequence[tuple[str | Path | None, Path]],
+    *,
+    size: tuple[int, int] | None = None,
+    seed: int = 0,
+    songs: int | None = None,
+    streams: int = STREAMS,
+    temperature: float = 1.0,  # composer.models.samplernn.generate.TEMPERATURE (not imported here: torch loads slowly)
+    tandem: bool = True,
+    progress: Progress = _no_progress,
+    encode=None,
+) -> list[BandRenderResult]:
+    """The same new songs rendered once per (template, output .mp4) version: generated and timed once.
+
+    A template of None is the band's own. ``size`` (width, height) overrides the templates' frame size.
+    """
+    from composer.karaoke.render.background import load_images
+    from composer.karaoke.template import load_template
+
+    t_start = time.perf_counter()
+    if not versions:
+        raise ComposerError("nothing to render: no output given")
+    outs = [Path(out) for _, out in versions]
+    for out in outs:
+        if out.suffix.lower() != ".mp4":
+            raise ComposerError(f"{out}: the video must be an .mp4 file")
+    if len(set(outs)) != len(outs):
+        raise ComposerError(f"{outs[0]}: two versions would write the same file")
+    lengths = plan_songs(seconds, songs)
+    audio_model, lyrics_model = band.audio_weights(), band.lyrics_weights()
+    missing = [what for what, m in (("audio", audio_model), ("lyrics", lyrics_model)) if m is None]
+    if missing:
+        raise ComposerError(
+            f"band {band.name!r} has no trained {' or '.join(missing)} model yet: "
+            f"run `composer train --band {band.name}`"
+        )
+    from composer.karaoke.engine import output_paths
+
+    outputs = OutputSet(
+        [p for out in outs for p in output_paths(out, upload=True)], band_inputs(band, [t for t, _ in versions])
+    )
+    tmpls = []
+    for template, _ in versions:
+        tmpl = load_template(template or band.template)
+        tmpls.append(tmpl.replace(video={"width": size[0], "height": size[1]}) if size else tmpl)
+    for out in outs:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        check_writable_dir(out)
+    if band.generated:
+        from composer.synthetic.demo import write_demo_images
+
+        write_demo_images(band.images_dir)
+    images = load_images(band.images_dir)
+
+    with write_errors(outs[0]):
+        return _render(
+            band,
+            lengths,
+            list(zip(tmpls, outs)),
+            images,
+            audio_model,
+            lyrics_model,
+            seed,
+            streams,
+            temperature,
+            tandem,
+            progress,
+            encode,
+            t_start,
+            outputs,
+        )
+
+
+def band_inputs(band: Band, templates: Sequence[str | Path | None] = ()) -> list[Input]:
+    """What a band render reads: no output of the run may replace one or land among them."""
+    from composer.karaoke.render.background import IMAGE_SUFFIXES
+
+    inputs = [
+        Input(band.images_dir, "the band's image folder", IMAGE_SUFFIXES),
+        Input(band.audio_model_dir, "the band's audio model", ("*",)),
+        Input(band.lyrics_model_dir, "the band's lyric model", ("*",)),
+    ]
+    for template in (band.template, *templates):
+        if template is not None and str(template).lower().endswith(".toml"):
+            inputs.append(Input(Path(template), "the template"))
+    return inputs
+
+
+def _render(
+    band,
+    lengths,
+    versions,
+    images,
+    audio_model,
+    lyrics_model,
+    seed,
+    streams,
+    temperature,
+    tandem,
+    progress,
+    encode,
+    t_start,
+    outputs: OutputSet,
+) -> list[BandRenderResult]:
+    from composer.karaoke.engine import _ass_style, output_paths, thumbnail_path, write_thumbnail
+    from composer.karaoke.render.frames import FrameRenderer
+    from composer.media.ffmpeg import mux
+    from composer.media.sidecars import write_sidecars
+    from composer.media.upload import write_upload_kit
+
+    stages = StageTimes()
+    # intermediate files sit beside the (first) output, on its disk, in the output set's work folder
+    with outputs:
+        tmp = outputs.scratch
+        worker = _AudioProcess(audio_model, lengths, seed, streams, temperature, tandem, band)
+        try:
+            timelines, song_info, frames = _render_songs(
+                worker,
+                lengths,
+                lyrics_model,
+                [t for t, _ in versions],
+                images,
+                tmp,
+                seed,
+                tandem,
+                stages,
+                progress,
+                encode,
+            )
+        finally:
+            worker.close()
+        t0 = time.perf_counter()
+        for i, (_, out) in enumerate(versions):
+            progress("mux", i, len(versions))
+            mux(tmp / f"video{i}.mp4", tmp / "audio.wav", outputs.staged(out), encode)
+            (tmp / f"video{i}.mp4").unlink()
+        progress("mux", len(versions), len(versions))
+        stages.mux = time.perf_counter() - t0
+
+        timeline = _join(timelines, song_info, band)
+        video_title = _video_title(band, song_info)
+        for tmpl, out in versions:
+            size = SimpleNamespace(width=tmpl.video.width, height=tmpl.video.height)
+            write_sidecars(timeline, outputs.staged(out), **_ass_style(tmpl, size))
+            first = song_info[0]
+            thumb_renderer = FrameRenderer(tmpl, timelines[0], images, seed=song_seed(seed, 0, 3), title=first.title)
+            write_thumbnail(thumb_renderer, timelines[0], outputs.staged(thumbnail_path(out)))
+            write_upload_kit(outputs.staged(out), video_title, band, song_info, timelines)
+    results = []
+    for (_, out), n_frames in zip(versions, frames):
+        paths = output_paths(out, upload=True)
+        results.append(
+            BandRenderResult(
+                out,
+                tuple(paths[1:5]),
+                paths[5],
+                tuple(paths[6:]),
+                timeline,
+                song_info,
+                n_frames,
+                time.perf_counter() - t_start,
+                stages,
+            )
+        )
+    return results
+
+
+def _render_songs(
+    worker: _AudioProcess,
+    lengths,
+    lyrics_model,
+    tmpls,
+    images,
+    tmp: Path,
+    seed: int,
+    tandem: bool,
+    stages: StageTimes,
+    progress: Progress,
+    encode,
+):
+    import soundfile as sf
+
+    from composer.media.ffmpeg import EncodeSettings, VideoWriter
+
+    total_s = sum(lengths)
+    totals = [max(1, math.ceil(total_s * t.video.fps - 1e-6)) for t in tmpls]
+    timelines: list[Timeline] = []
+    info: list[Song] = []
+    frame_no = [0] * len(tmpls)
+    generated = 0.0
+    progress("audio", 0, total_s)  # the bar and its clock show from the start, before the first piece is done
+    with contextlib.ExitStack() as stack:
+        writers = [
+            stack.enter_context(
+                VideoWriter(
+                    tmp / f"video{i}.mp4", t.video.width, t.video.height, t.video.fps, None, encode or EncodeSettings()
+                )
+            )
+            for i, t in enumerate(tmpls)
+        ]
+        wav = stack.enter_context(
+            sf.SoundFile(tmp / "audio.wav", "w", samplerate=48000, channels=2, subtype="PCM_24", format="RF64")
+        )
+        start = 0.0
+        for k, seconds in enumerate(lengths):
+            n_lines = math.ceil(seconds / LINE_SECONDS) + 4
+            t0 = time.perf_counter()
+            lyr = _SongLyrics(lyrics_model, song_seed(seed, k, 2), n_lines)
+            stages.lyrics += time.perf_counter() - t0
+            pieces: list[np.ndarray] = []
+            summary = None
+            while summary is None:
+                # in tandem, write lyric lines while the audio is not there yet
+                blocking = not (tandem and not lyr.complete)
+                t0 = time.perf_counter()
+                msg = worker.get(timeout=None if blocking else 0.0)
+                if blocking:
+                    stages.waiting += time.perf_counter() - t0
+                if msg is None:
+                    t0 = time.perf_counter()
+                    lyr.step()
+                    stages.lyrics += time.perf_counter() - t0
+                    continue
+                kind, song, payload = msg
+                if kind == "error":
+                    raise ComposerError(f"audio generation failed: {payload}")
+                if kind == "piece":
+                    pieces.append(payload)
+                    generated += len(payload) / 16000
+                    progress("audio", generated, total_s)
+                else:
+                    summary = payload
+            stages.audio += summary["seconds"]
+            if tandem:
+                worker.taken()  # the worker may start a song more
+            t0 = time.perf_counter()
+            lyrics = lyr.lyrics()
+            stages.lyrics += time.perf_counter() - t0
+            audio = Audio(np.concatenate(pieces)[:, None], 16000)
+            del pieces
+            t0 = time.perf_counter()
+            timeline = _align(audio, lyrics)
+            stages.align += time.perf_counter() - t0
+            t0 = time.perf_counter()
+            _append_audio(audio, wav, tmp)
+            stages.audio_out += time.perf_counter() - t0
+            del audio
+            t0 = time.perf_counter()
+            last = k + 1 == len(lengths)
+            for i, (tmpl, writer) in enumerate(zip(tmpls, writers)):
+                fps = tmpl.video.fps
+                end_frame = totals[i] if last else math.ceil((start + seconds) * fps - 1e-6)
+                frame_no[i] = _render_song(
+                    writer,
+                    tmpl,
+                    timeline,
+                    images,
+                    song_seed(seed, k, 3),
+                    lyrics.title,
+                    start,
+                    frame_no[i],
+                    end_frame,
+                    totals[i],
+                    progress if i == 0 else _no_progress,
+                )
+            stages.render += time.perf_counter() - t0
+            timelines.append(timeline)
+            info.append(Song(k, lyrics.title, start, seconds, len(timeline.lines), summary["regenerated"]))
+            if not tandem:
+                worker.taken()
+            start += seconds
+    return timelines, info, frame_no
+
+
+def _align(audio: Audio, lyrics: Lyrics) -> Timeline:
+    from composer.karaoke.align import align
+    from composer.media.audio import is_silent
+
+    if is_silent(audio, -80.0):  # the aligner's own threshold: nothing to time lines to
+        log.warning("a generated song came out silent: it has no lyrics")
+        return Timeline(lines=(), duration=audio.duration, title=lyrics.title)
+    # more lines are written than a song can hold: the ones that do not fit are expected, not worth a warning
+    timeline = align(audio, lyrics, warn_dropped=False)
+    if _singable(timeline):
+        return timeline
+    # the song has no phrasing the aligner can hear (a wash of a model): the words are paced through it instead
+    # of leaving the screen empty for the rest of the song, or racing through lines no one could sing
+    return _paced(audio, lyrics)
+
+
+def _singable(timeline: Timeline) -> bool:
+    """Enough lines for the song's length, at a rate a voice could sing them."""
+    from composer.media.syllables import line_syllables
+
+    if len(timeline.lines) < timeline.duration / SPARSE_LINE_S:
+        return False
+    rates = [line_syllables(ln.text) / max(ln.end - ln.start, 1e-3) for ln in timeline.lines]
+    return float(np.median(rates)) <= MAX_SUNG_SYLLABLES_PER_S
+
+
+def _paced(audio: Audio, lyrics: Lyrics) -> Timeline:
+    """Lines one after another at a singable rate, a breath between lines and a longer one between stanzas,
+    from the song's start as long as they fit."""
+    from composer.media.syllables import line_syllables
+    from composer.media.timing import make_line
+
+    lines, t, stanza = [], PACED_START_S, None
+    for text, k in lyrics.lines:
+        if stanza is not None:
+            t += PACED_STANZA_GAP_S if k != stanza else PACED_LINE_GAP_S
+        end = t + max(PACED_MIN_LINE_S, line_syllables(text) / PACED_SYLLABLES_PER_S)
+        if end > audio.duration - PACED_START_S:
+            break
+        lines.append(make_line(text, t, end, k))
+        t, stanza = end, k
+    timeline = Timeline(
+        lines=tuple(lines),
+        duration=audio.duration,
+        title=lyrics.title,
+        meta={"dropped_lines": len(lyrics.lines) - len(lines), "paced": True},
+    )
+    timeline.validate()
+    return timeline
+
+
+def _append_audio(audio: Audio, wav, tmp: Path) -> None:
+    import soundfile as sf
+
+    from composer.media.audio import prepare_output_audio
+
+    song_wav = tmp / "song.wav"
+    prepare_output_audio(audio, song_wav)
+    with sf.SoundFile(song_wav) as f:
+        for block in f.blocks(blocksize=1 << 16, dtype="float32"):
+            wav.write(block)
+    song_wav.unlink()
+
+
+def _render_song(
+    writer,
+    tmpl,
+    timeline: Timeline,
+    images,
+    seed: int,
+    title: str,
+    start: float,
+    first: int,
+    end: int,
+    total: int,
+    progress: Progress,
+) -> int:
+    from composer.karaoke.render.frames import FrameRenderer
+
+    renderer = FrameRenderer(tmpl, timeline, images, seed=seed, title=title)
+    fps = renderer.fps
+    step = max(1, fps // 2)
+    for i in range(first, end):
+        writer.write(renderer.yuv420p(i / fps - start))
+        if i % step == 0:
+            progress("render", i, total)
+    progress("render", end, total)
+    return end
+
+
+# ----------------------------------------------------------------------------------------------- results
+
+
+def shift_line(line: LyricLine, dt: float, stanzas: int = 0) -> LyricLine:
+    """``line`` moved ``dt`` seconds later (words and syllables too) and ``stanzas`` stanzas on."""
+    return LyricLine(
+        line.text,
+        line.start + dt,
+        line.end + dt,
+        tuple(
+            Word(
+                w.text, w.start + dt, w.end + dt, tuple(Syllable(s.text, s.start + dt, s.end + dt) for s in w.syllables)
+            )
+            for w in line.words
+        ),
+        line.stanza + stanzas,
+    )
+
+
+def _join(timelines: list[Timeline], songs: list[Song], band: Band) -> Timeline:
+    """One timeline for the whole video: every song's lines at their place, stanzas numbered on."""
+    lines: list[LyricLine] = []
+    stanza_base = 0
+    for tl, song in zip(timelines, songs):
+        lines += [shift_line(line, song.start, stanza_base) for line in tl.lines]
+        stanza_base += 1 + max((ln.stanza for ln in tl.lines), default=0)
+    duration = sum(s.duration for s in songs)
+    meta = {
+        "band": band.name,
+        "songs": [{"title": s.title, "start": round(s.start, 3), "lines": s.lines} for s in songs],
+    }
+    timeline = Timeline(tuple(lines), duration, _video_title(band, songs), meta)
+    timeline.validate()
+    return timeline
+
+
+def _video_title(band: Band, songs: list[Song]) -> str:
+    if len(songs) == 1:
+        return f"{band.name.upper()} - {songs[0].title}"
+    return f"{band.name.upper()} - {songs[0].title} (+{len(songs) - 1} more)"
+
+
+__all__ = ["BandRenderResult", "Song", "StageTimes", "plan_songs", "render_band", "render_band_versions", "shift_line"]

@@ -1,0 +1,378 @@
+"""Batch job files: TOML with a ``[defaults]`` table and a ``[[job]]`` array, validated into ``Job`` records,
+and the inputs hash that decides whether a finished job must run again.
+
+A job file is data: every key is checked, and an error names the file, the job (its name or number) and the
+key, and says what is allowed. Problems that only one job can have at run time (a band that is not there, a
+missing or unreadable input file) are not job-file errors: that job fails and the others run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from composer.errors import ComposerError
+from composer.types import MAX_SEED
+from composer.util.files import read_toml
+
+RENDER, KARAOKE = "render", "karaoke"
+KINDS = (RENDER, KARAOKE)
+COMMON_KEYS = ("name", "kind", "template", "templates", "seed", "output")
+KIND_KEYS = {
+    RENDER: ("band", "bands_dir", "length", "max_length", "songs", "size"),
+    KARAOKE: ("audio", "lyrics", "images", "title"),
+}
+REQUIRED = {RENDER: ("band", "length", "output"), KARAOKE: ("audio", "lyrics", "images", "output")}
+# out_dir: where relative outputs and the manifest go (default: the job file's folder); allow_outside: let a job's
+# output lie outside out_dir (as --allow-outside does)
+DEFAULT_ONLY = ("out_dir", "allow_outside")
+ALL_KEYS = COMMON_KEYS + KIND_KEYS[RENDER] + KIND_KEYS[KARAOKE]
+_TYPES = {
+    "name": str,
+    "kind": str,
+    "template": str,
+    "templates": list,
+    "seed": int,
+    "output": str,
+    "band": str,
+    "bands_dir": str,
+    "length": (str, int, float),
+    "max_length": str,
+    "songs": int,
+    "size": str,
+    "audio": str,
+    "lyrics": str,
+    "images": str,
+    "title": str,
+    "out_dir": str,
+    "allow_outside": bool,
+}
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+SIZES = {"720p": (1280, 720), "1080p": (1920, 1080), "portrait": (1080, 1920), "4k": (3840, 2160)}
+
+
+@dataclass(frozen=True)
+class Job:
+    """One validated job: what to make (``settings``, plain JSON data) and where (``outputs``, one per template)."""
+
+    name: str
+    kind: str
+    settings: dict  # normalised: absolute paths as strings, length in seconds, size as [w, h] or None
+    templates: tuple[str | None, ...]  # None: the band's own template
+    outputs: tuple[Path, ...]  # the .mp4 of each template, in the same order
+
+    def payload(self) -> dict:
+        """What a worker process needs to run the job (picklable, JSON-able)."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "settings": self.settings,
+            "templates": list(self.templates),
+            "outputs": [str(p) for p in self.outputs],
+        }
+
+
+@dataclass(frozen=True)
+class JobFile:
+    path: Path
+    out_dir: Path
+    jobs: tuple[Job, ...]
+
+    @property
+    def manifest(self) -> Path:
+        return self.out_dir / f"{self.path.stem}.manifest.json"
+
+
+def load_jobfile(path: str | os.PathLike, *, allow_outside: bool = False) -> JobFile:
+    """Read and validate a job file; ComposerError (one line: file, job, key, what is allowed) if it is bad.
+
+    Outputs must lie inside out_dir unless ``allow_outside`` (or ``[defaults] allow_outside = true``).
+    """
+    path = Path(path).resolve()
+    data = read_toml(path, "job file")
+    for key in data:
+        if key not in ("defaults", "job"):
+            raise ComposerError(f"{path}: unknown key {key!r}: allowed are [defaults] and [[job]]")
+    defaults = data.get("defaults", {})
+    entries = data.get("job", [])
+    if not isinstance(defaults, dict):
+        raise ComposerError(f"{path}: [defaults] must be a table")
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries) or not entries:
+        raise ComposerError(f"{path}: no jobs: add one or more [[job]] tables")
+    _check_keys(path, "[defaults]", defaults, ALL_KEYS + DEFAULT_ONLY)
+    if "name" in defaults or "output" in defaults:
+        raise ComposerError(f"{path}: [defaults]: name and output belong to each job, not to the defaults")
+    base = path.parent
+    out_dir = _abs(base, _typed(path, "[defaults]", "out_dir", defaults["out_dir"])) if "out_dir" in defaults else base
+    jobs = [_job(path, i, entry, defaults, base, out_dir) for i, entry in enumerate(entries, 1)]
+    if not (allow_outside or _typed(path, "[defaults]", "allow_outside", defaults.get("allow_outside", False))):
+        for job in jobs:
+            _check_inside(path, job, out_dir)
+    _check_unique(path, jobs)
+    return JobFile(path, out_dir, tuple(jobs))
+
+
+def _job(path: Path, index: int, entry: dict, defaults: dict, base: Path, out_dir: Path) -> Job:
+    where = f"job {entry['name']!r}" if isinstance(entry.get("name"), str) else f"job #{index}"
+    _check_keys(path, where, entry, ALL_KEYS)
+    kind = _kind(path, where, entry, defaults)
+    allowed = COMMON_KEYS + KIND_KEYS[kind]
+    for key in entry:
+        if key not in allowed:
+            raise ComposerError(
+                f"{path}: {where}: key {key!r} is not for a {kind} job: allowed keys are {', '.join(allowed)}"
+            )
+    # a default applies to the jobs it makes sense for: a default band does not turn a karaoke job into a render
+    merged = {k: v for k, v in defaults.items() if k in allowed} | entry
+    for key in REQUIRED[kind]:
+        if key not in merged:
+            raise ComposerError(f"{path}: {where}: {key} is required for a {kind} job")
+    values = {k: _typed(path, where, k, v) for k, v in merged.items()}
+    name = values.get("name", f"job-{index}")
+    if not _NAME.match(name):
+        raise ComposerError(f"{path}: {where}: name = {name!r}: use letters, digits, '.', '-' and '_' (up to 100)")
+    if "template" in entry and "templates" in entry:
+        raise ComposerError(f"{path}: {where}: give template or templates, not both")
+    templates = _templates(path, where, base, values, entry)
+    settings = {"seed": values.get("seed", 0)}
+    if not 0 <= settings["seed"] <= MAX_SEED:
+        raise ComposerError(f"{path}: {where}: seed = {settings['seed']}: allowed seeds are 0 to {MAX_SEED}")
+    if kind == RENDER:
+        settings |= _render_settings(path, where, base, values)
+    else:
+        settings |= {k: str(_abs(base, values[k])) for k in ("audio", "lyrics", "images")}
+        settings["title"] = values.get("title")
+    output = _abs(out_dir, values["output"])
+    if output.suffix.lower() != ".mp4":
+        raise ComposerError(f"{path}: {where}: output = {values['output']!r}: must be an .mp4 file")
+    if len(templates) == 1:
+        outputs = (output,)
+    else:
+        outputs = tuple(output.with_name(f"{output.stem}-{_template_label(t)}.mp4") for t in templates)
+    return Job(name, kind, settings, templates, outputs)
+
+
+def _check_inside(path: Path, job: Job, out_dir: Path) -> None:
+    """A job file is data from anyone: ``output = "../x.mp4"`` must not write (and overwrite) outside out_dir."""
+    root = out_dir.resolve()
+    for out in job.outputs:
+        if not out.resolve().is_relative_to(root):
+            raise ComposerError(
+                f"{path}: job {job.name!r}: output {out} is outside out_dir {out_dir}: give a path "
+                f"inside it, or pass --allow-outside (or [defaults] allow_outside = true)"
+            )
+
+
+def _check_keys(path: Path, where: str, table: dict, allowed: tuple[str, ...]) -> None:
+    for key in table:
+        if key not in allowed:
+            raise ComposerError(f"{path}: {where}: unknown key {key!r}: allowed keys are {', '.join(allowed)}")
+
+
+def _typed(path: Path, where: str, key: str, value):
+    kind = _TYPES[key]
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        names = " or ".join(t.__name__ for t in (kind if isinstance(kind, tuple) else (kind,)))
+        raise ComposerError(f"{path}: {where}: {key} = {value!r}: must be a {names}")
+    return value
+
+
+def _kind(path: Path, where: str, entry: dict, defaults: dict) -> str:
+    kind = entry.get("kind", None)
+    if kind is None and "band" in entry and "audio" in entry:
+        raise ComposerError(
+            f"{path}: {where}: band (a render key) and audio (a karaoke key) together: "
+            f'give kind = "render" or "karaoke"'
+        )
+    if kind is None:
+        # inferred from what the job names first, then from the defaults
+        for table in (entry, defaults):
+            if "band" in table and "audio" not in table:
+                return RENDER
+            if "audio" in table and "band" not in table:
+                return KARAOKE
+        kind = defaults.get("kind")
+    if kind is None:
+        raise ComposerError(
+            f'{path}: {where}: kind is unknown: give kind = "render" (with band) or "karaoke" (with audio)'
+        )
+    if kind not in KINDS:
+        raise ComposerError(f"{path}: {where}: kind = {kind!r}: allowed values are {', '.join(map(repr, KINDS))}")
+    return kind
+
+
+def _templates(path: Path, where: str, base: Path, values: dict, entry: dict) -> tuple[str | None, ...]:
+    from composer.karaoke.template import builtin_templates
+
+    if "templates" in entry or ("templates" in values and "template" not in entry):
+        given = values["templates"]
+        key = "templates"
+        if not given or not all(isinstance(t, str) for t in given):
+            raise ComposerError(f"{path}: {where}: templates = {given!r}: must be a non-empty list of names or paths")
+    else:
+        given = [values["template"]] if "template" in values else [None]
+        key = "template"
+    out: list[str | None] = []
+    for t in given:
+        if t is None or t in builtin_templates():
+            out.append(t)
+        elif t.lower().endswith(".toml"):
+            out.append(str(_abs(base, t)))  # a missing file fails that job, not the job file
+        else:
+            allowed = ", ".join(f'"{n}"' for n in builtin_templates())
+            raise ComposerError(f"{path}: {where}: {key} = {t!r}: allowed are {allowed} or a path to a .toml")
+    if len(set(out)) != len(out):
+        raise ComposerError(f"{path}: {where}: {key} lists the same template twice")
+    return tuple(out)
+
+
+def _template_label(template: str | None) -> str:
+    return "band" if template is None else Path(template).stem
+
+
+def _render_settings(path: Path, where: str, base: Path, values: dict) -> dict:
+    from composer.band.render import plan_songs
+    from composer.util.durations import MAX_LENGTH, parse_duration
+
+    try:
+        seconds = parse_duration(str(values["length"]))
+        cap = parse_duration(values.get("max_length", MAX_LENGTH))
+    except ValueError as e:
+        raise ComposerError(f"{path}: {where}: length: {e}") from None
+    if seconds > cap:
+        raise ComposerError(
+            f"{path}: {where}: length = {values['length']!r} is past the "
+            f"{values.get('max_length', MAX_LENGTH)} limit; set max_length = "
+            f'"{values["length"]}" to allow it'
+        )
+    songs = values.get("songs")
+    try:
+        plan_songs(seconds, songs)
+    except ComposerError as e:
+        raise ComposerError(f"{path}: {where}: length/songs: {str(e).replace('--', '')}") from None
+    size = None
+    if "size" in values:
+        text = values["size"].lower()
+        m = re.fullmatch(r"(\d+)x(\d+)", text)
+        size = SIZES.get(text) or (m and (int(m[1]), int(m[2])))
+        if not size or size[0] % 2 or size[1] % 2 or min(size) < 16:
+            raise ComposerError(
+                f"{path}: {where}: size = {values['size']!r}: give an even WIDTHxHEIGHT or one of {', '.join(SIZES)}"
+            )
+        size = list(size)
+    from composer.band.profile import check_band_name
+
+    try:
+        check_band_name(values["band"])
+    except ComposerError as e:
+        raise ComposerError(f"{path}: {where}: band: {e}") from None
+    bands_dir = str(_abs(base, values["bands_dir"])) if "bands_dir" in values else None
+    return {"band": values["band"], "bands_dir": bands_dir, "length": seconds, "songs": songs, "size": size}
+
+
+def _check_unique(path: Path, jobs: list[Job]) -> None:
+    names: set[str] = set()
+    writers: dict[Path, str] = {}
+    for job in jobs:
+        if job.name in names:
+            raise ComposerError(f"{path}: job {job.name!r}: two jobs have this name; names must be unique")
+        names.add(job.name)
+        for out in job.outputs:
+            # sidecars share the stem, so two outputs differing only in suffix case would still collide
+            key = out.with_suffix(".mp4")
+            if key in writers:
+                other = writers[key]
+                raise ComposerError(
+                    f"{path}: job {job.name!r}: output {out} is also written by "
+                    f"{'this job' if other == job.name else f'job {other!r}'}"
+                )
+            writers[key] = job.name
+
+
+def _abs(base: Path, p: str) -> Path:
+    q = Path(p).expanduser()
+    return q if q.is_absolute() else (base / q).resolve()
+
+
+# ----------------------------------------------------------------------------------------------- inputs hash
+
+
+class Hasher:
+    """Content hashes of input files, each file read once per batch however many jobs use it."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[str, int, int], str] = {}
+
+    def file(self, path: Path) -> str:
+        st = path.stat()  # FileNotFoundError names the path: the job fails with it
+        key = (str(path), st.st_mtime_ns, st.st_size)
+        if key not in self._cache:
+            h = hashlib.sha256()
+            with open(path, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    h.update(block)
+            self._cache[key] = h.hexdigest()
+        return self._cache[key]
+
+    def folder(self, folder: Path, suffixes: tuple[str, ...] | None = None) -> dict[str, str]:
+        if not folder.is_dir():
+            raise ComposerError(f"{folder}: folder not found")
+        return {
+            p.name: self.file(p)
+            for p in sorted(folder.iterdir())
+            if p.is_file() and not p.name.startswith(".") and (suffixes is None or p.suffix.lower() in suffixes)
+        }
+
+    def job(self, job: Job) -> str:
+        """sha256 over the job's settings, its input files' contents, the band's models and composer's version.
+
+        Raises ComposerError (or OSError) when an input is missing: the caller fails that job alone.
+        """
+        from composer import __version__
+
+        s = job.settings
+        inputs: dict[str, object] = {}
+        for t in job.templates:
+            if t is not None and t.endswith(".toml"):
+                inputs[f"template:{t}"] = self._existing(Path(t), "template")
+        if job.kind == KARAOKE:
+            inputs["audio"] = self._existing(Path(s["audio"]), "audio file")
+            inputs["lyrics"] = self._existing(Path(s["lyrics"]), "lyrics file")
+            inputs["images"] = self.folder(Path(s["images"]))
+        else:
+            inputs["band"] = self._band(s["band"], s["bands_dir"])
+        doc = {
+            "version": __version__,
+            "kind": job.kind,
+            "settings": s,
+            "templates": job.templates,
+            "outputs": [str(p) for p in job.outputs],
+            "inputs": inputs,
+        }
+        return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+
+    def _existing(self, path: Path, what: str) -> str:
+        if not path.is_file():
+            raise ComposerError(f"{path}: {what} not found")
+        return self.file(path)
+
+    def _band(self, name: str, bands_dir: str | None) -> dict:
+        from composer.band.profile import BAND_FILE, find_band
+
+        band = find_band(name, bands_dir)
+        out: dict[str, object] = {"band.toml": self.file(band.folder / BAND_FILE)}
+        for what, weights in (("audio", band.audio_weights()), ("lyrics", band.lyrics_weights())):
+            if weights is None:
+                raise ComposerError(
+                    f"band {band.name!r} has no trained {what} model yet: run `composer train --band {band.name}`"
+                )
+            out[what] = self.folder(weights, (".safetensors", ".json"))
+        if band.template.endswith(".toml"):
+            out["template"] = self._existing(Path(band.template), "band template")
+        if not band.generated:  # a generated band's images are made the same way every time
+            out["images"] = self.folder(band.images_dir)
+        return out

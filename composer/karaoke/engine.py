@@ -1,0 +1,279 @@
+"""Orchestration of the karaoke engine: read -> time -> render -> encode -> sidecars.
+
+Every function here takes a ``progress(stage, done, total)`` callback instead of printing: only cli.py
+talks to the terminal.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from composer.errors import ComposerError
+from composer.types import Audio, Lyrics, Timeline
+from composer.util.files import (
+    Input,
+    OutputSet,
+    atomic_path,
+    check_outputs_spare_inputs,
+    check_writable_dir,
+    write_errors,
+)
+
+Progress = Callable[[str, float, float], None]
+
+VIDEO_SUFFIXES = (".mp4",)
+MAX_LINE_CHARS = 300  # a karaoke line is shown whole on screen: a few dozen characters
+
+
+def _no_progress(stage: str, done: float, total: float) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class KaraokeResult:
+    video: Path
+    sidecars: tuple[Path, ...]
+    thumbnail: Path
+    timeline: Timeline
+    audio_stats: dict
+    frames: int
+
+
+def load_audio(path: Path) -> Audio:
+    from composer.media.audio import is_silent, read_audio
+
+    audio = read_audio(Path(path))
+    if is_silent(audio):
+        raise ComposerError(f"{path}: audio is silent")
+    return audio
+
+
+def time_lyrics(
+    audio: Audio,
+    audio_path: Path,
+    lyrics_path: Path,
+    title: str | None = None,
+    *,
+    font: str | None = None,
+    title_font: str | None = None,
+) -> Timeline:
+    """A Timeline for the song: a timed lyric file keeps its timing; plain lyrics go through the aligner.
+
+    With ``font`` (``title_font``), lyrics (title) that no font of its fallback chain can draw are refused
+    before any timing work."""
+    from composer.karaoke.align import align
+    from composer.karaoke.render.fontchain import require_glyphs
+    from composer.media.lyricsfile import read_lyrics, strip_invisible
+
+    if title and len(title) > MAX_LINE_CHARS:
+        raise ComposerError(f"--title is {len(title):,} characters; a title is at most {MAX_LINE_CHARS}")
+    lyrics = read_lyrics(Path(lyrics_path), audio.duration)
+    shown = [ln.text for ln in lyrics.lines] if isinstance(lyrics, Timeline) else [text for text, _ in lyrics.lines]
+    _check_line_lengths(lyrics_path, [lyrics.title, *shown])
+    title = strip_invisible(title) if title else title
+    if font:
+        require_drawable(lyrics, lyrics_path, font)
+    if title_font:
+        # the title comes from --title, else the lyric file, else the audio file's name: blame the right one
+        stated = title or lyrics.title
+        source = "--title" if title else lyrics_path if stated else audio_path
+        require_glyphs(source, [stated or _title_from(audio_path)], title_font)
+    if isinstance(lyrics, Timeline):
+        timeline = lyrics
+        if title:
+            timeline = Timeline(timeline.lines, timeline.duration, title, timeline.meta)
+    else:
+        try:
+            timeline = align(audio, lyrics, title=title or lyrics.title or None)
+        except ComposerError as e:
+            raise ComposerError(f"{audio_path}: {e}") from None
+    if not timeline.title:
+        timeline = Timeline(timeline.lines, timeline.duration, _title_from(audio_path), timeline.meta)
+    timeline.validate()
+    return timeline
+
+
+def require_drawable(lyrics: Lyrics | Timeline, source: Path, font: str) -> None:
+    """ComposerError naming ``source`` if a lyric line has a character that no font of ``font``'s chain has."""
+    from composer.karaoke.render.fontchain import require_glyphs
+
+    texts = [ln.text for ln in lyrics.lines] if isinstance(lyrics, Timeline) else [t for t, _ in lyrics.lines]
+    require_glyphs(source, texts, font)
+
+
+def _check_line_lengths(path: Path, lines: list[str]) -> None:
+    """Refuse a line no screen can show (``lines[0]`` is the title): laying out a megabyte of text every
+    frame would take hours."""
+    for n, text in enumerate(lines):
+        if len(text) > MAX_LINE_CHARS:
+            what = f"lyric line {n}" if n else "the title"
+            raise ComposerError(
+                f"{path}: {what} ({text[:20]!r}...) is {len(text):,} characters; a sung line or "
+                f"title is at most {MAX_LINE_CHARS}"
+            )
+
+
+def _title_from(path: Path) -> str:
+    return Path(path).stem.replace("_", " ").strip()
+
+
+def timing_writer(out: Path) -> Callable[[Timeline, Path], None]:
+    """The sidecar writer for ``out``'s suffix; checked before any work so a typo fails at once."""
+    from composer.media import sidecars
+
+    writers = {
+        ".lrc": sidecars.write_lrc,
+        ".ass": sidecars.write_ass,
+        ".srt": sidecars.write_srt,
+        ".json": sidecars.write_json,
+    }
+    suffix = Path(out).suffix.lower()
+    if suffix not in writers:
+        raise ComposerError(f"{out}: unknown timing format {suffix or '(none)'}: use .lrc, .ass, .srt or .json")
+    check_writable_dir(Path(out))
+    return writers[suffix]
+
+
+def output_paths(video: Path, *, upload: bool = False) -> list[Path]:
+    """Every file a video run writes: the video first, then its sidecars, thumbnail and (band renders) upload kit."""
+    from composer.media.sidecars import sidecar_paths
+    from composer.media.upload import kit_paths
+
+    video = Path(video)
+    return [video, *sidecar_paths(video), thumbnail_path(video), *(kit_paths(video) if upload else ())]
+
+
+def thumbnail_path(video: Path) -> Path:
+    return Path(video).with_suffix(".png")
+
+
+def karaoke_inputs(audio_path: Path, lyrics_path: Path, images_dir: Path, template: str | Path) -> list[Input]:
+    """What `composer karaoke` reads: no output of the run may replace one (``fsutil.OutputSet``)."""
+    from composer.karaoke.render.background import IMAGE_SUFFIXES
+
+    inputs = [
+        Input(Path(audio_path), "the audio"),
+        Input(Path(lyrics_path), "the lyrics"),
+        Input(Path(images_dir), "the image folder", IMAGE_SUFFIXES),
+    ]
+    if str(template).lower().endswith(".toml"):
+        inputs.append(Input(Path(template), "the template"))
+    return inputs
+
+
+def align_file(audio_path: Path, lyrics_path: Path, out: Path, *, title: str | None = None) -> Timeline:
+    """`composer align`: the timing alone."""
+    write = timing_writer(out)
+    check_outputs_spare_inputs(
+        [out],
+        [Input(Path(audio_path), "the audio"), Input(Path(lyrics_path), "the lyrics")],
+        "write the timing (-o) to another name or folder",
+    )
+    audio = load_audio(audio_path)
+    timeline = time_lyrics(audio, audio_path, lyrics_path, title)
+    write(timeline, Path(out))
+    return timeline
+
+
+def karaoke(
+    audio_path: Path,
+    lyrics_path: Path,
+    images_dir: Path,
+    out: Path,
+    *,
+    template: str | Path = "gore",
+    seed: int = 0,
+    title: str | None = None,
+    progress: Progress = _no_progress,
+    encode=None,
+) -> KaraokeResult:
+    """`composer karaoke`: a finished MP4 with sidecars and a thumbnail beside it."""
+    from composer.karaoke.render.background import load_images
+    from composer.karaoke.render.frames import FrameRenderer
+    from composer.karaoke.template import load_template
+    from composer.media.audio import prepare_output_audio
+    from composer.media.sidecars import write_sidecars
+
+    out = Path(out)
+    if out.suffix.lower() not in VIDEO_SUFFIXES:
+        raise ComposerError(f"{out}: the video must be an .mp4 file")
+    check_writable_dir(out)
+    outputs = OutputSet(output_paths(out), karaoke_inputs(audio_path, lyrics_path, images_dir, template))
+    # cheap checks first, so bad input fails before minutes of work
+    tmpl = load_template(template)
+    images = load_images(Path(images_dir))
+    progress("timing", 0, 1)
+    audio = load_audio(audio_path)
+    timeline = time_lyrics(
+        audio,
+        audio_path,
+        lyrics_path,
+        title,
+        font=tmpl.text.font,
+        title_font=tmpl.text.font if tmpl.title.enabled else None,
+    )
+    progress("timing", 1, 1)
+    renderer = FrameRenderer(tmpl, timeline, images, seed=seed, title=timeline.title)
+    with write_errors(out), tempfile.TemporaryDirectory(prefix="composer-") as tmp, outputs:
+        wav = Path(tmp) / "audio.wav"
+        stats = prepare_output_audio(audio, wav)
+        duration = audio.duration
+        del audio  # the encoder reads the WAV: keep only what rendering needs in memory
+        n = render_video(renderer, duration, wav, outputs.staged(out), progress=progress, encode=encode)
+        write_sidecars(timeline, outputs.staged(out), **_ass_style(tmpl, renderer))
+        write_thumbnail(renderer, timeline, outputs.staged(thumbnail_path(out)))
+    paths = output_paths(out)
+    return KaraokeResult(out, tuple(paths[1:-1]), paths[-1], timeline, stats, n)
+
+
+def render_video(
+    renderer, duration: float, wav: Path | None, out: Path, *, progress: Progress = _no_progress, encode=None
+) -> int:
+    """Frames of ``renderer`` piped into the encoder with the prepared audio; returns the frame count."""
+    from composer.media.ffmpeg import EncodeSettings, VideoWriter
+
+    n = renderer.n_frames(duration)
+    step = max(1, renderer.fps // 2)
+    with VideoWriter(out, renderer.width, renderer.height, renderer.fps, wav, encode or EncodeSettings()) as w:
+        for i in range(n):
+            w.write(renderer.yuv420p(i / renderer.fps))
+            if i % step == 0:
+                progress("rendering", i, n)
+        progress("rendering", n, n)
+    return n
+
+
+def _ass_style(tmpl, renderer) -> dict:
+    return {"width": renderer.width, "height": renderer.height, **tmpl.ass_style()}
+
+
+def thumbnail_time(timeline: Timeline) -> float:
+    """Mid-sweep through the first long line: a frame that shows what the video is."""
+    if not timeline.lines:
+        return min(timeline.duration / 2, 5.0)
+    first_third = [ln for ln in timeline.lines if ln.start < timeline.duration / 3] or list(timeline.lines)
+    line = max(first_third, key=lambda ln: ln.end - ln.start)
+    return line.start + 0.55 * (line.end - line.start)
+
+
+THUMBNAIL_WIDTH = 1280  # YouTube's recommended size; keeps the file well under its 2 MB limit
+
+
+def write_thumbnail(renderer, timeline: Timeline, path: Path, at: float | None = None) -> Path:
+    frame = renderer.rgb(thumbnail_time(timeline) if at is None else at)
+    save_png(frame, path, max_width=THUMBNAIL_WIDTH)
+    return path
+
+
+def save_png(frame: np.ndarray, path: Path, max_width: int | None = None, optimize: bool = True) -> None:
+    image = Image.fromarray(frame)
+    if max_width and image.width > max_width:
+        image = image.resize((max_width, round(image.height * max_width / image.width)), Image.LANCZOS)
+    with atomic_path(path) as tmp:
+        image.save(tmp, format="PNG", optimize=optimize)

@@ -1,0 +1,348 @@
+"""Per-frame composition: background planes, then only the text boxes; the karaoke sweep is a column cut
+(highlighted sprite left of the column, plain sprite right of it).
+
+The fast path writes yuv420p straight into a reused buffer for ffmpeg (`-f rawvideo -pix_fmt yuv420p`),
+so neither Python nor ffmpeg converts colour per frame. When the background is a still image (no Ken Burns,
+not in a crossfade) each visible line is composited over its patch of background once and cached, and a
+frame is only memory copies. Otherwise each text box is alpha-blended per frame in 16-bit integers.
+
+Which lines are on screen: the line being sung (or the next one, between lines) plus the following
+``lines - 1`` previewed. Line i always sits in slot ``i % lines`` so nothing jumps (traditional karaoke
+alternation). A gap longer than ``gap_hide`` shows no lyrics until ``lead_in`` before the next line.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from composer.karaoke.render.background import RGB24, YUV420P, PlaneFormat, Slideshow
+from composer.karaoke.render.text import (
+    REFERENCE_SIDE,
+    LineSprite,
+    TextStyle,
+    draw_layout,
+    layout_line,
+    one_row_height,
+    render_title,
+)
+from composer.karaoke.template import Template
+from composer.types import LyricLine, Timeline
+
+TITLE = -1  # sprite key of the title card (lines use their index)
+_SIDE_MARGIN = 0.05  # share of the frame width kept clear left and right of the text
+
+
+@dataclass(frozen=True)
+class _Visible:
+    key: int  # line index, or TITLE
+    slot: int
+    current: bool  # the line being (or about to be) sung; others are previews
+
+
+@dataclass(frozen=True, eq=False)
+class _PlaneSprite:
+    """A sprite ready to blend in one plane format: per plane, 256 - alpha and the premultiplied colour
+    plus rounding, both uint16, so a blend is ``(bg * inv + pm) >> 8``."""
+
+    inv: list[np.ndarray]
+    pm_plain: list[np.ndarray]
+    pm_high: list[np.ndarray]
+
+
+class _Schedule:
+    """Which lines are visible when, from the timeline and the template's text settings."""
+
+    def __init__(self, lines: Sequence[LyricLine], n_slots: int, lead_in: float, gap_hide: float, title_seconds: float):
+        self.lines = list(lines)
+        self.n_slots = n_slots
+        self.gap_hide = gap_hide
+        self.ends = [ln.end for ln in self.lines]
+        # the title yields to the first line if that comes early
+        first = self.lines[0].start - lead_in if self.lines else math.inf
+        self.title_end = max(0.0, min(title_seconds, first))
+        self.show_from = [self._show_from(i, lead_in) for i in range(len(self.lines))]
+
+    def _gap_before(self, i: int) -> float:
+        prev_end = self.lines[i - 1].end if i > 0 else 0.0
+        return self.lines[i].start - prev_end
+
+    def _show_from(self, i: int, lead_in: float) -> float:
+        """When line i (as the current line) and its previews appear."""
+        prev_end = self.lines[i - 1].end if i > 0 else 0.0
+        start = self.lines[i].start - lead_in if self._gap_before(i) > self.gap_hide else prev_end
+        return max(start, prev_end, self.title_end)
+
+    def visible(self, t: float) -> list[_Visible]:
+        if t < self.title_end:
+            return [_Visible(TITLE, 0, False)]
+        c = bisect.bisect_right(self.ends, t)  # first line not yet finished
+        if c >= len(self.lines) or t < self.show_from[c]:
+            return []
+        out = [_Visible(c, c % self.n_slots, True)]
+        for j in range(c + 1, min(c + self.n_slots, len(self.lines))):
+            if self._gap_before(j) > self.gap_hide:
+                break  # never preview across an instrumental break
+            out.append(_Visible(j, j % self.n_slots, False))
+        return out
+
+
+class FrameRenderer:
+    """Frames of a karaoke video: ``yuv420p(t)`` for ffmpeg, ``rgb(t)`` for previews and MoviePy."""
+
+    def __init__(
+        self,
+        template: Template,
+        timeline: Timeline,
+        images: list[Path] | list[Image.Image],
+        *,
+        seed: int = 0,
+        title: str | None = None,
+    ):
+        self.template = template
+        self.timeline = timeline
+        self.width, self.height = template.video.width, template.video.height
+        self.fps = template.video.fps
+        self.slideshow = Slideshow(images, template.background, (self.width, self.height), seed=seed)
+        text = template.text
+        self._style = TextStyle.from_settings(text, (self.width, self.height))
+        self._preview_opacity = text.preview_opacity
+        title_text = (title if title is not None else timeline.title).strip()
+        show_title = template.title.enabled and bool(title_text) and template.title.seconds > 0
+        self._title_text = title_text
+        self._schedule = _Schedule(
+            timeline.lines, text.lines, text.lead_in, text.gap_hide, template.title.seconds if show_title else 0.0
+        )
+        self._layout_lines()
+        self._sprites: OrderedDict[int, LineSprite] = OrderedDict()
+        self._plane_sprites: OrderedDict[tuple, _PlaneSprite] = OrderedDict()
+        self._composites: OrderedDict[tuple, tuple[list[np.ndarray], list[np.ndarray]]] = OrderedDict()
+        self._buffers: dict[str, list] = {}
+        self._turn: dict[str, int] = {}
+        self._scratch: dict[str, np.ndarray] = {}
+
+    # ------------------------------------------------------------------------------------ public API
+
+    def n_frames(self, duration: float) -> int:
+        """Frames needed to cover ``duration`` seconds (frame i shows time i / fps)."""
+        return max(1, math.ceil(duration * self.fps - 1e-6))
+
+    def rgb(self, t: float) -> np.ndarray:
+        """The frame at ``t`` as a new (H, W, 3) uint8 RGB array."""
+        return self._compose(t, RGB24).copy()
+
+    def yuv420p(self, t: float) -> np.ndarray:
+        """The frame at ``t`` as flat uint8 yuv420p (Y, then U, then V planes; BT.601 limited range).
+
+        The array is one of two reused buffers: it stays valid until the call after next, so a writer may
+        send frame n while frame n + 1 is built. Copy it to keep it longer.
+        """
+        return self._compose(t, YUV420P)
+
+    def clip(self, duration: float):
+        """A MoviePy VideoClip of this render (RGB frames), for MoviePy users."""
+        from moviepy import VideoClip
+
+        return VideoClip(frame_function=self.rgb, duration=duration).with_fps(self.fps)
+
+    # ------------------------------------------------------------------------------------ layout
+
+    def _layout_lines(self) -> None:
+        text = self.template.text
+        k = min(self.width, self.height) / REFERENCE_SIDE
+        margin = round(text.margin * k)
+        self._max_width = self.width - 2 * round(self.width * _SIDE_MARGIN)
+        available = max(16, self.height - 2 * margin)
+        n = text.lines
+        max_height = int(available / (1 + (n - 1) * text.line_spacing))
+        self._layouts = [layout_line(ln, self._style, self._max_width, max_height) for ln in self.timeline.lines]
+        # each slot is as tall as the tallest line that will sit in it (line i sits in slot i % n), and
+        # never shorter than one row, so the block sits in the same place whatever the lyrics
+        one_row = min(one_row_height(self._style), max_height)
+        self._slot_h = [max((lay.size_px[1] for lay in self._layouts[s::n]), default=one_row) for s in range(n)]
+        self._slot_h = [max(h, one_row) for h in self._slot_h]
+        gap = _even(one_row * (text.line_spacing - 1.0))
+        block_h = sum(self._slot_h) + (n - 1) * gap
+        if text.position == "top":
+            top = margin
+        elif text.position == "center":
+            top = (self.height - block_h) / 2
+        else:
+            top = self.height - margin - block_h
+        top = min(max(0, top), max(0, self.height - block_h))
+        self._slot_tops = []
+        for h in self._slot_h:
+            self._slot_tops.append(_even(top))
+            top += h + gap
+
+    def _sprite(self, key: int) -> LineSprite:
+        hit = self._sprites.get(key)
+        if hit is not None:
+            self._sprites.move_to_end(key)
+            return hit
+        if key == TITLE:
+            style = TextStyle.for_title(self.template.title, self.template.text, (self.width, self.height))
+            sprite = render_title(self._title_text, style, self._max_width, int(self.height * 0.8))
+        else:
+            sprite = draw_layout(self._layouts[key])
+        return _remember(self._sprites, key, sprite, 8)
+
+    def _position(self, item: _Visible, sprite: LineSprite) -> tuple[int, int]:
+        x = _even((self.width - sprite.width) / 2)
+        if item.key == TITLE:
+            y = _even((self.height - sprite.height) / 2)
+        else:
+            # a line shorter than its slot leans towards the anchored edge, so the usual one-row lines
+            # stay near the margin and close together even when some other line needed two rows
+            spare = self._slot_h[item.slot] - sprite.height
+            lean = {"top": 0.0, "center": 0.5, "bottom": 1.0}[self.template.text.position]
+            y = _even(self._slot_tops[item.slot] + spare * lean)
+        # never outside the frame, whatever rounding did
+        x = min(max(0, x), self.width - sprite.width)
+        y = min(max(0, y), self.height - sprite.height)
+        return x, y
+
+    # ------------------------------------------------------------------------------------ composition
+
+    def _compose(self, t: float, fmt: PlaneFormat) -> np.ndarray:
+        buf, planes = self._buffer(fmt)
+        self.slideshow.draw(t, fmt, planes)
+        still = self.slideshow.static_key(t)
+        for item in self._schedule.visible(t):
+            sprite = self._sprite(item.key)
+            if sprite.width > self.width or sprite.height > self.height:
+                continue  # cannot happen with layout_line's squeeze; guards the slicing below
+            dim = item.key != TITLE and not item.current and self._preview_opacity < 1.0
+            lit = item.current and item.key != TITLE
+            columns = sprite.columns(t) if lit else [0] * len(sprite.rows)
+            x, y = self._position(item, sprite)
+            if still is not None:
+                plain, high = self._composite(item, sprite, dim, still, fmt, x, y)
+                self._cut_copy(planes, fmt, sprite, columns, plain, high, x, y)
+            else:
+                ps = self._plane_sprite(item.key, sprite, dim, fmt)
+                self._cut_blend(planes, fmt, sprite, columns, ps, x, y)
+        return buf
+
+    def _buffer(self, fmt: PlaneFormat) -> tuple[np.ndarray, list[np.ndarray]]:
+        if fmt.name not in self._buffers:
+            self._buffers[fmt.name] = [fmt.alloc(self.width, self.height) for _ in range(2)]
+            self._turn[fmt.name] = 0
+            shape = (self.height, self.width, 3) if fmt is RGB24 else (self.height, self.width)
+            self._scratch[fmt.name] = np.empty(shape, np.uint16)
+        turn = self._turn[fmt.name] = 1 - self._turn[fmt.name]
+        return self._buffers[fmt.name][turn]
+
+    def _plane_sprite(self, key: int, sprite: LineSprite, dim: bool, fmt: PlaneFormat) -> _PlaneSprite:
+        cache_key = (key, dim, fmt.name)
+        hit = self._plane_sprites.get(cache_key)
+        if hit is not None:
+            self._plane_sprites.move_to_end(cache_key)
+            return hit
+        opacity = (self._preview_opacity if dim else 1.0) / 255.0
+        # per plane: coverage of each flat colour, resampled to the plane (alpha compositing is linear in
+        # coverage, so subsampling coverage and then mixing colours is exact in 4:2:0)
+        cover = {
+            name: fmt.weights(getattr(sprite, name).astype(np.float32) * opacity)
+            for name in ("fill", "stroke", "effect")
+        }
+        colour = {name: fmt.colour(rgb) for name, rgb in sprite.colours.items()}
+        inv, plain, high = [], [], []
+        for i in range(len(fmt.subsample)):
+            alpha = cover["fill"][i] + cover["stroke"][i] + cover["effect"][i]
+            a8 = np.rint(alpha * 256.0)
+            inv.append((256 - a8).astype(np.uint16))
+            base = cover["stroke"][i] * colour["stroke"][i] + cover["effect"][i] * colour["effect"][i]
+            plain.append(_premultiplied(base + cover["fill"][i] * colour["plain"][i], a8))
+            # previews are never lit, so they need no highlighted version
+            high.append(plain[-1] if dim else _premultiplied(base + cover["fill"][i] * colour["high"][i], a8))
+        return _remember(self._plane_sprites, cache_key, _PlaneSprite(inv, plain, high), 12)
+
+    def _composite(
+        self, item: _Visible, sprite: LineSprite, dim: bool, image: int, fmt: PlaneFormat, x: int, y: int
+    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """The sprite over its patch of a still background, plain and highlighted (cached)."""
+        cache_key = (item.key, item.slot, dim, image, fmt.name)
+        hit = self._composites.get(cache_key)
+        if hit is not None:
+            self._composites.move_to_end(cache_key)
+            return hit
+        ps = self._plane_sprite(item.key, sprite, dim, fmt)
+        background = self.slideshow.still_planes(image, fmt)
+        plain, high = [], []
+        for i, sub in enumerate(fmt.subsample):
+            patch = background[i][y // sub : (y + sprite.height) // sub, x // sub : (x + sprite.width) // sub]
+            p, h = patch.copy(), patch.copy()
+            scratch = np.empty(patch.shape, np.uint16)
+            _blend(p, ps.inv[i], ps.pm_plain[i], scratch)
+            _blend(h, ps.inv[i], ps.pm_high[i], scratch)
+            plain.append(p)
+            high.append(h)
+        return _remember(self._composites, cache_key, (plain, high), 16)
+
+    @staticmethod
+    def _bands(sprite: LineSprite, columns: list[int], sub: int):
+        """Per row band of the sprite: plane rows, and column spans (start, stop, lit) that cover the row
+        (the lit span is on the left, or on the right of a right-to-left row)."""
+        w = sprite.width // sub
+        if not sprite.rows:
+            yield 0, sprite.height // sub, ((0, w, False),)
+        for row, col in zip(sprite.rows, columns):
+            c = (col + sub // 2) // sub
+            spans = ((0, w - c, False), (w - c, w, True)) if row.rtl else ((0, c, True), (c, w, False))
+            yield row.y0 // sub, row.y1 // sub, spans
+
+    def _cut_copy(self, planes, fmt, sprite, columns, plain, high, x, y) -> None:
+        for i, sub in enumerate(fmt.subsample):
+            x0, y0 = x // sub, y // sub
+            w = sprite.width // sub
+            for r0, r1, spans in self._bands(sprite, columns, sub):
+                dst = planes[i][y0 + r0 : y0 + r1, x0 : x0 + w]
+                for a, b, lit in spans:
+                    dst[:, a:b] = (high if lit else plain)[i][r0:r1, a:b]
+
+    def _cut_blend(self, planes, fmt, sprite, columns, ps: _PlaneSprite, x, y) -> None:
+        scratch = self._scratch[fmt.name]
+        for i, sub in enumerate(fmt.subsample):
+            x0, y0 = x // sub, y // sub
+            w = sprite.width // sub
+            for r0, r1, spans in self._bands(sprite, columns, sub):
+                dst = planes[i][y0 + r0 : y0 + r1, x0 : x0 + w]
+                for a, b, lit in spans:
+                    if b > a:
+                        pm = ps.pm_high if lit else ps.pm_plain
+                        _blend(dst[:, a:b], ps.inv[i][r0:r1, a:b], pm[i][r0:r1, a:b], scratch)
+
+
+def _premultiplied(value: np.ndarray, a8: np.ndarray) -> np.ndarray:
+    """Premultiplied colour (0-255 scale) as the uint16 term of ``_blend``, rounding bias included.
+
+    Capped at 255 * alpha so that ``bg * inv + pm`` can never pass 65535."""
+    return (np.minimum(np.rint(value * 256.0), a8 * 255.0) + 127).astype(np.uint16)
+
+
+def _blend(dst: np.ndarray, inv: np.ndarray, pm: np.ndarray, scratch: np.ndarray) -> None:
+    """dst = (dst * inv + pm) >> 8 in place, through a uint16 scratch (no allocation per frame)."""
+    tmp = scratch[tuple(slice(0, n) for n in dst.shape)]
+    np.multiply(dst, inv, out=tmp)
+    tmp += pm
+    tmp >>= 8
+    np.copyto(dst, tmp, casting="unsafe")
+
+
+def _remember(cache: OrderedDict, key, value, limit: int):
+    cache[key] = value
+    if len(cache) > limit:
+        cache.popitem(last=False)
+    return value
+
+
+def _even(x: float) -> int:
+    return 2 * int(round(x / 2))

@@ -1,0 +1,187 @@
+"""`composer render --band`: a debug band trained in seconds, rendered in tandem and one stage after another."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from composer.band.render import plan_songs, render_band
+from composer.errors import ComposerError
+from composer.util.files import OUTPUT_RECORD
+from tests.conftest import SMALL_TEMPLATE
+from tests.mp4probe import decode_audio, probe
+from tests.procs import alive, children, composer, run, started
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_tandem_render_is_a_finished_video_and_matches_sequential(debug_band, tmp_path):
+    a = render_band(debug_band, 24.0, tmp_path / "a" / "v.mp4", songs=2, seed=5)
+    b = render_band(debug_band, 24.0, tmp_path / "b" / "v.mp4", songs=2, seed=5, tandem=False)
+    # the same seed gives the same video whichever way the stages are scheduled
+    assert _sha(a.video) == _sha(b.video)
+    assert (tmp_path / "a" / "v.json").read_text() == (tmp_path / "b" / "v.json").read_text()
+
+    p = probe(a.video)
+    assert p.video_codec == "h264" and p.audio_codec == "aac" and (p.width, p.height) == (640, 360)
+    assert abs(p.duration - 24.0) < 0.15 and p.frames == 24 * 24
+    samples, rate = decode_audio(a.video)
+    assert rate == 48000 and abs(samples.shape[1] / rate - 24.0) < 0.1
+    assert float(np.sqrt(np.mean(samples**2))) > 0.01  # not silence
+    timeline = json.loads((tmp_path / "a" / "v.json").read_text())
+    assert timeline["lines"], "a render with no lyrics"
+    assert all(0 <= ln["start"] < ln["end"] <= 24.0 for ln in timeline["lines"])
+    assert [s["start"] for s in timeline["meta"]["songs"]] == [0.0, 12.0]
+    # every sidecar and the upload kit are there; the description carries chapters and lyrics
+    for ext in (".ass", ".lrc", ".srt", ".png", ".description.txt", ".upload.json"):
+        assert a.video.with_suffix(ext).is_file(), ext
+    desc = a.video.with_suffix(".description.txt").read_text()
+    assert f"0:00 {a.songs[0].title}" in desc and f"0:12 {a.songs[1].title}" in desc
+    assert timeline["lines"][0]["text"] in desc
+    assert a.stages.audio > 0 and a.stages.render > 0
+    # nothing but the outputs (and the record of them) is left beside them
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == sorted(
+        [OUTPUT_RECORD]
+        + [f"v{ext}" for ext in (".mp4", ".ass", ".lrc", ".srt", ".json", ".png", ".description.txt", ".upload.json")]
+    )
+
+
+def test_other_seed_other_song(debug_band, tmp_path):
+    a = render_band(debug_band, 12.0, tmp_path / "a.mp4", seed=1)
+    b = render_band(debug_band, 12.0, tmp_path / "b.mp4", seed=2)
+    assert _sha(a.video) != _sha(b.video)
+
+
+def test_failed_render_keeps_earlier_video(debug_band, tmp_path):
+    out = tmp_path / "v.mp4"
+    out.write_bytes(b"earlier video")
+    with pytest.raises(ComposerError):
+        render_band(debug_band, 12.0, out, template="no-such-template")
+    assert out.read_bytes() == b"earlier video"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "songs", "needle"),
+    [
+        (0, None, "positive"),
+        (-5, None, "positive"),
+        (30, 4, "at least 10 s"),
+        (30, 0, "at least 1"),
+        (3 * 3600, 1, "--songs 9 or more"),
+    ],
+)
+def test_bad_lengths(seconds, songs, needle):
+    with pytest.raises(ComposerError, match=needle):
+        plan_songs(seconds, songs)
+
+
+def test_song_plan_adds_up():
+    lengths = plan_songs(600.0)
+    assert len(lengths) == 3 and abs(sum(lengths) - 600.0) < 1e-9
+    assert plan_songs(20.0) == [20.0]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
+def test_interrupt_leaves_no_file_and_no_process(debug_band, tmp_path, sig):
+    out, work = tmp_path / "out", tmp_path / "tmp"
+    work.mkdir()
+    cmd = composer(
+        "render", "--band", "debugband", "--bands-dir", debug_band.folder.parent, "--length", "60s", "-o", out / "v.mp4"
+    )
+    env = {**os.environ, "TMPDIR": str(work)}
+    with started(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env) as proc:
+        deadline = time.time() + 60
+        kids: set[int] = set()
+        while time.time() < deadline and len(kids) < 2:  # the audio process and ffmpeg are running
+            time.sleep(0.3)
+            kids = children(proc)
+        assert len(kids) >= 2
+        time.sleep(1.0)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)  # drains the pipes: a full one would block the render's exit
+        assert proc.returncode == 128 + sig, err
+        assert b"Traceback" not in err, err
+        assert not out.exists() or list(out.iterdir()) == []
+        assert list(work.iterdir()) == []
+        time.sleep(0.5)
+        assert alive(kids) == []
+
+
+def test_full_disk_is_one_clean_error(debug_band, tmp_path):
+    """A file-size limit makes every write past 3 MB fail as on a full disk (ffmpeg's included)."""
+    import resource
+
+    out = tmp_path / "out"
+
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (3_000_000, 3_000_000))
+
+    cmd = composer(
+        "render",
+        "--band",
+        "debugband",
+        "--bands-dir",
+        debug_band.folder.parent,
+        "--length",
+        "30s",
+        "-o",
+        out / "v.mp4",
+        "--quiet",
+    )
+    r = run(cmd, preexec=limit, timeout=300)
+    assert r.returncode == 2, r.stderr
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and "Traceback" not in r.stderr, r.stderr
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_one_song_rendered_with_two_templates(debug_band, tmp_path):
+    from composer.band.render import render_band_versions
+
+    blue = tmp_path / "blue.toml"
+    blue.write_text(SMALL_TEMPLATE.replace('highlight_color = "#ff0000"', 'highlight_color = "#0000ff"'))
+    red, other = render_band_versions(
+        debug_band, 12.0, [(None, tmp_path / "red.mp4"), (blue, tmp_path / "blue.mp4")], seed=3
+    )
+    assert red.timeline == other.timeline  # generated and timed once
+    a, _ = decode_audio(red.video)
+    b, _ = decode_audio(other.video)
+    assert np.array_equal(a, b)
+    assert _sha(red.video) != _sha(other.video)
+
+
+def test_a_song_without_phrasing_gets_its_words_paced_through_it():
+    # a wash (the demo model's audio is one) gives the aligner no phrases: rather than two lines at the start
+    # and an empty screen after, the lines follow one another through the song at a singable rate
+    from composer.band.render import PACED_SYLLABLES_PER_S, _align
+    from composer.media.syllables import count_syllables
+    from composer.types import Audio, Lyrics
+
+    rng = np.random.default_rng(0)
+    wash = Audio((0.3 * rng.standard_normal(60 * 16000)).astype(np.float32)[:, None], 16000)
+    text = [
+        "Feed the sigil with scorched tongues",
+        "Crowned in marrow, robed in mist",
+        "Eyes of sludge, teeth of throne",
+        "Behold the charnel, decayed and grey",
+    ] * 6
+    lyrics = Lyrics(tuple(tuple(text[k * 4 : k * 4 + 4]) for k in range(6)), title="Rot")
+    timeline = _align(wash, lyrics)
+    assert timeline.meta.get("paced")
+    starts = [line.start for line in timeline.lines]
+    assert len(starts) >= 10 and starts[-1] > 40  # words through the song, not only its first seconds
+    for line in timeline.lines:
+        syllables = sum(count_syllables(w) for w in line.text.split())
+        assert syllables / (line.end - line.start) <= PACED_SYLLABLES_PER_S + 1e-6
+    assert all(b.start >= a.end for a, b in zip(timeline.lines, timeline.lines[1:]))

@@ -1,0 +1,152 @@
+"""The aligner on songs whose vocal times are known: what a karaoke viewer would notice."""
+
+import logging
+import time
+
+import numpy as np
+import pytest
+
+from composer.errors import ComposerError
+from composer.karaoke.align import align, vocal_activity
+from composer.media.syllables import count_syllables
+from composer.synthetic.song import SynthSong, example_lyrics, make_song
+from composer.types import Audio, Lyrics
+
+TOLERANCE = 0.3
+TARGETS = {"clear": (0.10, 0.97), "dense": (0.25, 0.85)}  # max mean abs start error, min share within 0.3 s
+SEEDS = {"clear": (3, 4, 5, 6), "dense": (1, 2, 3, 4)}  # benchmarks/align_eval.py scores seeds 1000+
+
+
+@pytest.fixture(scope="module")
+def songs() -> dict[str, list[SynthSong]]:
+    return {kind: [make_song(seed, kind) for seed in seeds] for kind, seeds in SEEDS.items()}
+
+
+def _start_errors(song: SynthSong, timeline) -> np.ndarray:
+    truth = np.array([start for start, _ in song.line_times])
+    got = np.array([line.start for line in timeline.lines])
+    return got - truth[: len(got)]
+
+
+def _lyrics(lines: list[str]) -> Lyrics:
+    return Lyrics(stanzas=tuple(tuple(lines[i : i + 4]) for i in range(0, len(lines), 4)))
+
+
+def _sung_lines(song: SynthSong) -> list[str]:
+    return [text for text, _ in song.lyrics.lines]
+
+
+@pytest.mark.parametrize("kind", ["clear", "dense"])
+def test_line_starts_land_within_tolerance(songs, kind):
+    errors = []
+    for song in songs[kind]:
+        timeline = align(song.audio, song.lyrics)
+        timeline.validate()
+        assert len(timeline.lines) == len(song.line_times)
+        assert timeline.meta["dropped_lines"] == 0
+        errors += list(_start_errors(song, timeline))
+    errors = np.abs(errors)
+    max_mae, min_within = TARGETS[kind]
+    assert errors.mean() <= max_mae
+    assert (errors <= TOLERANCE).mean() >= min_within
+
+
+def test_words_and_syllables_follow_the_voice(songs):
+    song = songs["clear"][0]
+    timeline = align(song.audio, song.lyrics)
+    errors = []
+    for line, truth in zip(timeline.lines, song.syllable_times):
+        syllables = [s for w in line.words for s in w.syllables]
+        assert [s.text for s in syllables] and "".join(s.text for s in syllables) == line.text.replace(" ", "")
+        if len(syllables) == len(truth):
+            errors += [s.start - t for s, (t, _) in zip(syllables, truth)]
+    assert np.mean(np.abs(errors)) < 0.2  # a syllable lasts about 0.25 s
+
+
+def test_no_lyric_inside_the_long_instrumental_stretch(songs):
+    for song in songs["clear"] + songs["dense"]:
+        times = np.array(song.line_times)
+        k = int(np.argmax(times[1:, 0] - times[:-1, 1]))
+        # its edges may be blurred by a line's last note ringing out; its middle must stay free
+        quiet_from, quiet_to = times[k, 1] + 1.0, times[k + 1, 0] - 1.0
+        assert quiet_to - quiet_from > 4.0
+        for line in align(song.audio, song.lyrics).lines:
+            assert line.end <= quiet_from or line.start >= quiet_to, f"{line.text!r} sung over the solo"
+
+
+def test_extra_lines_are_dropped_from_the_end_with_a_warning(songs, caplog):
+    song = songs["dense"][1]
+    sung = _sung_lines(song)
+    extra = [text for text, _ in example_lyrics(99, 8).lines]
+    with caplog.at_level(logging.WARNING, logger="composer"):
+        timeline = align(song.audio, _lyrics(sung + extra))
+    dropped = timeline.meta["dropped_lines"]
+    assert dropped >= 1 and len(timeline.lines) == len(sung) + len(extra) - dropped
+    assert f"{dropped} lyric lines did not fit" in caplog.text
+    timeline.validate()
+    assert timeline.lines[-1].end <= song.audio.duration
+    assert [line.text for line in timeline.lines] == (sung + extra)[: len(timeline.lines)]
+    assert np.mean(np.abs(_start_errors(song, timeline)[: len(sung)]) <= TOLERANCE) >= 0.8
+
+
+def test_fewer_lines_leave_the_end_of_the_song_without_lyrics(songs):
+    for song in (songs["clear"][1], songs["dense"][2]):
+        sung = _sung_lines(song)
+        half = len(sung) // 2
+        timeline = align(song.audio, _lyrics(sung[:half]))
+        assert len(timeline.lines) == half and timeline.meta["dropped_lines"] == 0
+        assert np.all(np.abs(_start_errors(song, timeline)) <= TOLERANCE)
+        assert timeline.lines[-1].end < song.line_times[half][0]  # the later verses go without lyrics
+        for line in timeline.lines:  # and no line is stretched to fill the song
+            syllables = sum(count_syllables(w) for w in line.text.split())
+            assert (line.end - line.start) / syllables < 0.5
+
+
+def test_silent_audio_is_refused():
+    for peak in (0.0, 5e-5):
+        samples = np.full((44100 * 3, 2), peak, dtype=np.float32)
+        with pytest.raises(ComposerError, match=r"^audio is silent"):
+            align(Audio(samples, 44100), _lyrics(["Rotting in the abyss"]))
+
+
+def test_no_lyrics_no_lines(songs):
+    song = songs["clear"][0]
+    timeline = align(song.audio, Lyrics(stanzas=()), title="Instrumental")
+    assert timeline.lines == () and timeline.title == "Instrumental"
+    assert timeline.duration == pytest.approx(song.audio.duration)
+
+
+def test_mono_and_other_rates_work(songs):
+    song = songs["dense"][0]
+    mono = Audio(song.audio.samples.mean(axis=1, keepdims=True), song.audio.rate)
+    errors = np.abs(_start_errors(song, align(mono, song.lyrics)))
+    assert np.mean(errors <= TOLERANCE) >= 0.75
+    low = make_song(1, "clear", duration=30, rate=22050)
+    errors = np.abs(_start_errors(low, align(low.audio, low.lyrics)))
+    assert np.mean(errors <= TOLERANCE) >= 0.85
+
+
+def test_vocal_activity_is_a_curve_that_rises_where_the_voice_is(songs):
+    song = songs["dense"][0]
+    times, values = vocal_activity(song.audio)
+    assert times.shape == values.shape and values.min() >= 0.0 and values.max() <= 1.0
+    assert np.all(np.diff(times) > 0) and times[-1] <= song.audio.duration
+    sung = np.zeros(len(times), bool)
+    for start, end in song.line_times:
+        sung |= (times >= start) & (times < end)
+    assert values[sung].mean() > 3 * values[~sung].mean()
+
+
+def test_a_ten_minute_song_is_aligned_in_seconds(songs):
+    song = songs["clear"][2]
+    repeats = 15  # 10 minutes: the same 40 s song over and over, its lyrics repeated
+    audio = Audio(np.tile(song.audio.samples, (repeats, 1)), song.audio.rate)
+    lyrics = _lyrics(_sung_lines(song) * repeats)
+    t0 = time.perf_counter()
+    timeline = align(audio, lyrics)
+    elapsed = time.perf_counter() - t0
+    truth = np.concatenate([np.array(song.line_times)[:, 0] + 40.0 * r for r in range(repeats)])
+    got = np.array([line.start for line in timeline.lines])
+    assert len(got) == len(truth)
+    assert np.mean(np.abs(got - truth) <= TOLERANCE) >= 0.95
+    assert elapsed < 15.0  # about 3 s on one core of this machine
