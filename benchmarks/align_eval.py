@@ -47,7 +47,7 @@ TARGETS = {
 SYNTH_SEED = 1000  # composer's synthesizer: seeds 1000, 1001, ...; its tests use seeds below 10
 TTS_SEEDS = {"tuning": 100, "report": 700}  # espeak-ng sets; tests use seeds below 20
 CACHE = Path(__file__).resolve().parent / ".cache" / "align_eval"
-_TTS_VERSION = 1  # bump when tts_song.py changes what it makes
+_TTS_VERSION = 2  # bump when tts_song.py changes what it makes
 
 
 @dataclass
@@ -58,6 +58,7 @@ class Case:
     lyrics: Lyrics
     line_starts: list[float]
     word_starts: list[list[float]]
+    line_ends: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -92,7 +93,8 @@ def synth_cases(kind: str, n_songs: int, seconds: float = 40.0, first_seed: int 
         words = [
             _word_starts_from_syllables(text, syls) for (text, _), syls in zip(song.lyrics.lines, song.syllable_times)
         ]
-        cases.append(Case(song.audio, song.lyrics, [s for s, _ in song.line_times], words))
+        starts, ends = zip(*song.line_times)
+        cases.append(Case(song.audio, song.lyrics, list(starts), words, list(ends)))
     return cases
 
 
@@ -140,7 +142,11 @@ def tts_cases(kind: str, set_name: str, n_songs: int) -> list[Case]:
         lyrics = Lyrics(stanzas=tuple(tuple(s) for s in meta["stanzas"]), title=meta["title"])
         cases.append(
             Case(
-                Audio(samples, rate), lyrics, [s for s, _ in meta["line_times"]], [list(w) for w in meta["word_starts"]]
+                Audio(samples, rate),
+                lyrics,
+                [s for s, _ in meta["line_times"]],
+                [list(w) for w in meta["word_starts"]],
+                [e for _, e in meta["line_times"]],
             )
         )
     return cases
