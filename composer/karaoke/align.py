@@ -261,9 +261,11 @@ _DUR_KNEE = 0.5  # log ratio: beyond about 1.6 times too long or short
 _THETA = 0.3  # activity above this is more likely voice than not
 _W_QUIET = 10.0  # per second of line, times how far its activity falls below _THETA
 # per second of voice left unsung, times its excess over _THETA: between lines it is most likely a
-# misplacement; before the first line it may be an intro, after the last the lyrics may have run out
+# misplacement; before the first line it may be an intro, after the last the lyrics may have run out.
+# (Cheap trailing voice also lets the lines of a voice slower than composer's growls squeeze into the
+# song's first half; _W_TRAIL 5 halves that on the espeak-ng tuning set but then half the lyrics stretch
+# over a whole song: issue 16.)
 _W_SKIP, _W_LEAD, _W_TRAIL = 20.0, 10.0, 2.0
-_BLIP, _BLIP_GAP = 30, 10  # frames: a unit this short, this far from the rest of its line, is shed
 _W_EDGE = 5.0  # a line should start and end in a quiet valley: times the activity left there
 _MAX_PAUSE = 1.6  # seconds: a longer quiet stretch is never inside a line
 _W_DROP = 3.0  # per line dropped from the end
@@ -277,8 +279,9 @@ def _place_lines(units: _Units, act: np.ndarray, syllables: np.ndarray, duration
     tables = _span_tables(units, act, duration)
     rate = _best_rate(tables, syllables)
     _, path = _dp(tables, syllables, rate, backtrack=True)
-    runs = [_shed_blips(units, j, k) for j, k in path]
-    return [(units.start[j] / FRAME_RATE, units.end[k - 1] / FRAME_RATE) for j, k in runs]
+    # no unit is shed from a line's ends: a short first word a pause before the rest ("No ... plague") is
+    # sung, and shedding it started such lines late
+    return [(units.start[j] / FRAME_RATE, units.end[k - 1] / FRAME_RATE) for j, k in path]
 
 
 def _best_rate(tables: _Tables, syllables: np.ndarray) -> float:
@@ -292,21 +295,6 @@ def _best_rate(tables: _Tables, syllables: np.ndarray) -> float:
         if not np.isfinite(costs[k]):
             costs[k] = _dp(tables, syllables, rates[k], backtrack=False)[0]
     return float(rates[int(np.argmin(costs))])
-
-
-def _shed_blips(units: _Units, j: int, k: int) -> tuple[int, int]:
-    """A line does not start or end with a short burst cut off from the rest by a pause: such a burst,
-    taken in only to lengthen the line to its syllables, is a drum fill or a consonant's tail."""
-
-    def blip(u: int, neighbour: int) -> bool:
-        gap = units.start[max(u, neighbour)] - units.end[min(u, neighbour)]
-        return units.end[u] - units.start[u] < _BLIP and gap >= _BLIP_GAP
-
-    while k - j > 1 and blip(j, j + 1):
-        j += 1
-    while k - j > 1 and blip(k - 1, k - 2):
-        k -= 1
-    return j, k
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,15 @@ def demo_song(i: int, rate: int = 16000):
     return make_song(seed=_SEED + i, kind="clear" if i % 2 == 0 else "dense", duration=DEMO_SONG_SECONDS, rate=rate)
 
 
+def demo_instrumental(i: int, rate: int = 16000):
+    """Song ``i`` of the demo band's album without its voice (an Audio): the same drums, guitars and bass."""
+    from composer.synthetic.song import make_instrumental
+
+    return make_instrumental(
+        seed=_SEED + i, kind="clear" if i % 2 == 0 else "dense", duration=DEMO_SONG_SECONDS, rate=rate
+    )
+
+
 def write_demo_audio(folder: Path, rate: int = 16000, progress=None) -> list[Path]:
     """Write the album as 16-bit FLAC files into ``folder`` (skipping files already there); return their paths."""
     import soundfile as sf

@@ -574,6 +574,31 @@ def make_song(
         lyrics = example_lyrics(seed, max(4, int(duration / 2.2)))
     sections = _plan_song(rng, style, duration, lyrics.stanzas)
     n = int(round(duration * rate))
+    bed = _render_bed(seed, style, sections, n, rate)
+    lines = [line for sec in sections for line in sec.lines]
+    vocal = _render_vocals(np.random.default_rng([seed, 5]), lines, style, n, rate)
+    audio = _master(bed, vocal, lines, style, rate)
+    sung = _regroup(lyrics, [line.text for line in lines], lyrics.title)
+    times = tuple((round(line.start, 4), round(line.end, 4)) for line in lines)
+    syllables = tuple(tuple((round(x.onset, 4), round(x.end, 4)) for x in line.syllables) for line in lines)
+    return SynthSong(audio=Audio(audio, rate), lyrics=sung, line_times=times, kind=kind, syllable_times=syllables)
+
+
+def make_instrumental(seed: int = 0, kind: str = "clear", duration: float = 40.0, rate: int = 44100) -> Audio:
+    """The band of ``make_song(seed, kind, duration, rate)`` without its voice, mastered the same way: a bed
+    for vocals from elsewhere (the aligner's evaluation sings text-to-speech over it)."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
+    rng = np.random.default_rng([seed, 1])
+    style = _draw_style(rng, kind)
+    sections = _plan_song(rng, style, duration, example_lyrics(seed, max(4, int(duration / 2.2))).stanzas)
+    n = int(round(duration * rate))
+    bed = _render_bed(seed, style, sections, n, rate)
+    return Audio(_master(bed, np.zeros(n, np.float32), [], style, rate), rate)
+
+
+def _render_bed(seed: int, style: _Style, sections: list[_Section], n: int, rate: int) -> np.ndarray:
+    """Drums, guitars, bass and the lead, section by section, into one stereo bed."""
     bed = np.zeros((n, 2), dtype=np.float32)
     kit = _DrumKit(np.random.default_rng([seed, 2]), rate)
     guitars = _Guitars(np.random.default_rng([seed, 3]), style, rate)
@@ -584,13 +609,7 @@ def make_song(
         guitars.render(sec, events, bed)
         if sec.lead:
             _render_lead(sec_rng, sec, style, bed, rate)
-    lines = [line for sec in sections for line in sec.lines]
-    vocal = _render_vocals(np.random.default_rng([seed, 5]), lines, style, n, rate)
-    audio = _master(bed, vocal, lines, style, rate)
-    sung = _regroup(lyrics, [line.text for line in lines], lyrics.title)
-    times = tuple((round(line.start, 4), round(line.end, 4)) for line in lines)
-    syllables = tuple(tuple((round(x.onset, 4), round(x.end, 4)) for x in line.syllables) for line in lines)
-    return SynthSong(audio=Audio(audio, rate), lyrics=sung, line_times=times, kind=kind, syllable_times=syllables)
+    return bed
 
 
 def _regroup(lyrics: Lyrics, sung: list[str], title: str) -> Lyrics:
