@@ -492,14 +492,6 @@ class _TruePeakMeter:
         return _to_db(self.peak)
 
 
-def true_peak(audio: Audio) -> float:
-    """True peak in dBTP (4x oversampled estimate)."""
-    meter = _TruePeakMeter(audio.channels)
-    for a in range(0, audio.samples.shape[0], _BLOCK):
-        meter.feed(np.ascontiguousarray(audio.samples[a : a + _BLOCK].T))
-    return meter.finish()
-
-
 def _to_db(amplitude: float) -> float:
     return 20.0 * math.log10(amplitude) if amplitude > 0 else -math.inf
 
