@@ -20,6 +20,7 @@ import contextlib
 import logging
 import math
 import multiprocessing as mp
+import os
 import queue as queue_mod
 import signal
 import time
@@ -287,13 +288,23 @@ class _SongLyrics:
 
 
 def render_band(
-    band: Band, seconds: float, out: Path, *, template: str | Path | None = None, **kwargs
+    band: Band,
+    seconds: float,
+    out: str | os.PathLike | None = None,
+    *,
+    template: str | Path | None = None,
+    seed: int = 0,
+    **kwargs,
 ) -> BandRenderResult:
-    """Render ``seconds`` of new songs by ``band`` into the video ``out`` (.mp4), sidecars and an upload kit.
+    """Render ``seconds`` of new songs by ``band`` into a video (.mp4), sidecars and an upload kit: ``out`` if
+    it is an .mp4, else BAND-SEED.mp4 in the folder ``out`` (default: out/BAND-SEED/).
 
     Keyword arguments as ``render_band_versions``.
     """
-    return render_band_versions(band, seconds, [(template, Path(out))], **kwargs)[0]
+    target = Path(out) if out is not None else Path("out") / f"{band.name}-{seed}"
+    if target.suffix.lower() != ".mp4":
+        target = target / f"{band.name}-{seed}.mp4"
+    return render_band_versions(band, seconds, [(template, target)], seed=seed, **kwargs)[0]
 
 
 def render_band_versions(
@@ -327,13 +338,7 @@ def render_band_versions(
     if len(set(outs)) != len(outs):
         raise ComposerError(f"{outs[0]}: two versions would write the same file")
     lengths = plan_songs(seconds, songs, band.sample_rate)
-    audio_model, lyrics_model = band.audio_weights(), band.lyrics_weights()
-    missing = [what for what, m in (("audio", audio_model), ("lyrics", lyrics_model)) if m is None]
-    if missing:
-        raise ComposerError(
-            f"band {band.name!r} has no trained {' or '.join(missing)} model yet: "
-            f"run `composer train --band {band.name}`"
-        )
+    audio_model, lyrics_model = band.weights("audio"), band.weights("lyrics")
     from composer.karaoke.engine import output_paths
 
     outputs = OutputSet(

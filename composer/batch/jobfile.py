@@ -19,6 +19,7 @@ from typing import ClassVar
 from composer.errors import ComposerError
 from composer.types import MAX_SEED
 from composer.util.files import read_toml
+from composer.util.sizes import parse_size
 
 RENDER, KARAOKE = "render", "karaoke"
 KINDS = (RENDER, KARAOKE)
@@ -53,7 +54,6 @@ _TYPES = {
     "allow_outside": bool,
 }
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-SIZES = {"720p": (1280, 720), "1080p": (1920, 1080), "portrait": (1080, 1920), "4k": (3840, 2160)}
 
 
 class _Settings:
@@ -291,14 +291,10 @@ def _render_settings(path: Path, where: str, base: Path, values: dict, seed: int
         raise ComposerError(f"{path}: {where}: length/songs: {str(e).replace('--', '')}") from None
     size = None
     if "size" in values:
-        text = values["size"].lower()
-        m = re.fullmatch(r"(\d+)x(\d+)", text)
-        size = SIZES.get(text) or (m and (int(m[1]), int(m[2])))
-        if not size or size[0] % 2 or size[1] % 2 or min(size) < 16:
-            raise ComposerError(
-                f"{path}: {where}: size = {values['size']!r}: give an even WIDTHxHEIGHT or one of {', '.join(SIZES)}"
-            )
-        size = tuple(size)
+        try:
+            size = parse_size(values["size"])
+        except ValueError as e:
+            raise ComposerError(f"{path}: {where}: size = {values['size']!r}: {e}") from None
     from composer.band.profile import check_band_name
 
     try:
@@ -400,12 +396,8 @@ class Hasher:
 
         band = find_band(name, bands_dir)
         out: dict[str, object] = {"band.toml": self.file(band.folder / BAND_FILE)}
-        for what, weights in (("audio", band.audio_weights()), ("lyrics", band.lyrics_weights())):
-            if weights is None:
-                raise ComposerError(
-                    f"band {band.name!r} has no trained {what} model yet: run `composer train --band {band.name}`"
-                )
-            out[what] = self.folder(weights, (".safetensors", ".json"))
+        for what in ("audio", "lyrics"):
+            out[what] = self.folder(band.weights(what), (".safetensors", ".json"))
         if band.template.endswith(".toml"):
             out["template"] = self._existing(Path(band.template), "band template")
         if not band.generated:  # a generated band's images are made the same way every time

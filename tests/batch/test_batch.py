@@ -106,6 +106,10 @@ def _cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
         ),
         ('[[job]]\nband = "x"\nlength = "10s"\noutput = "v.mp4"\nseed = -1\n', ["job #1", "0 to 4294967295"]),
         ('[[job]]\nband = "x"\nlength = nan\noutput = "v.mp4"\n', ["job #1", "length", "12s"]),
+        (
+            '[[job]]\nband = "x"\nlength = "10s"\nsize = "100x100"\noutput = "v.mp4"\n',
+            ["job #1", "size = '100x100'", "128 to 4096 a side", "720p"],
+        ),
         ('[[job]]\nband = "x"\nlength = inf\noutput = "v.mp4"\n', ["job #1", "length", "12s"]),
         (
             '[[job]]\nband = "x"\nlength = "100h"\nsongs = 500\noutput = "v.mp4"\n',
