@@ -71,7 +71,7 @@ def main() -> None:
     from composer.synthetic.demo import DEMO_SONGS, write_demo_audio
 
     band = find_band("demo")
-    folder = args.model or band.audio_weights()
+    folder = args.model or band.weights("audio")
     model = load(folder)
     print(f"audio model: {folder} ({sum(p.numel() for p in model.parameters()):,} params)")
     bits, secs = held_out_bits(model, [DEMO_SONGS, DEMO_SONGS + 1])
@@ -154,9 +154,9 @@ def main() -> None:
     print(f"spectrograms: {args.png}")
 
     if not args.skip_lyrics:
-        print(f"lyric model: {band.lyrics_weights()}")
+        print(f"lyric model: {band.weights('lyrics')}")
         subprocess.run(
-            [sys.executable, str(ROOT / "benchmarks" / "lyrics_bench.py"), "--model", str(band.lyrics_weights())],
+            [sys.executable, str(ROOT / "benchmarks" / "lyrics_bench.py"), "--model", str(band.weights("lyrics"))],
             check=True,
         )
 

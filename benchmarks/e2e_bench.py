@@ -25,10 +25,15 @@ def child(args) -> None:
 
     from composer.band.profile import find_band
     from composer.band.render import render_band
-    from composer.cli import _size
+    from composer.util.sizes import parse_size
 
     result = render_band(
-        find_band("demo"), args.seconds, Path(args.out), size=_size(args.size), seed=args.seed, tandem=args.tandem == 1
+        find_band("demo"),
+        args.seconds,
+        Path(args.out),
+        size=parse_size(args.size),
+        seed=args.seed,
+        tandem=args.tandem == 1,
     )
     stats = {
         "wall": result.wall_s,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 import signal
@@ -153,6 +154,22 @@ def _seconds(text: str, what: str) -> float:
     except ValueError as e:
         raise ComposerError(f"{what}: {e}") from None
     return value
+
+
+def _given(**options):
+    """The options the user gave: the library's defaults (in the trainers, band.toml) apply to the rest."""
+    return {k: v for k, v in options.items() if v is not None}
+
+
+def _size(text: str | None) -> tuple[int, int] | None:
+    from composer.util.sizes import parse_size
+
+    if text is None:
+        return None
+    try:
+        return parse_size(text)
+    except ValueError as e:
+        raise ComposerError(f"--size {text!r}: {e}") from None
 
 
 def _length(text: str, max_length: str) -> float:
@@ -325,46 +342,61 @@ def train_band_cmd(
     ] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue both models from their last checkpoints.")] = False,
     threads: Threads = None,
+    device: Device = None,
     bands_dir: BandsDir = None,
     seed: Seed = 0,
     quiet: Quiet = False,
 ) -> None:
     """Train a band's audio and lyric models (each resumable), or use `train audio` / `train lyrics`."""
+    from composer.band.train import train_band
+
     if ctx.invoked_subcommand is not None:
         return
     if band is None:
         err.print(ctx.get_help(), markup=False)
         raise typer.Exit(2)
     with _reporting(quiet) as progress:
-        if only not in (None, "audio", "lyrics"):
-            raise ComposerError(f"--only {only!r}: allowed values are audio, lyrics")
-        b = _band(band, bands_dir)
-        if only in (None, "audio"):
-            _train_audio(
-                b.audio_dir,
-                b.audio_model_dir,
-                b.audio_preset,
-                audio_steps or b.audio_steps,
-                resume,
-                seed,
-                quiet,
-                progress,
-                band=b,
-                threads=threads,
-            )
-        if only in (None, "lyrics"):
-            _train_lyrics(
-                b.lyric_files(),
-                b.lyrics_model_dir,
-                b.lyrics_preset,
-                lyrics_steps or b.lyrics_steps,
-                resume,
-                seed,
-                (),
-                1,
-                quiet,
-                progress,
-            )
+        train_band(
+            _band(band, bands_dir),
+            only=only,
+            audio_steps=audio_steps,
+            lyrics_steps=lyrics_steps,
+            resume=resume,
+            threads=threads,
+            device=device,
+            seed=seed,
+            progress=progress,
+            report=None if quiet else _print_checkpoint,
+            finished=None if quiet else _print_trained,
+        )
+
+
+def _print_checkpoint(which: str, r) -> None:
+    if which == "audio":
+        err.print(
+            f"audio step {r.step}/{r.steps}: train {r.train_bits_per_sample:.3f} bits/sample, "
+            f"held-out {r.val_bits_per_sample:.3f} bits/sample, {r.samples_per_s:,.0f} samples/s"
+        )
+    else:
+        err.print(
+            f"lyrics step {r.step}/{r.steps}: train {r.train_bits_per_char:.3f} bits/char, "
+            f"held-out {r.val_bits_per_char:.3f} bits/char, {r.tokens_per_s:,.0f} tokens/s"
+        )
+
+
+def _print_trained(which: str, result) -> None:
+    if which == "audio":
+        err.print(
+            f"wrote [bold]{escape(str(result.out_dir))}[/] ({result.params:,} params, step {result.step}, "
+            f"{result.train_chunks} training / {result.val_chunks} held-out chunks, "
+            f"held-out {result.val_bits_per_sample:.3f} bits/sample)"
+        )
+    else:
+        err.print(
+            f"wrote [bold]{escape(str(result.out_dir))}[/] ({result.params:,} params, step {result.step}, "
+            f"{result.train_chars:,} training / {result.val_chars:,} held-out chars, "
+            f"held-out {result.val_bits_per_char:.3f} bits/char)"
+        )
 
 
 @band_app.command("create")
@@ -403,8 +435,8 @@ def band_list_cmd(bands_dir: BandsDir = None) -> None:
     for b in bands:
         table.add_row(
             b.name,
-            "trained" if b.audio_weights() else "[red]untrained[/]",
-            "trained" if b.lyrics_weights() else "[red]untrained[/]",
+            "trained" if b.trained("audio") else "[red]untrained[/]",
+            "trained" if b.trained("lyrics") else "[red]untrained[/]",
             Text(b.template),
             Text(str(b.folder)),
         )
@@ -430,57 +462,36 @@ def train_lyrics_cmd(
         list[str] | None, typer.Option("--source", help="Add public-domain text: kjv (needs composer[corpus]).")
     ] = None,
     threads: Annotated[
-        int, typer.Option("--threads", callback=_between(1, 256), help="CPU threads (1 is fastest on a busy machine).")
-    ] = 1,
+        int | None,
+        typer.Option(
+            "--threads", callback=_between(1, 256), help="CPU threads (1, the default, is fastest on a busy machine)."
+        ),
+    ] = None,
     bands_dir: BandsDir = None,
     seed: Seed = 0,
     quiet: Quiet = False,
 ) -> None:
     """Train a lyric model (a small GPT-2) from scratch: a band's lyrics (--band) or any files (--lyrics, --out)."""
+    from composer.band.train import train_band_lyrics
+
     with _reporting(quiet) as progress:
+        options = _given(preset=preset, steps=steps, threads=threads) | {
+            "resume": resume,
+            "seed": seed,
+            "sources": source or (),
+            "progress": progress,
+            "report": None if quiet else functools.partial(_print_checkpoint, "lyrics"),
+        }
         if band:
-            b = _band(band, bands_dir)
-            files, out, preset, steps = (
-                lyrics or b.lyric_files(),
-                out or b.lyrics_model_dir,
-                preset or b.lyrics_preset,
-                steps or b.lyrics_steps,
-            )
+            result = train_band_lyrics(_band(band, bands_dir), files=lyrics, out=out, **options)
         elif not lyrics or out is None:
             raise ComposerError("give --band NAME, or --lyrics FILE... and --out DIR")
         else:
-            files = lyrics
-        _train_lyrics(files, out, preset or "demo", steps or 2000, resume, seed, source or (), threads, quiet, progress)
+            from composer.models.lyricgpt.train import train_lyrics
 
-
-def _train_lyrics(files, out, preset, steps, resume, seed, sources, threads, quiet, progress) -> None:
-    from composer.models.lyricgpt.train import train_lyrics
-
-    def report(r) -> None:
-        if not quiet:
-            err.print(
-                f"lyrics step {r.step}/{r.steps}: train {r.train_loss / math.log(2):.3f} bits/char, "
-                f"held-out {r.val_bits_per_char:.3f} bits/char, {r.tokens_per_s:,.0f} tokens/s"
-            )
-
-    result = train_lyrics(
-        files,
-        out,
-        preset=preset,
-        steps=steps,
-        resume=resume,
-        seed=seed,
-        sources=sources,
-        threads=threads,
-        progress=progress,
-        report=report,
-    )
+            result = train_lyrics(lyrics, out, **options)
     if not quiet:
-        err.print(
-            f"wrote [bold]{escape(str(result.out_dir))}[/] ({result.params:,} params, step {result.step}, "
-            f"{result.train_chars:,} training / {result.val_chars:,} held-out chars, "
-            f"held-out {result.val_bits_per_char:.3f} bits/char)"
-        )
+        _print_trained("lyrics", result)
 
 
 @generate_app.command("lyrics")
@@ -517,11 +528,7 @@ def _model_dir(model: Path | None, band: str | None, bands_dir: Path | None, whi
         return model
     if band is None:
         raise ComposerError(f"give --band NAME or --model DIR (a {which} model folder)")
-    b = _band(band, bands_dir)
-    found = b.audio_weights() if which == "audio" else b.lyrics_weights()
-    if found is None:
-        raise ComposerError(f"band {b.name!r} has no trained {which} model: run `composer train --band {b.name}`")
-    return found
+    return _band(band, bands_dir).weights(which)
 
 
 # ----------------------------------------------------------------------------------------------- audio model
@@ -546,8 +553,9 @@ def train_audio_cmd(
         typer.Option("--init", help="Start from this model folder's weights (same preset), e.g. to fine-tune."),
     ] = None,
     keep: Annotated[
-        int, typer.Option("--keep", help="Keep the weights of the last N checkpoints in checkpoints/.")
-    ] = 3,
+        int | None,
+        typer.Option("--keep", help="Keep the weights of the last N checkpoints in checkpoints/ (default 3)."),
+    ] = None,
     device: Device = None,
     threads: Threads = None,
     bands_dir: BandsDir = None,
@@ -555,70 +563,25 @@ def train_audio_cmd(
     quiet: Quiet = False,
 ) -> None:
     """Train a SampleRNN audio model: a band's recordings (--band) or any folder (--audio, --out)."""
+    from composer.band.train import train_band_audio
+
     with _reporting(quiet) as progress:
-        b = None
+        options = _given(preset=preset, steps=steps, threads=threads, init=init, keep=keep, device=device) | {
+            "resume": resume,
+            "seed": seed,
+            "progress": progress,
+            "report": None if quiet else functools.partial(_print_checkpoint, "audio"),
+        }
         if band:
-            b = _band(band, bands_dir)
-            audio, out, preset, steps = (
-                audio or b.audio_dir,
-                out or b.audio_model_dir,
-                preset or b.audio_preset,
-                steps or b.audio_steps,
-            )
+            result = train_band_audio(_band(band, bands_dir), audio_dir=audio, out=out, **options)
         elif audio is None or out is None:
             raise ComposerError("give --band NAME, or --audio DIR and --out DIR")
-        _train_audio(
-            audio,
-            out,
-            preset or "demo",
-            steps or 2000,
-            resume,
-            seed,
-            quiet,
-            progress,
-            band=b,
-            threads=threads,
-            init=init,
-            keep=keep,
-            device=device,
-        )
+        else:
+            from composer.models.samplernn.train import train_audio
 
-
-def _train_audio(
-    audio, out, preset, steps, resume, seed, quiet, progress, band=None, threads=None, init=None, keep=3, device=None
-) -> None:
-    from composer.models.samplernn.train import train_audio
-
-    if band is not None and audio == band.audio_dir:
-        band.ensure_material(progress)
-
-    def report(r) -> None:
-        if not quiet:
-            err.print(
-                f"audio step {r.step}/{r.steps}: train {r.train_bits_per_sample:.3f} bits/sample, "
-                f"held-out {r.val_bits_per_sample:.3f} bits/sample, {r.samples_per_s:,.0f} samples/s"
-            )
-
-    result = train_audio(
-        audio,
-        out,
-        preset=preset,
-        steps=steps,
-        resume=resume,
-        seed=seed,
-        threads=threads,
-        init=init,
-        keep=keep,
-        device=device,
-        progress=progress,
-        report=report,
-    )
+            result = train_audio(audio, out, **options)
     if not quiet:
-        err.print(
-            f"wrote [bold]{escape(str(result.out_dir))}[/] ({result.params:,} params, step {result.step}, "
-            f"{result.train_chunks} training / {result.val_chunks} held-out chunks, "
-            f"held-out {result.val_bits_per_sample:.3f} bits/sample)"
-        )
+        _print_trained("audio", result)
 
 
 @generate_app.command("audio")
@@ -687,19 +650,6 @@ def generate_audio_cmd(
 # ----------------------------------------------------------------------------------------------- the AI band
 
 
-def _size(text: str | None) -> tuple[int, int] | None:
-    named = {"720p": (1280, 720), "1080p": (1920, 1080), "portrait": (1080, 1920), "4k": (3840, 2160)}
-    if text is None:
-        return None
-    if text.lower() in named:
-        return named[text.lower()]
-    try:
-        w, h = (int(x) for x in text.lower().split("x"))
-    except ValueError:
-        raise ComposerError(f"--size {text!r}: give WIDTHxHEIGHT or one of {', '.join(named)}") from None
-    return w, h
-
-
 @app.command()
 def render(
     band: Annotated[str, typer.Option("--band", "-b", help="Band name (see `composer band list`).")],
@@ -723,14 +673,10 @@ def render(
 
     with _reporting(quiet) as progress:
         seconds = _length(length, max_length)
-        b = _band(band, bands_dir)
-        target = out or Path("out") / f"{b.name}-{seed}"
-        if target.suffix.lower() != ".mp4":
-            target = target / f"{b.name}-{seed}.mp4"
         result = render_band(
-            b,
+            _band(band, bands_dir),
             seconds,
-            target,
+            out,
             template=template,
             size=_size(size),
             seed=seed,

@@ -109,15 +109,6 @@ class Timeline:
                     _check_span(syl.text, syl.start, syl.end, s_prev, word.end, eps)
                     s_prev = syl.end
 
-    def line_index_at(self, t: float) -> int | None:
-        """Index of the line being sung at time t, or None between lines."""
-        for i, line in enumerate(self.lines):
-            if line.start <= t < line.end:
-                return i
-            if line.start > t:
-                return None
-        return None
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "title": self.title,

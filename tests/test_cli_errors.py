@@ -192,3 +192,10 @@ def run_json(song_inputs, tmp_path) -> str:
     out = tmp_path / "orig.json"
     assert run("align", song_inputs.audio, song_inputs.lyrics, "-o", out, "-q").exit_code == 0
     return out.read_text()
+
+
+@pytest.mark.parametrize("size", ["huge", "13x7", "100x100", "8000x4000"])
+def test_bad_size_names_the_option_and_the_allowed_sizes(size, tmp_path):
+    out = tmp_path / "v.mp4"
+    res = run("render", "--band", "demo", "--length", "20s", "--size", size, "-o", out, "--quiet")
+    assert_failed_cleanly(res, out, f"--size {size!r}", "128 to 4096 a side", "720p")

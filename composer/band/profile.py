@@ -75,16 +75,32 @@ class Band:
     def lyrics_model_dir(self) -> Path:
         return self.folder / LYRICS_MODEL
 
-    def audio_weights(self) -> Path | None:
-        """The folder to generate with: the best-validating weights when training kept them, else the latest."""
-        for folder in (self.audio_model_dir / BEST, self.audio_model_dir):
+    def weights(self, which: str) -> Path:
+        """The ``"audio"`` or ``"lyrics"`` model folder to generate with (for audio, the best-validating weights
+        when training kept them, else the latest); ComposerError naming the command that trains it when the band
+        has none."""
+        found = self._weights(which)
+        if found is None:
+            raise ComposerError(
+                f"band {self.name!r} has no trained {which} model yet: run `composer train --band {self.name}`"
+            )
+        return found
+
+    def trained(self, which: str) -> bool:
+        """Whether the band has a trained ``"audio"`` or ``"lyrics"`` model."""
+        return self._weights(which) is not None
+
+    def _weights(self, which: str) -> Path | None:
+        if which == AUDIO_MODEL:
+            candidates = (self.audio_model_dir / BEST, self.audio_model_dir)
+        elif which == LYRICS_MODEL:
+            candidates = (self.lyrics_model_dir,)
+        else:
+            raise ValueError(f"which model: {which!r} is not {AUDIO_MODEL!r} or {LYRICS_MODEL!r}")
+        for folder in candidates:
             if (folder / "config.json").is_file() and (folder / "model.safetensors").is_file():
                 return folder
         return None
-
-    def lyrics_weights(self) -> Path | None:
-        folder = self.lyrics_model_dir
-        return folder if (folder / "config.json").is_file() and (folder / "model.safetensors").is_file() else None
 
     def lyric_files(self) -> list[Path]:
         files: list[Path] = []
@@ -295,8 +311,18 @@ def create_band(
     lyric_paths = [Path(p).resolve() for p in lyrics]
     load_images(images)  # raises naming the folder when it holds no usable image
     load_template(template)
+    defaults = {key: default for key, (_, default) in _MODELS.items()}
     probe = Band(
-        name, folder, description, audio, tuple(lyric_paths), images, template, 16000, "demo", "demo", 8000, 1200, False
+        name,
+        folder,
+        description,
+        audio,
+        tuple(lyric_paths),
+        images,
+        template,
+        _TOP["sample_rate"][1],
+        **defaults,
+        generated=False,
     )
     probe.lyric_files()  # every lyric path exists and folders hold lyric files
     text = _band_toml(name, description, audio, lyric_paths, images, template)
@@ -308,6 +334,8 @@ def create_band(
 def _band_toml(name, description, audio, lyrics, images, template) -> str:
     q = _toml_str
     lyric_list = ", ".join(q(str(p)) for p in lyrics)
+    d = {key: default for key, (_, default) in (_TOP | _MODELS).items()}  # the defaults load_band applies
+    audio_preset, lyrics_preset = q(d["audio_preset"]), q(d["lyrics_preset"])
     return f"""# band profile written by `composer band create`; edit freely (paths may be relative to this file)
 name = {q(name)}
 description = {q(description)}
@@ -315,13 +343,13 @@ audio = {q(str(audio))}          # folder of the band's recordings (wav, flac, o
 lyrics = [{lyric_list}]          # lyric files or folders of them
 images = {q(str(images))}        # folder of images for the videos
 template = {q(template)}         # built-in template name or path to a .toml
-sample_rate = 16000              # the audio model's rate
+sample_rate = {d["sample_rate"]}              # the audio model's rate
 
 [models]
-audio_preset = "demo"            # "debug", "demo" (~4M params, fast on a CPU) or "dadabots" (64M, for a GPU)
-lyrics_preset = "demo"           # "debug" or "demo"
-audio_steps = 8000               # `composer train --band {name}` trains to these step counts
-lyrics_steps = 1200
+audio_preset = {audio_preset}            # "debug", "demo" (~4M params, fast on a CPU) or "dadabots" (64M, for a GPU)
+lyrics_preset = {lyrics_preset}           # "debug" or "demo"
+audio_steps = {d["audio_steps"]}               # `composer train --band {name}` trains to these step counts
+lyrics_steps = {d["lyrics_steps"]}
 """
 
 

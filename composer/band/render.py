@@ -20,6 +20,7 @@ import contextlib
 import logging
 import math
 import multiprocessing as mp
+import os
 import queue as queue_mod
 import signal
 import time
@@ -72,6 +73,15 @@ class StageTimes:
         return self.audio + self.lyrics + self.align + self.render + self.audio_out + self.mux
 
 
+@dataclass(frozen=True)
+class SongAudioStats:
+    """The audio process's account of one song, sent after its last piece."""
+
+    seconds: float  # spent generating it
+    regenerated: int  # its stretches regenerated (silent, clipped, looping)
+    unfixed: int  # stretches still bad after the last attempt, in all songs so far
+
+
 @dataclass
 class Song:
     index: int
@@ -100,8 +110,9 @@ class BandRenderResult:
         return self.stages.busy() / self.wall_s if self.wall_s else 0.0
 
 
-def plan_songs(seconds: float, songs: int | None = None) -> list[float]:
-    """Song lengths adding up to ``seconds`` (whole 16 kHz samples), about SONG_SECONDS each by default."""
+def plan_songs(seconds: float, songs: int | None = None, rate: int | None = None) -> list[float]:
+    """Song lengths adding up to ``seconds``, about SONG_SECONDS each by default; each a whole number of samples
+    at ``rate`` when it is given (the audio model's)."""
     if not math.isfinite(seconds) or seconds <= 0:
         raise ComposerError(f"--length must be positive (got {seconds:g} s)")
     if songs is None:
@@ -117,7 +128,9 @@ def plan_songs(seconds: float, songs: int | None = None) -> list[float]:
             f"--length {seconds:g}s in {songs} song(s): a song is at most {MAX_SONG_SECONDS / 60:g} "
             f"minutes; give --songs {math.ceil(seconds / MAX_SONG_SECONDS)} or more"
         )
-    edges = [round(seconds * 16000 * k / songs) / 16000 for k in range(songs + 1)]
+    edges = [seconds * k / songs for k in range(songs + 1)]
+    if rate:
+        edges = [round(e * rate) / rate for e in edges]
     return [b - a for a, b in zip(edges, edges[1:])]
 
 
@@ -147,6 +160,7 @@ def _audio_worker(
         from composer.models.samplernn.model import load
 
         model = load(model_dir)
+        out.put(("rate", -1, model.config.sample_rate))  # the rate of every piece that follows
         # stretches that start inside a song first hear the band's own recordings, as the model learned them
         pool = band.prime_pool(model.config.sample_rate)
         stats = GenerateStats()
@@ -162,17 +176,8 @@ def _audio_worker(
 
         def finish(k: int) -> None:
             nonlocal t0, regenerated
-            out.put(
-                (
-                    "done",
-                    k,
-                    {
-                        "seconds": time.perf_counter() - t0,
-                        "regenerated": stats.regenerated - regenerated,
-                        "unfixed": stats.unfixed,
-                    },
-                )
-            )
+            summary = SongAudioStats(time.perf_counter() - t0, stats.regenerated - regenerated, stats.unfixed)
+            out.put(("done", k, summary))
             t0, regenerated = time.perf_counter(), stats.regenerated
 
         for k, piece in iter_tracks(
@@ -208,6 +213,7 @@ class _AudioProcess:
     ):
         ctx = mp.get_context("spawn")  # a fresh interpreter: no torch thread pools inherited through fork
         self.permits, self.out = ctx.Queue(), ctx.Queue(maxsize=256)
+        self.rate: int | None = None  # the model's sample rate, the worker's first message
         self.proc = ctx.Process(
             target=_audio_worker,
             daemon=True,
@@ -222,7 +228,10 @@ class _AudioProcess:
     def get(self, timeout: float | None):
         while True:
             try:
-                return self.out.get(timeout=0.5 if timeout is None else timeout)
+                msg = self.out.get(timeout=0.5 if timeout is None else timeout)
+                if msg[0] != "rate":
+                    return msg
+                self.rate = msg[2]
             except queue_mod.Empty:
                 if not self.proc.is_alive():
                     raise ComposerError("the audio generator stopped unexpectedly") from None
@@ -279,13 +288,23 @@ class _SongLyrics:
 
 
 def render_band(
-    band: Band, seconds: float, out: Path, *, template: str | Path | None = None, **kwargs
+    band: Band,
+    seconds: float,
+    out: str | os.PathLike | None = None,
+    *,
+    template: str | Path | None = None,
+    seed: int = 0,
+    **kwargs,
 ) -> BandRenderResult:
-    """Render ``seconds`` of new songs by ``band`` into the video ``out`` (.mp4), sidecars and an upload kit.
+    """Render ``seconds`` of new songs by ``band`` into a video (.mp4), sidecars and an upload kit: ``out`` if
+    it is an .mp4, else BAND-SEED.mp4 in the folder ``out`` (default: out/BAND-SEED/).
 
     Keyword arguments as ``render_band_versions``.
     """
-    return render_band_versions(band, seconds, [(template, Path(out))], **kwargs)[0]
+    target = Path(out) if out is not None else Path("out") / f"{band.name}-{seed}"
+    if target.suffix.lower() != ".mp4":
+        target = target / f"{band.name}-{seed}.mp4"
+    return render_band_versions(band, seconds, [(template, target)], seed=seed, **kwargs)[0]
 
 
 def render_band_versions(
@@ -318,14 +337,8 @@ def render_band_versions(
             raise ComposerError(f"{out}: the video must be an .mp4 file")
     if len(set(outs)) != len(outs):
         raise ComposerError(f"{outs[0]}: two versions would write the same file")
-    lengths = plan_songs(seconds, songs)
-    audio_model, lyrics_model = band.audio_weights(), band.lyrics_weights()
-    missing = [what for what, m in (("audio", audio_model), ("lyrics", lyrics_model)) if m is None]
-    if missing:
-        raise ComposerError(
-            f"band {band.name!r} has no trained {' or '.join(missing)} model yet: "
-            f"run `composer train --band {band.name}`"
-        )
+    lengths = plan_songs(seconds, songs, band.sample_rate)
+    audio_model, lyrics_model = band.weights("audio"), band.weights("lyrics")
     from composer.karaoke.engine import output_paths
 
     outputs = OutputSet(
@@ -518,17 +531,17 @@ def _render_songs(
                     raise ComposerError(f"audio generation failed: {payload}")
                 if kind == "piece":
                     pieces.append(payload)
-                    generated += len(payload) / 16000
+                    generated += len(payload) / worker.rate
                     progress("audio", generated, total_s)
                 else:
                     summary = payload
-            stages.audio += summary["seconds"]
+            stages.audio += summary.seconds
             if tandem:
                 worker.taken()  # the worker may start a song more
             t0 = time.perf_counter()
             lyrics = lyr.lyrics()
             stages.lyrics += time.perf_counter() - t0
-            audio = Audio(np.concatenate(pieces)[:, None], 16000)
+            audio = Audio(np.concatenate(pieces)[:, None], worker.rate)
             del pieces
             t0 = time.perf_counter()
             timeline = _align(audio, lyrics)
@@ -557,7 +570,7 @@ def _render_songs(
                 )
             stages.render += time.perf_counter() - t0
             timelines.append(timeline)
-            info.append(Song(k, lyrics.title, start, seconds, len(timeline.lines), summary["regenerated"]))
+            info.append(Song(k, lyrics.title, start, seconds, len(timeline.lines), summary.regenerated))
             if not tandem:
                 worker.taken()
             start += seconds

@@ -12,12 +12,14 @@ import hashlib
 import json
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import ClassVar
 
 from composer.errors import ComposerError
 from composer.types import MAX_SEED
 from composer.util.files import read_toml
+from composer.util.sizes import parse_size
 
 RENDER, KARAOKE = "render", "karaoke"
 KINDS = (RENDER, KARAOKE)
@@ -52,28 +54,61 @@ _TYPES = {
     "allow_outside": bool,
 }
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-SIZES = {"720p": (1280, 720), "1080p": (1920, 1080), "portrait": (1080, 1920), "4k": (3840, 2160)}
+
+
+class _Settings:
+    def as_json(self) -> dict:
+        """The settings as JSON data (paths as strings): what the inputs hash reads, so a manifest written by
+        an earlier composer still matches a job that has not changed."""
+        return {f.name: _json_value(getattr(self, f.name)) for f in fields(self)}
+
+
+def _json_value(value):
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+@dataclass(frozen=True)
+class RenderSettings(_Settings):
+    """A render job: new songs by a band, as ``composer render --band`` makes them."""
+
+    kind: ClassVar[str] = RENDER
+    band: str
+    bands_dir: Path | None  # None: the usual band folders
+    length: float  # seconds
+    songs: int | None  # None: one per ~3 minutes
+    size: tuple[int, int] | None  # (width, height); None: the templates' own
+    seed: int
+
+
+@dataclass(frozen=True)
+class KaraokeSettings(_Settings):
+    """A karaoke job: a given song, lyrics and images, as ``composer karaoke`` makes them."""
+
+    kind: ClassVar[str] = KARAOKE
+    audio: Path
+    lyrics: Path
+    images: Path
+    title: str | None
+    seed: int
 
 
 @dataclass(frozen=True)
 class Job:
-    """One validated job: what to make (``settings``, plain JSON data) and where (``outputs``, one per template)."""
+    """One validated job: what to make (``settings``) and where (``outputs``, one per template). Jobs are what
+    worker processes and Ray tasks are handed (picklable)."""
 
     name: str
-    kind: str
-    settings: dict  # normalised: absolute paths as strings, length in seconds, size as [w, h] or None
+    settings: RenderSettings | KaraokeSettings  # absolute paths, length in seconds
     templates: tuple[str | None, ...]  # None: the band's own template
     outputs: tuple[Path, ...]  # the .mp4 of each template, in the same order
 
-    def payload(self) -> dict:
-        """What a worker process needs to run the job (picklable, JSON-able)."""
-        return {
-            "name": self.name,
-            "kind": self.kind,
-            "settings": self.settings,
-            "templates": list(self.templates),
-            "outputs": [str(p) for p in self.outputs],
-        }
+    @property
+    def kind(self) -> str:
+        return self.settings.kind
 
 
 @dataclass(frozen=True)
@@ -138,14 +173,14 @@ def _job(path: Path, index: int, entry: dict, defaults: dict, base: Path, out_di
     if "template" in entry and "templates" in entry:
         raise ComposerError(f"{path}: {where}: give template or templates, not both")
     templates = _templates(path, where, base, values, entry)
-    settings = {"seed": values.get("seed", 0)}
-    if not 0 <= settings["seed"] <= MAX_SEED:
-        raise ComposerError(f"{path}: {where}: seed = {settings['seed']}: allowed seeds are 0 to {MAX_SEED}")
+    seed = values.get("seed", 0)
+    if not 0 <= seed <= MAX_SEED:
+        raise ComposerError(f"{path}: {where}: seed = {seed}: allowed seeds are 0 to {MAX_SEED}")
     if kind == RENDER:
-        settings |= _render_settings(path, where, base, values)
+        settings = _render_settings(path, where, base, values, seed)
     else:
-        settings |= {k: str(_abs(base, values[k])) for k in ("audio", "lyrics", "images")}
-        settings["title"] = values.get("title")
+        inputs = {k: _abs(base, values[k]) for k in ("audio", "lyrics", "images")}
+        settings = KaraokeSettings(**inputs, title=values.get("title"), seed=seed)
     output = _abs(out_dir, values["output"])
     if output.suffix.lower() != ".mp4":
         raise ComposerError(f"{path}: {where}: output = {values['output']!r}: must be an .mp4 file")
@@ -153,7 +188,7 @@ def _job(path: Path, index: int, entry: dict, defaults: dict, base: Path, out_di
         outputs = (output,)
     else:
         outputs = tuple(output.with_name(f"{output.stem}-{_template_label(t)}.mp4") for t in templates)
-    return Job(name, kind, settings, templates, outputs)
+    return Job(name, settings, templates, outputs)
 
 
 def _check_inside(path: Path, job: Job, out_dir: Path) -> None:
@@ -234,7 +269,7 @@ def _template_label(template: str | None) -> str:
     return "band" if template is None else Path(template).stem
 
 
-def _render_settings(path: Path, where: str, base: Path, values: dict) -> dict:
+def _render_settings(path: Path, where: str, base: Path, values: dict, seed: int) -> RenderSettings:
     from composer.band.render import plan_songs
     from composer.util.durations import MAX_LENGTH, parse_duration
 
@@ -256,22 +291,18 @@ def _render_settings(path: Path, where: str, base: Path, values: dict) -> dict:
         raise ComposerError(f"{path}: {where}: length/songs: {str(e).replace('--', '')}") from None
     size = None
     if "size" in values:
-        text = values["size"].lower()
-        m = re.fullmatch(r"(\d+)x(\d+)", text)
-        size = SIZES.get(text) or (m and (int(m[1]), int(m[2])))
-        if not size or size[0] % 2 or size[1] % 2 or min(size) < 16:
-            raise ComposerError(
-                f"{path}: {where}: size = {values['size']!r}: give an even WIDTHxHEIGHT or one of {', '.join(SIZES)}"
-            )
-        size = list(size)
+        try:
+            size = parse_size(values["size"])
+        except ValueError as e:
+            raise ComposerError(f"{path}: {where}: size = {values['size']!r}: {e}") from None
     from composer.band.profile import check_band_name
 
     try:
         check_band_name(values["band"])
     except ComposerError as e:
         raise ComposerError(f"{path}: {where}: band: {e}") from None
-    bands_dir = str(_abs(base, values["bands_dir"])) if "bands_dir" in values else None
-    return {"band": values["band"], "bands_dir": bands_dir, "length": seconds, "songs": songs, "size": size}
+    bands_dir = _abs(base, values["bands_dir"]) if "bands_dir" in values else None
+    return RenderSettings(values["band"], bands_dir, seconds, songs, size, seed)
 
 
 def _check_unique(path: Path, jobs: list[Job]) -> None:
@@ -339,16 +370,16 @@ class Hasher:
         for t in job.templates:
             if t is not None and t.endswith(".toml"):
                 inputs[f"template:{t}"] = self._existing(Path(t), "template")
-        if job.kind == KARAOKE:
-            inputs["audio"] = self._existing(Path(s["audio"]), "audio file")
-            inputs["lyrics"] = self._existing(Path(s["lyrics"]), "lyrics file")
-            inputs["images"] = self.folder(Path(s["images"]))
+        if isinstance(s, KaraokeSettings):
+            inputs["audio"] = self._existing(s.audio, "audio file")
+            inputs["lyrics"] = self._existing(s.lyrics, "lyrics file")
+            inputs["images"] = self.folder(s.images)
         else:
-            inputs["band"] = self._band(s["band"], s["bands_dir"])
+            inputs["band"] = self._band(s.band, s.bands_dir)
         doc = {
             "version": __version__,
             "kind": job.kind,
-            "settings": s,
+            "settings": s.as_json(),
             "templates": job.templates,
             "outputs": [str(p) for p in job.outputs],
             "inputs": inputs,
@@ -360,17 +391,13 @@ class Hasher:
             raise ComposerError(f"{path}: {what} not found")
         return self.file(path)
 
-    def _band(self, name: str, bands_dir: str | None) -> dict:
+    def _band(self, name: str, bands_dir: Path | None) -> dict:
         from composer.band.profile import BAND_FILE, find_band
 
         band = find_band(name, bands_dir)
         out: dict[str, object] = {"band.toml": self.file(band.folder / BAND_FILE)}
-        for what, weights in (("audio", band.audio_weights()), ("lyrics", band.lyrics_weights())):
-            if weights is None:
-                raise ComposerError(
-                    f"band {band.name!r} has no trained {what} model yet: run `composer train --band {band.name}`"
-                )
-            out[what] = self.folder(weights, (".safetensors", ".json"))
+        for what in ("audio", "lyrics"):
+            out[what] = self.folder(band.weights(what), (".safetensors", ".json"))
         if band.template.endswith(".toml"):
             out["template"] = self._existing(Path(band.template), "band template")
         if not band.generated:  # a generated band's images are made the same way every time

@@ -24,10 +24,10 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from composer.batch.jobfile import KARAOKE, RENDER, Hasher, Job, JobFile, load_jobfile
+from composer.batch.jobfile import RENDER, Hasher, Job, JobFile, KaraokeSettings, load_jobfile
 from composer.errors import ComposerError, Terminated
 from composer.util.files import (
     check_outputs_spare_inputs,
@@ -48,15 +48,21 @@ def _no_event(name: str, state: str, info: dict) -> None:
     pass
 
 
-@dataclass
+@dataclass(frozen=True)
 class JobResult:
+    """A job's outcome: planned (queued, skipped, or failed on its inputs), then run (done or failed)."""
+
     name: str
     kind: str
-    status: str  # done, failed, skipped
-    outputs: list[str] = field(default_factory=list)
-    error: str | None = None
+    status: str  # queued, done, failed, skipped
+    outputs: tuple[str, ...] = ()  # every file the job wrote
+    error: str | None = None  # one line
     seconds: float = 0.0
     reason: str = ""  # why a job is skipped or run
+
+    @staticmethod
+    def failed(job: Job, error: str, seconds: float = 0.0) -> JobResult:
+        return JobResult(job.name, job.kind, "failed", error=error, seconds=seconds)
 
 
 @dataclass
@@ -145,20 +151,19 @@ def plan_batch(jobfile: JobFile) -> Plan:
         try:
             digest = hasher.job(job)
         except (ComposerError, OSError) as e:
-            results.append(JobResult(job.name, job.kind, "failed", error=_message(e), reason="inputs unreadable"))
+            results.append(replace(JobResult.failed(job, _message(e)), reason="inputs unreadable"))
             continue
         try:
             # a job reading what this batch writes would re-run forever on its own lossy output
             check_outputs_spare_inputs(every_output, _job_inputs(job), "give the outputs another name or folder")
         except ComposerError as e:
-            results.append(JobResult(job.name, job.kind, "failed", error=_message(e), reason="an output is an input"))
+            results.append(replace(JobResult.failed(job, _message(e)), reason="an output is an input"))
             continue
         entry = manifest.get(job.name)
         reason = _rerun_reason(entry, digest, job)
         if reason is None:
-            results.append(
-                JobResult(job.name, job.kind, "skipped", entry.get("outputs", []), reason="done, inputs unchanged")
-            )
+            outputs = tuple(entry.get("outputs", []))
+            results.append(JobResult(job.name, job.kind, "skipped", outputs, reason="done, inputs unchanged"))
         else:
             run.append((job, digest))
             results.append(JobResult(job.name, job.kind, "queued", reason=reason))
@@ -169,12 +174,12 @@ def _job_inputs(job: Job) -> list:
     from composer.karaoke.engine import karaoke_inputs
 
     s = job.settings
-    if job.kind == KARAOKE:
-        return [i for t in job.templates for i in karaoke_inputs(s["audio"], s["lyrics"], s["images"], t or "")]
+    if isinstance(s, KaraokeSettings):
+        return [i for t in job.templates for i in karaoke_inputs(s.audio, s.lyrics, s.images, t or "")]
     from composer.band.profile import find_band
     from composer.band.render import band_inputs
 
-    return band_inputs(find_band(s["band"], s["bands_dir"]), job.templates)
+    return band_inputs(find_band(s.band, s.bands_dir), job.templates)
 
 
 def _rerun_reason(entry, digest: str, job: Job) -> str | None:
@@ -192,56 +197,53 @@ def _rerun_reason(entry, digest: str, job: Job) -> str | None:
 # ----------------------------------------------------------------------------------------------- one job
 
 
-def run_job(payload: dict, progress: Callable[[str, float, float], None] | None = None) -> dict:
-    """Run one job (in a worker process or a Ray task); the outcome as a dict, never an exception."""
+def run_job(job: Job, progress: Callable[[str, float, float], None] | None = None) -> JobResult:
+    """Run one job (in a worker process or a Ray task); its outcome, never an exception."""
     t0 = time.perf_counter()
     progress = progress or (lambda stage, done, total: None)
     try:
-        outputs = _render_job(payload, progress)
-        return {"status": "done", "outputs": outputs, "error": None, "seconds": time.perf_counter() - t0}
+        outputs = _render_job(job, progress)
     except Exception as e:  # noqa: BLE001 - one job's failure is reported, the batch goes on
-        return {"status": "failed", "outputs": [], "error": _message(e), "seconds": time.perf_counter() - t0}
+        return JobResult.failed(job, _message(e), time.perf_counter() - t0)
+    return JobResult(job.name, job.kind, "done", outputs, seconds=time.perf_counter() - t0)
 
 
-def _render_job(payload: dict, progress) -> list[str]:
-    s = payload["settings"]
-    outs = [Path(p) for p in payload["outputs"]]
-    for out in outs:
+def _render_job(job: Job, progress) -> tuple[str, ...]:
+    s = job.settings
+    for out in job.outputs:
         out.parent.mkdir(parents=True, exist_ok=True)
-    if payload["kind"] == KARAOKE:
+    if isinstance(s, KaraokeSettings):
         from composer.karaoke.engine import karaoke
 
         results = [
             karaoke(
-                Path(s["audio"]),
-                Path(s["lyrics"]),
-                Path(s["images"]),
+                s.audio,
+                s.lyrics,
+                s.images,
                 out,
                 template=t or "gore",
-                seed=s["seed"],
-                title=s["title"],
+                seed=s.seed,
+                title=s.title,
                 progress=progress,
             )
-            for t, out in zip(payload["templates"], outs)
+            for t, out in zip(job.templates, job.outputs)
         ]
         files = [(r.video, *r.sidecars, r.thumbnail) for r in results]
     else:
         from composer.band.profile import find_band
         from composer.band.render import render_band_versions
 
-        band = find_band(s["band"], s["bands_dir"])
-        size = tuple(s["size"]) if s["size"] else None
         results = render_band_versions(
-            band,
-            s["length"],
-            list(zip(payload["templates"], outs)),
-            size=size,
-            seed=s["seed"],
-            songs=s["songs"],
+            find_band(s.band, s.bands_dir),
+            s.length,
+            list(zip(job.templates, job.outputs)),
+            size=s.size,
+            seed=s.seed,
+            songs=s.songs,
             progress=progress,
         )
         files = [(r.video, *r.sidecars, r.thumbnail, *r.upload) for r in results]
-    return [str(p) for group in files for p in group]
+    return tuple(str(p) for group in files for p in group)
 
 
 def _message(e: BaseException) -> str:
@@ -280,18 +282,12 @@ def _run_locked(jf: JobFile, workers: int, ray: str | None, event: Event, t0: fl
         event(r.name, r.status, {"kind": r.kind, "reason": r.reason, "error": r.error})
     hashes = {job.name: digest for job, digest in plan.run}
 
-    def finished(job: Job, outcome: dict) -> None:
-        res = results[job.name]
-        res.status, res.outputs, res.error, res.seconds = (
-            outcome["status"],
-            outcome["outputs"],
-            outcome["error"],
-            outcome["seconds"],
-        )
+    def finished(job: Job, outcome: JobResult) -> None:
+        res = results[job.name] = replace(outcome, reason=results[job.name].reason)
         entries[job.name] = {
             "hash": hashes[job.name],
             "status": res.status,
-            "outputs": res.outputs,
+            "outputs": list(res.outputs),
             "error": res.error,
             "seconds": round(res.seconds, 3),
             "finished_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -357,9 +353,9 @@ def _worker_sigterm(signum, frame) -> None:
     os._exit(143)
 
 
-def _worker_job(payload: dict) -> dict:
+def _worker_job(job: Job) -> JobResult:
     global _in_job
-    name, last = payload["name"], [None, -1.0]
+    name, last = job.name, [None, -1.0]
 
     def progress(stage: str, done: float, total: float) -> None:
         frac = min(1.0, done / total) if total else 0.0
@@ -370,7 +366,7 @@ def _worker_job(payload: dict) -> dict:
     _in_job = True
     try:
         _progress_queue.put((name, "starting", 0.0))
-        return run_job(payload, progress)
+        return run_job(job, progress)
     except _Stopped:
         os._exit(143)  # everything the job held has been unwound and cleaned up by now
     finally:
@@ -398,7 +394,7 @@ def _run_local(jobs: list[Job], workers: int, finished, event: Event) -> None:
             # hand out jobs only as workers free up, so the jobs in flight are exactly the ones running
             while pending and len(inflight) < workers:
                 job = pending.pop(0)
-                inflight[pool.submit(_worker_job, job.payload())] = job
+                inflight[pool.submit(_worker_job, job)] = job
                 event(job.name, "running", {"kind": job.kind, "stage": "waiting", "fraction": 0.0})
             done, _ = cf.wait(inflight, timeout=0.2, return_when=cf.FIRST_COMPLETED)
             _drain(progress_q, event)
@@ -409,7 +405,7 @@ def _run_local(jobs: list[Job], workers: int, finished, event: Event) -> None:
                     outcome = fut.result()
                 except cf.process.BrokenProcessPool:
                     broken = True
-                    outcome = {"status": "failed", "outputs": [], "error": "the worker process died", "seconds": 0.0}
+                    outcome = JobResult.failed(job, "the worker process died")
                 finished(job, outcome)
             if broken:  # a dead worker breaks the whole pool: start a fresh one for the jobs still to run
                 pool.shutdown(wait=True, cancel_futures=True)
@@ -461,8 +457,8 @@ def _import_ray():
     return ray
 
 
-def _ray_job(payload: dict) -> dict:
-    return run_job(payload)
+def _ray_job(job: Job) -> JobResult:
+    return run_job(job)
 
 
 def _run_ray(jobs: list[Job], address: str, finished, event: Event) -> None:
@@ -487,7 +483,7 @@ def _run_ray(jobs: list[Job], address: str, finished, event: Event) -> None:
         for job in jobs:
             # a worker that dies (node lost, OOM-killed) is retried; the job's own errors come back as data
             opts = {"num_cpus": 1, "max_retries": 2, "num_gpus": 1 if gpus and job.kind == RENDER else 0}
-            refs[task.options(**opts).remote(job.payload())] = job
+            refs[task.options(**opts).remote(job)] = job
             event(job.name, "running", {"kind": job.kind, "stage": "ray task", "fraction": 0.0})
         while refs:
             ready, _ = ray.wait(list(refs), num_returns=1, timeout=0.5)
@@ -496,12 +492,7 @@ def _run_ray(jobs: list[Job], address: str, finished, event: Event) -> None:
                 try:
                     outcome = ray.get(ref)
                 except Exception as e:  # noqa: BLE001 - retries exhausted: the job fails, the others go on
-                    outcome = {
-                        "status": "failed",
-                        "outputs": [],
-                        "error": f"Ray task failed: {_message(e)}",
-                        "seconds": 0.0,
-                    }
+                    outcome = JobResult.failed(job, f"Ray task failed: {_message(e)}")
                 finished(job, outcome)
     except BaseException:
         for ref in refs:

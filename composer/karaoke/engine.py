@@ -10,6 +10,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
@@ -24,6 +25,9 @@ from composer.util.files import (
     check_writable_dir,
     write_errors,
 )
+
+if TYPE_CHECKING:
+    from composer.media.audio import LoudnessStats
 
 Progress = Callable[[str, float, float], None]
 
@@ -41,7 +45,7 @@ class KaraokeResult:
     sidecars: tuple[Path, ...]
     thumbnail: Path
     timeline: Timeline
-    audio_stats: dict
+    audio_stats: LoudnessStats
     frames: int
 
 

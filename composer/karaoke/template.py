@@ -22,8 +22,8 @@ from typing import Any
 from composer.errors import ComposerError
 from composer.media.fonts import FONT_NAMES
 from composer.util.files import read_small_text
+from composer.util.sizes import MAX_SIDE, MIN_SIDE
 
-MIN_SIDE, MAX_SIDE = 128, 4096
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 

@@ -20,6 +20,7 @@ import logging
 import math
 import os
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
@@ -492,14 +493,6 @@ class _TruePeakMeter:
         return _to_db(self.peak)
 
 
-def true_peak(audio: Audio) -> float:
-    """True peak in dBTP (4x oversampled estimate)."""
-    meter = _TruePeakMeter(audio.channels)
-    for a in range(0, audio.samples.shape[0], _BLOCK):
-        meter.feed(np.ascontiguousarray(audio.samples[a : a + _BLOCK].T))
-    return meter.finish()
-
-
 def _to_db(amplitude: float) -> float:
     return 20.0 * math.log10(amplitude) if amplitude > 0 else -math.inf
 
@@ -601,12 +594,24 @@ def _running_max(values: np.ndarray, window: int) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------- normalising
 
 
-def loudness_normalise(audio: Audio, target_lufs: float = -14.0, ceiling_dbtp: float = -1.0) -> tuple[Audio, dict]:
+@dataclass(frozen=True)
+class LoudnessStats:
+    """What normalising a song measured and did (dB and LUFS, rounded to 0.001)."""
+
+    input_lufs: float  # integrated loudness of the song as it came
+    output_lufs: float  # ... and as written
+    true_peak_dbtp: float  # of what was written (4x oversampled)
+    gain_db: float  # applied before the limiter
+    max_limiting_db: float  # the limiter's deepest gain reduction
+
+
+def loudness_normalise(
+    audio: Audio, target_lufs: float = -14.0, ceiling_dbtp: float = -1.0
+) -> tuple[Audio, LoudnessStats]:
     """Gain to ``target_lufs`` integrated, then a look-ahead true-peak limiter so true peak <= ``ceiling_dbtp``.
 
-    Keeps the rate and channel layout. Returns the new Audio and stats {"input_lufs", "output_lufs",
-    "true_peak_dbtp", "gain_db", "max_limiting_db"}. Raises ComposerError("audio is silent") when there is
-    nothing to measure.
+    Keeps the rate and channel layout. Returns the new Audio and what was measured. Raises
+    ComposerError("audio is silent") when there is nothing to measure.
     """
     samples = audio.samples
     input_lufs = _measure_loudness(samples, audio.rate)
@@ -638,7 +643,7 @@ def loudness_normalise(audio: Audio, target_lufs: float = -14.0, ceiling_dbtp: f
 
 def prepare_output_audio(
     audio: Audio, path: Path, rate: int = 48000, *, target_lufs: float = -14.0, ceiling_dbtp: float = -1.0
-) -> dict:
+) -> LoudnessStats:
     """Normalise (-14 LUFS, -1 dBTP), resample to ``rate`` stereo and write a 24-bit WAV atomically.
 
     The file is what ffmpeg encodes to AAC. Returns the loudness_normalise stats. Nothing of the output is
@@ -681,7 +686,7 @@ def _normalise_passes(
     target_lufs: float,
     ceiling_dbtp: float,
     open_sink,
-) -> dict:
+) -> LoudnessStats:
     """Run the gain + limiter pass, measuring what it wrote; repeat (rewriting) when it misses.
 
     A pass misses when its true peak is over the ceiling (aim lower next time) or when heavy limiting left the
@@ -691,7 +696,7 @@ def _normalise_passes(
         raise ComposerError("audio is silent")
     base_gain = target_lufs - input_lufs
     gain, margin = base_gain, _TP_MARGIN_DB
-    stats: dict = {}
+    stats = None
     for attempt in range(1, _MAX_PASSES + 1):
         limiter = _Limiter(source, frames, rate, gain, ceiling_dbtp - margin)
         loudness = _LoudnessMeter(rate, channels, frames)
@@ -701,15 +706,15 @@ def _normalise_passes(
                 loudness.feed(block)
                 peak.feed(block)
                 write(block)
-        stats = {
-            "input_lufs": round(input_lufs, 3),
-            "output_lufs": round(loudness.integrated(), 3),
-            "true_peak_dbtp": round(peak.finish(), 3),
-            "gain_db": round(gain, 3),
-            "max_limiting_db": round(limiter.max_reduction, 3),
-        }
-        over = stats["true_peak_dbtp"] - ceiling_dbtp
-        short = target_lufs - stats["output_lufs"]
+        stats = LoudnessStats(
+            input_lufs=round(input_lufs, 3),
+            output_lufs=round(loudness.integrated(), 3),
+            true_peak_dbtp=round(peak.finish(), 3),
+            gain_db=round(gain, 3),
+            max_limiting_db=round(limiter.max_reduction, 3),
+        )
+        over = stats.true_peak_dbtp - ceiling_dbtp
+        short = target_lufs - stats.output_lufs
         if attempt == _MAX_PASSES:
             break
         if over > 0:
@@ -720,8 +725,8 @@ def _normalise_passes(
             gain = min(gain + short, base_gain + _MAX_MAKEUP_DB)
         else:
             break
-    if stats["true_peak_dbtp"] > ceiling_dbtp:
-        log.warning("true peak %.2f dBTP is above the %.1f dBTP ceiling", stats["true_peak_dbtp"], ceiling_dbtp)
-    if abs(stats["output_lufs"] - target_lufs) > 1.0:
-        log.warning("loudness %.1f LUFS misses the %.1f LUFS target", stats["output_lufs"], target_lufs)
+    if stats.true_peak_dbtp > ceiling_dbtp:
+        log.warning("true peak %.2f dBTP is above the %.1f dBTP ceiling", stats.true_peak_dbtp, ceiling_dbtp)
+    if abs(stats.output_lufs - target_lufs) > 1.0:
+        log.warning("loudness %.1f LUFS misses the %.1f LUFS target", stats.output_lufs, target_lufs)
     return stats

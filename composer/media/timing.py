@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
 from composer.media.syllables import count_syllables, syllabify
@@ -25,27 +23,20 @@ def make_line(
     stanza: int = 0,
     *,
     activity: tuple[np.ndarray, np.ndarray] | None = None,
-    word_starts: Sequence[float | None] | None = None,
 ) -> LyricLine:
     """A LyricLine whose words and syllables fill [start, end].
 
     activity: (times, values) of a non-negative vocal-activity curve; syllables then take equal shares of
     the activity rather than of the clock, so they sit where the voice is.
-    word_starts: known start times per word (from an enhanced .lrc); None entries are filled in.
     """
     tokens = text.split()
     if not tokens or end <= start:
         return LyricLine(text=text, start=start, end=max(start, end), words=(), stanza=stanza)
     pieces = [syllabify(t) for t in tokens]
     weights = _syllable_weights(tokens, pieces, held_last=activity is not None)
-    if word_starts is not None and any(s is not None for s in word_starts):
-        word_weights = np.array([w.sum() for w in weights])
-        word_bounds = _bounds_from_known(word_weights, start, end, word_starts)
-        syl_bounds = [_bounds(w, word_bounds[k], word_bounds[k + 1], activity) for k, w in enumerate(weights)]
-    else:
-        flat = _bounds(np.concatenate(weights), start, end, activity)
-        offsets = np.cumsum([0] + [len(w) for w in weights])
-        syl_bounds = [flat[offsets[k] : offsets[k + 1] + 1] for k in range(len(tokens))]
+    flat = _bounds(np.concatenate(weights), start, end, activity)
+    offsets = np.cumsum([0] + [len(w) for w in weights])
+    syl_bounds = [flat[offsets[k] : offsets[k + 1] + 1] for k in range(len(tokens))]
     words = []
     for token, parts, cuts in zip(tokens, pieces, syl_bounds):
         syls = tuple(Syllable(p, float(cuts[i]), float(cuts[i + 1])) for i, p in enumerate(parts))
@@ -82,24 +73,4 @@ def _bounds(weights: np.ndarray, start: float, end: float, activity) -> np.ndarr
     cum /= cum[-1]
     b = np.interp(share, cum, t)
     b[0], b[-1] = start, end
-    return np.maximum.accumulate(b)
-
-
-def _bounds_from_known(weights, start, end, word_starts) -> np.ndarray:
-    n = len(weights)
-    b = np.empty(n + 1)
-    b[0], b[n] = start, end
-    for k in range(1, n):
-        s = word_starts[k] if k < len(word_starts) else None
-        b[k] = np.nan if s is None else min(max(s, start), end)
-    # fill unknown boundaries by weight between the known neighbours
-    k = 0
-    while k < n:
-        j = k + 1
-        while np.isnan(b[j]):
-            j += 1
-        if j > k + 1:
-            seg = np.concatenate([[0.0], np.cumsum(weights[k:j])]) / weights[k:j].sum()
-            b[k : j + 1] = b[k] + seg * (b[j] - b[k])
-        k = j
     return np.maximum.accumulate(b)

@@ -30,7 +30,9 @@ def test_create_then_find_and_list(material, tmp_path):
     again = find_band("grind-1", bands)
     assert again.audio_dir == audio.resolve() and again.template == "void"
     assert again.lyric_files() == [lyrics.resolve()]
-    assert band.audio_weights() is None and band.lyrics_weights() is None
+    assert not band.trained("audio") and not band.trained("lyrics")
+    with pytest.raises(ComposerError, match="no trained audio model yet: run `composer train --band grind-1`"):
+        band.weights("audio")
     names = [b.name for b in list_bands(bands)]
     assert "grind-1" in names and "demo" in names  # the shipped demo band is always found
 

@@ -89,6 +89,11 @@ def test_song_plan_adds_up():
     lengths = plan_songs(600.0)
     assert len(lengths) == 3 and abs(sum(lengths) - 600.0) < 1e-9
     assert plan_songs(20.0) == [20.0]
+    # at the model's rate, every song is whole samples: the songs' starts in the video fall on samples
+    for rate in (16000, 22050):
+        lengths = plan_songs(100.00003, 3, rate)
+        assert all(abs(x * rate - round(x * rate)) < 1e-6 for x in lengths)
+        assert abs(sum(lengths) - 100.00003) <= 1 / rate
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])

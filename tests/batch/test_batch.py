@@ -106,6 +106,10 @@ def _cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
         ),
         ('[[job]]\nband = "x"\nlength = "10s"\noutput = "v.mp4"\nseed = -1\n', ["job #1", "0 to 4294967295"]),
         ('[[job]]\nband = "x"\nlength = nan\noutput = "v.mp4"\n', ["job #1", "length", "12s"]),
+        (
+            '[[job]]\nband = "x"\nlength = "10s"\nsize = "100x100"\noutput = "v.mp4"\n',
+            ["job #1", "size = '100x100'", "128 to 4096 a side", "720p"],
+        ),
         ('[[job]]\nband = "x"\nlength = inf\noutput = "v.mp4"\n', ["job #1", "length", "12s"]),
         (
             '[[job]]\nband = "x"\nlength = "100h"\nsongs = 500\noutput = "v.mp4"\n',
@@ -139,7 +143,33 @@ def test_several_templates_give_one_output_each(tmp_path):
     )
     (job,) = load_jobfile(path).jobs
     assert job.outputs == (tmp_path / "v" / "song-gore.mp4", tmp_path / "v" / "song-void.mp4")
-    assert job.kind == "render" and job.settings["length"] == 10.0
+    assert job.kind == "render" and job.settings.length == 10.0
+
+
+def test_job_settings_hash_as_before(tmp_path):
+    """The inputs hash reads the settings as JSON: the same JSON as composer wrote before settings were typed,
+    so a resumed batch still skips the jobs an earlier run finished."""
+    path = _write(
+        tmp_path,
+        '[[job]]\nname = "r"\nband = "x"\nbands_dir = "bands"\nlength = "1m"\nsize = "720p"\noutput = "r.mp4"\n'
+        '[[job]]\nname = "k"\naudio = "a.wav"\nlyrics = "l.txt"\nimages = "img"\nseed = 3\noutput = "k.mp4"\n',
+    )
+    render, karaoke = load_jobfile(path).jobs
+    assert render.settings.as_json() == {
+        "seed": 0,
+        "band": "x",
+        "bands_dir": str(tmp_path / "bands"),
+        "length": 60.0,
+        "songs": None,
+        "size": [1280, 720],
+    }
+    assert karaoke.settings.as_json() == {
+        "seed": 3,
+        "audio": str(tmp_path / "a.wav"),
+        "lyrics": str(tmp_path / "l.txt"),
+        "images": str(tmp_path / "img"),
+        "title": None,
+    }
 
 
 # ----------------------------------------------------------------------------------------------- running

@@ -351,21 +351,6 @@ class LineSprite:
         in a right-to-left row)."""
         return [r.column(t, self.mode) for r in self.rows]
 
-    def rgba(self, highlighted: bool = False) -> np.ndarray:
-        """The sprite as (h, w, 4) uint8 straight-alpha RGBA, for inspection and thumbnails."""
-        c = self.colours
-        premultiplied = sum(
-            m.astype(np.float32)[..., None] * np.array(c[name], np.float32)
-            for m, name in (
-                (self.fill, "high" if highlighted else "plain"),
-                (self.stroke, "stroke"),
-                (self.effect, "effect"),
-            )
-        )
-        alpha = self.alpha
-        rgb = premultiplied / np.maximum(alpha, 1)[..., None]
-        return np.dstack([_to_u8(rgb), alpha])
-
 
 def render_line(line: LyricLine, style: TextStyle, max_width: int, max_height: int) -> LineSprite:
     """Lay out and draw ``line``; the sweep follows its word or syllable times."""
@@ -422,10 +407,6 @@ def _coverage(full: Image.Image, inner: Image.Image, effect: Image.Image | None)
         # the effect sits under the ink at 85% strength: visible share = 0.85 * effect * (1 - ink)
         halo = (np.asarray(effect, np.int32) * (255 - ink) * 85 + 255 * 50) // (255 * 100)
     return fill.astype(np.uint8), (ink - fill).astype(np.uint8), halo.astype(np.uint8)
-
-
-def _to_u8(a: np.ndarray) -> np.ndarray:
-    return np.clip(np.rint(a), 0, 255).astype(np.uint8)
 
 
 def _effect_mask(full: Image.Image, style: TextStyle) -> Image.Image | None:

@@ -56,6 +56,11 @@ class TrainReport:
     val_bits_per_char: float
     tokens_per_s: float
 
+    @property
+    def train_bits_per_char(self) -> float:
+        """The training loss in bits: a token is a character (see ``evaluate_bits_per_char``)."""
+        return self.train_loss / _LN2
+
 
 @dataclass(frozen=True)
 class TrainResult:
