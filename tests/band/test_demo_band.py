@@ -38,14 +38,14 @@ def test_demo_weights_load_match_their_config_and_generate():
 def test_render_demo_band(tmp_path, monkeypatch):
     monkeypatch.setenv("COMPOSER_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "v.mp4"
-    r = CliRunner().invoke(app, ["render", "--band", "demo", "--length", "20s", "-o", str(out), "--quiet"])
+    r = CliRunner().invoke(app, ["render", "--band", "demo", "--length", "10s", "-o", str(out), "--quiet"])
     assert r.exit_code == 0, r.output
     p = probe(out)
-    assert p.video_codec == "h264" and p.audio_codec == "aac" and abs(p.duration - 20.0) < 0.15
+    assert p.video_codec == "h264" and p.audio_codec == "aac" and abs(p.duration - 10.0) < 0.15
     samples, rate = decode_audio(out)
     assert float(np.sqrt(np.mean(samples**2))) > 0.01
     timeline = json.loads(out.with_suffix(".json").read_text())
-    assert timeline["lines"] and all(0 <= ln["start"] < ln["end"] <= 20.0 for ln in timeline["lines"])
+    assert timeline["lines"] and all(0 <= ln["start"] < ln["end"] <= 10.0 for ln in timeline["lines"])
     kit = json.loads(out.with_suffix(".upload.json").read_text())
     assert kit["title"].startswith("DEMO - ") and kit["chapters"][0]["clock"] == "0:00"
     assert Path(out.with_suffix(".png")).stat().st_size > 10_000

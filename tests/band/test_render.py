@@ -56,10 +56,24 @@ def test_tandem_render_is_a_finished_video_and_matches_sequential(debug_band, tm
     )
 
 
-def test_other_seed_other_song(debug_band, tmp_path):
-    a = render_band(debug_band, 12.0, tmp_path / "a.mp4", seed=1)
-    b = render_band(debug_band, 12.0, tmp_path / "b.mp4", seed=2)
-    assert _sha(a.video) != _sha(b.video)
+@pytest.fixture(scope="module")
+def two_versions(debug_band, tmp_path_factory):
+    """Seed 3's 12 s song rendered with the band's own template (red) and a blue one: made once, two tests read it."""
+    from composer.band.render import render_band_versions
+
+    root = tmp_path_factory.mktemp("versions")
+    blue = root / "blue.toml"
+    blue.write_text(SMALL_TEMPLATE.replace('highlight_color = "#ff0000"', 'highlight_color = "#0000ff"'))
+    return render_band_versions(debug_band, 12.0, [(None, root / "red.mp4"), (blue, root / "blue.mp4")], seed=3)
+
+
+def test_other_seed_other_song(debug_band, two_versions, tmp_path):
+    red, _ = two_versions  # seed 3, the band's own template
+    other = render_band(debug_band, 12.0, tmp_path / "b.mp4", seed=4)
+    assert _sha(red.video) != _sha(other.video)
+    a, _ = decode_audio(red.video)
+    b, _ = decode_audio(other.video)
+    assert a.shape == b.shape and not np.array_equal(a, b)  # another song, not only another look
 
 
 def test_failed_render_keeps_earlier_video(debug_band, tmp_path):
@@ -151,14 +165,8 @@ def test_full_disk_is_one_clean_error(debug_band, tmp_path):
     assert not out.exists() or list(out.iterdir()) == []
 
 
-def test_one_song_rendered_with_two_templates(debug_band, tmp_path):
-    from composer.band.render import render_band_versions
-
-    blue = tmp_path / "blue.toml"
-    blue.write_text(SMALL_TEMPLATE.replace('highlight_color = "#ff0000"', 'highlight_color = "#0000ff"'))
-    red, other = render_band_versions(
-        debug_band, 12.0, [(None, tmp_path / "red.mp4"), (blue, tmp_path / "blue.mp4")], seed=3
-    )
+def test_one_song_rendered_with_two_templates(two_versions):
+    red, other = two_versions
     assert red.timeline == other.timeline  # generated and timed once
     a, _ = decode_audio(red.video)
     b, _ = decode_audio(other.video)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -44,10 +46,11 @@ def _defaults(debug_band) -> str:
     return f'[defaults]\nbands_dir = "{debug_band.folder.parent}"\n'
 
 
-def _karaoke_job(name: str, song_inputs, audio: Path | None = None) -> str:
+def _karaoke_job(name: str, song_inputs, audio: Path | None = None, template: Path | None = None) -> str:
     return (
         f'[[job]]\nname = "{name}"\naudio = "{audio or song_inputs.audio}"\nlyrics = "{song_inputs.lyrics}"\n'
-        f'images = "{song_inputs.images}"\ntemplate = "{song_inputs.template}"\noutput = "out/{name}.mp4"\n'
+        f'images = "{song_inputs.images}"\ntemplate = "{template or song_inputs.template}"\n'
+        f'output = "out/{name}.mp4"\n'
     )
 
 
@@ -175,40 +178,76 @@ def test_job_settings_hash_as_before(tmp_path):
 # ----------------------------------------------------------------------------------------------- running
 
 
-def test_batch_runs_skips_and_reruns_only_what_changed(debug_band, song_inputs, tmp_path):
-    body = _defaults(debug_band) + _render_job("band", seed=1) + _karaoke_job("song", song_inputs)
-    path = _write(tmp_path, body)
-    first = run_batch(path)
+@pytest.fixture(scope="module")
+def first_batch(debug_band, song_inputs, tmp_path_factory) -> SimpleNamespace:
+    """One local batch, run once for the tests below: a band render in two looks (red.toml, blue.toml beside the job
+    file) and a karaoke video. Holds the folder, the job file's text, the result, the output folder's file names
+    and each file's sha256 as the batch first wrote it."""
+    root = tmp_path_factory.mktemp("batch")
+    (root / "red.toml").write_text(SMALL_TEMPLATE, encoding="utf-8")
+    (root / "blue.toml").write_text(SMALL_TEMPLATE.replace("#ff0000", "#0000ff").replace('"test-small"', '"b"'))
+    band_job = _render_job("band", seed=1).replace("seed = 1\n", 'seed = 1\ntemplates = ["red.toml", "blue.toml"]\n')
+    body = _defaults(debug_band) + band_job + _karaoke_job("song", song_inputs)
+    path = _write(root, body)
+    result = run_batch(path)
+    files = sorted((root / "out").iterdir())
+    return SimpleNamespace(
+        root=root,
+        body=body,
+        path=path,
+        result=result,
+        names=[f.name for f in files],
+        shas={f.name: _sha(f) for f in files if f.is_file()},
+    )
+
+
+def test_several_templates_share_one_song(first_batch):
+    assert first_batch.result.ok
+    out = first_batch.root / "out"
+    red, blue = out / "band-red.mp4", out / "band-blue.mp4"
+    # the files the batch wrote (the test below reruns the batch, and checks that it leaves these as they were)
+    assert _sha(red) == first_batch.shas[red.name] and _sha(blue) == first_batch.shas[blue.name]
+    assert _sha(red) != _sha(blue)  # different looks...
+    a, _ = decode_audio(red)
+    b, _ = decode_audio(blue)
+    assert a.shape == b.shape and np.array_equal(a, b)  # ...of the same song
+    assert (out / "band-red.json").read_text() == (out / "band-blue.json").read_text()
+
+
+def test_batch_runs_skips_and_reruns_only_what_changed(first_batch, song_inputs):
+    # the karaoke job is the one changed and rerun below: a band render costs several times as much
+    root, path, body, first = first_batch.root, first_batch.path, first_batch.body, first_batch.result
     assert [r.status for r in first.results] == ["done", "done"] and first.ok
-    manifest = read_manifest(tmp_path / "jobs.manifest.json")
+    manifest = read_manifest(root / "jobs.manifest.json")
     assert set(manifest) == {"band", "song"}
     assert all(e["status"] == "done" and len(e["hash"]) == 64 and e["outputs"] for e in manifest.values())
-    videos = [tmp_path / "out" / "band.mp4", tmp_path / "out" / "song.mp4"]
-    assert all(str(v) in manifest[v.stem]["outputs"] for v in videos)
+    videos = [root / "out" / "band-red.mp4", root / "out" / "band-blue.mp4", root / "out" / "song.mp4"]
+    assert all(str(v) in manifest[v.stem.split("-")[0]]["outputs"] for v in videos)
+    assert all(_sha(v) == first_batch.shas[v.name] for v in videos)
     stamps = {v: (v.stat().st_mtime_ns, _sha(v)) for v in videos}
 
     again = run_batch(path)
     assert [r.status for r in again.results] == ["skipped", "skipped"]
     assert {v: (v.stat().st_mtime_ns, _sha(v)) for v in videos} == stamps
 
-    _write(tmp_path, body.replace("seed = 1", "seed = 2"))
+    song_job = _karaoke_job("song", song_inputs)
+    _write(root, body.replace(song_job, _karaoke_job("song", song_inputs, template=root / "blue.toml")))
     third = run_batch(path)
-    assert [r.status for r in third.results] == ["done", "skipped"]
-    assert _sha(videos[0]) != stamps[videos[0]][1]
-    assert (videos[1].stat().st_mtime_ns, _sha(videos[1])) == stamps[videos[1]]
-    assert read_manifest(tmp_path / "jobs.manifest.json")["band"]["hash"] != manifest["band"]["hash"]
+    assert [r.status for r in third.results] == ["skipped", "done"]
+    assert _sha(videos[2]) != stamps[videos[2]][1]
+    assert all((v.stat().st_mtime_ns, _sha(v)) == stamps[v] for v in videos[:2])
+    assert read_manifest(root / "jobs.manifest.json")["song"]["hash"] != manifest["song"]["hash"]
     # a deleted output makes its job run again
-    videos[1].unlink()
+    videos[2].unlink()
     assert [r.status for r in run_batch(path).results] == ["skipped", "done"]
 
 
-def test_a_corrupt_input_fails_alone(debug_band, song_inputs, tmp_path):
+def test_a_corrupt_input_fails_alone(song_inputs, tmp_path):
     bad = tmp_path / "not-audio.wav"
     bad.write_text("this is not a wav file\n" * 50)
     body = (
-        _defaults(debug_band)
-        + _karaoke_job("broken", song_inputs, audio=bad)
-        + _render_job("fine", seed=3)
+        _karaoke_job("broken", song_inputs, audio=bad)
+        + _karaoke_job("fine", song_inputs)
         + _karaoke_job("missing", song_inputs, audio=tmp_path / "nowhere.wav")
     )
     path = _write(tmp_path, body)
@@ -229,25 +268,16 @@ def test_a_corrupt_input_fails_alone(debug_band, song_inputs, tmp_path):
     assert "fail  missing" in dry.stdout
 
 
-def test_several_templates_share_one_song(debug_band, tmp_path):
-    (tmp_path / "red.toml").write_text(SMALL_TEMPLATE, encoding="utf-8")
-    (tmp_path / "blue.toml").write_text(SMALL_TEMPLATE.replace("#ff0000", "#0000ff").replace('"test-small"', '"b"'))
-    body = _defaults(debug_band) + _render_job("multi", seed=4).replace(
-        "seed = 4\n", 'seed = 4\ntemplates = ["red.toml", "blue.toml"]\n'
-    )
-    result = run_batch(_write(tmp_path, body))
-    assert result.ok
-    red, blue = tmp_path / "out" / "multi-red.mp4", tmp_path / "out" / "multi-blue.mp4"
-    assert _sha(red) != _sha(blue)  # different looks...
-    a, _ = decode_audio(red)
-    b, _ = decode_audio(blue)
-    assert a.shape == b.shape and np.array_equal(a, b)  # ...of the same song
-    assert (tmp_path / "out" / "multi-red.json").read_text() == (tmp_path / "out" / "multi-blue.json").read_text()
-
-
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
-def test_killed_midway_then_rerun_finishes_the_rest(debug_band, tmp_path, sig):
-    body = _defaults(debug_band) + "".join(_render_job(f"j{i}", seed=10 + i) for i in range(3))
+def test_killed_midway_then_rerun_finishes_the_rest(debug_band, song_inputs, tmp_path, sig):
+    # the job killed midway is a band render (a worker with an audio process and ffmpeg below it, and the longest
+    # job by far, so the kill lands in it); the quick karaoke jobs either side finish before it and after the rerun
+    body = (
+        _defaults(debug_band)
+        + _karaoke_job("j0", song_inputs)
+        + _render_job("j1", seed=11)
+        + _karaoke_job("j2", song_inputs)
+    )
     path = _write(tmp_path, body)
     manifest_path = tmp_path / "jobs.manifest.json"
     with started(composer("batch", path, "-q"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as proc:
@@ -289,19 +319,18 @@ def local_ray():
 
 
 @pytest.mark.slow
-def test_ray_backend_writes_the_same_files_as_the_local_pool(debug_band, song_inputs, tmp_path, local_ray):
-    body = _defaults(debug_band) + _render_job("band", seed=7) + _karaoke_job("song", song_inputs)
-    (tmp_path / "local").mkdir()
-    (tmp_path / "ray").mkdir()
-    local, remote = _write(tmp_path / "local", body), _write(tmp_path / "ray", body)
-    assert run_batch(local).ok
-    result = run_batch(remote, ray="local")
+def test_ray_backend_writes_the_same_files_as_the_local_pool(first_batch, local_ray, tmp_path):
+    # the same job file as the local pool's first batch, beside copies of its templates, run as Ray tasks
+    for name in ("red.toml", "blue.toml"):
+        shutil.copy(first_batch.root / name, tmp_path / name)
+    assert first_batch.result.ok
+    result = run_batch(_write(tmp_path, first_batch.body), ray="local")
     assert result.ok, [r.error for r in result.results]
-    names = sorted(p.name for p in (tmp_path / "local" / "out").iterdir())
-    assert names == sorted(p.name for p in (tmp_path / "ray" / "out").iterdir())
+    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert names == first_batch.names
     for name in names:
         if name.endswith(".upload.json") or name == OUTPUT_RECORD:  # names its own path; stamps of its own files
             continue
-        assert _sha(tmp_path / "local" / "out" / name) == _sha(tmp_path / "ray" / "out" / name), name
-    manifest = json.loads((tmp_path / "ray" / "jobs.manifest.json").read_text())
+        assert _sha(tmp_path / "out" / name) == first_batch.shas[name], name
+    manifest = json.loads((tmp_path / "jobs.manifest.json").read_text())
     assert {e["status"] for e in manifest.values()} == {"done"}

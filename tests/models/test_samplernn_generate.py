@@ -97,16 +97,17 @@ def test_sampling_follows_the_distribution():
 # ----------------------------------------------------------------------------------------------- segments
 
 
-def test_exact_length_and_seeds():
+def test_exact_length_and_seeds(monkeypatch):
+    monkeypatch.setattr(gen, "WARMUP_S", 0.0)  # one round of warm-up, thrown away as the default four would be
     model = _model()
     threads = torch.get_num_threads()
     for seconds in (0.0125, 0.73, 1.337):
         pieces = list(iter_segments(model, seconds, seed=3, streams=4))
         assert sum(len(p) for p in pieces) == round(seconds * RATE)
         assert all(p.dtype == np.float32 for p in pieces)
-    a = np.concatenate(list(iter_segments(model, 1.0, seed=5, streams=3)))
-    b = np.concatenate(list(iter_segments(model, 1.0, seed=5, streams=3)))
-    c = np.concatenate(list(iter_segments(model, 1.0, seed=6, streams=3)))
+    a = np.concatenate(list(iter_segments(model, 0.5, seed=5, streams=3)))
+    b = np.concatenate(list(iter_segments(model, 0.5, seed=5, streams=3)))
+    c = np.concatenate(list(iter_segments(model, 0.5, seed=6, streams=3)))
     assert np.array_equal(a, b)
     assert np.mean(a != c) > 0.5
     assert torch.get_num_threads() == threads  # generation's thread setting does not leak
