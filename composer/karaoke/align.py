@@ -10,10 +10,10 @@
    A gap between lines, a pause inside a line, or two lines bled together by reverb all become unit edges.
 3. A dynamic program places the lines in order, each on a run of consecutive units. A line's span should
    fit its syllables at one song-wide rate (searched over a plausible range, which also keeps lines from
-   stretching over a song that has more singing than lyrics); a line pays for the quiet it spans and wants
-   quiet at its edges; no line spans a long instrumental stretch; voice left unsung costs most between
-   lines, less before the first line (an intro), least after the last (the lyrics ran out); lines that
-   fit nowhere are dropped from the end.
+   stretching over a song that has more singing than lyrics); a line pays for the quiet it spans (short
+   pauses between its words are not quiet) and wants quiet at its edges; no line spans a long instrumental
+   stretch; voice left unsung costs most between lines, less before the first line (an intro), least after
+   the last (the lyrics ran out); lines that fit nowhere are dropped from the end.
 4. Words and syllables inside each line: ``make_line`` spreads them by syllables and by the activity.
 """
 
@@ -270,6 +270,8 @@ _W_EDGE = 5.0  # a line should start and end in a quiet valley: times the activi
 _MAX_PAUSE = 1.6  # seconds: a longer quiet stretch is never inside a line
 _W_DROP = 3.0  # per line dropped from the end
 _W_LATE = 0.3  # per line, times its start as a share of the song: with too few lines, sing the first verses
+# a dip shorter than this (frames) between voiced stretches is a pause between words, not quiet in a line
+_BRIDGE = 45
 _MAX_UNITS = 40  # most units one line may span
 _N_RATES = 24
 
@@ -309,7 +311,13 @@ def _span_tables(units: _Units, act: np.ndarray, duration: float) -> _Tables:
     m = units.size
     K = min(_MAX_UNITS, m)
     a = act.astype(np.float64)
-    quiet = np.concatenate([[0.0], np.cumsum(np.maximum(_THETA - a, 0.0))]) / FRAME_RATE
+    # a voice that pauses between words (espeak-ng sings word by word) is not quiet inside its line: dips
+    # shorter than _BRIDGE between voiced frames cost nothing. Only voiced frames are bridged, so a faint
+    # unit (reverb, a guitar) just before a line still costs its quiet if the line reaches back over it.
+    voiced = a > _THETA
+    bridged = ndimage.binary_closing(np.pad(voiced, _BRIDGE), structure=np.ones(_BRIDGE, bool))[_BRIDGE:-_BRIDGE]
+    quiet_act = np.where(bridged & ~voiced, _THETA, a)
+    quiet = np.concatenate([[0.0], np.cumsum(np.maximum(_THETA - quiet_act, 0.0))]) / FRAME_RATE
     voice = np.concatenate([[0.0], np.cumsum(np.maximum(a - _THETA, 0.0))]) / FRAME_RATE
     gaps = (units.start[1:] - units.end[:-1]) / FRAME_RATE
     cum_long = np.concatenate([[0], np.cumsum(gaps > _MAX_PAUSE)])
