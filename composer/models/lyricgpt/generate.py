@@ -15,7 +15,6 @@ same model, seed and settings give the same lyrics. The context is a sliding win
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 from collections import OrderedDict
@@ -28,7 +27,8 @@ import torch.nn.functional as F
 
 from composer.errors import ComposerError
 from composer.models.lyricgpt.corpus import NOVELTY_FILE, NoveltyIndex, normalise_for_novelty
-from composer.models.lyricgpt.model import NEWLINE, STANZA, fast_cpu_math, load_model
+from composer.models.lyricgpt.model import NEWLINE, STANZA, load_model
+from composer.models.torchenv import torch_settings
 from composer.types import Lyrics
 from composer.util.files import write_text_atomic
 
@@ -129,7 +129,9 @@ class LyricStream:
     # -------------------------------------------------------------------------------- the public API
 
     def next_line(self) -> Line:
-        with torch.inference_mode(), fast_cpu_math(), _one_thread():
+        # token-at-a-time math on 64-256 wide matrices gains nothing from a second thread (5x slower on a busy
+        # 2-core machine here)
+        with torch.inference_mode(), torch_settings(threads=1):
             if not self._plan:
                 self._start_song()
             section, index = self._plan.pop(0)
@@ -322,18 +324,6 @@ class KVDecoder:
             x = x + torch.addmm(bm, h, wm)
         self.length = end
         return F.layer_norm(x[-1], (d,), *self.ln_f, self.eps) @ self.head.T
-
-
-@contextlib.contextmanager
-def _one_thread():
-    """Token-at-a-time math on 64-256 wide matrices gains nothing from threads; on a busy 2-core machine
-    the second thread's spin-waits made sampling 5x slower here."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 # words a title neither ends on nor capitalises (after its first word), as titles are written
