@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import re
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +29,7 @@ from composer.errors import ComposerError
 from composer.models.lyricgpt.corpus import NOVELTY_FILE, NoveltyIndex, normalise_for_novelty
 from composer.models.lyricgpt.model import NEWLINE, STANZA, load_model
 from composer.models.torchenv import torch_settings
-from composer.types import Lyrics
+from composer.types import Lyrics, Progress
 from composer.util.files import write_text_atomic
 
 VERSES_PER_SONG = 3
@@ -355,7 +355,7 @@ def generate_song(
     seed: int = 0,
     temperature: float = 0.9,
     top_p: float = 0.95,
-    progress: Callable[[str, float, float], None] | None = None,
+    progress: Progress | None = None,
 ) -> Lyrics:
     """One song of ``lines`` lines (verses and a returning chorus, as many rounds as it takes)."""
     if lines < 1:
