@@ -143,7 +143,7 @@ def main() -> None:
         tmpl = bench_template(1280, 720, moving=False)
         timeline = Timeline.from_dict(json.loads(Path(inputs["timeline"]).read_text()))
         ass = root / "lyrics.ass"
-        write_ass(timeline, ass, width=1280, height=720, **tmpl.ass_style())
+        write_ass(timeline, ass, **tmpl.ass_style())
         fontsdir = font_path(tmpl.text.font).parent
         frames = round(args.seconds * 30)
         contestants = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,6 +11,13 @@ import numpy as np
 
 # seeds users give: numpy and torch each accept a different range, and every seed in this one works for both
 MAX_SEED = 2**32 - 1
+
+# how long work reports: progress(stage, done, total); the CLI draws a bar per stage, the library never prints
+Progress = Callable[[str, float, float], None]
+
+
+def no_progress(stage: str, done: float, total: float) -> None:
+    """The ``Progress`` of a caller that shows none."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -42,6 +50,19 @@ class Lyrics:
 
     stanzas: tuple[tuple[str, ...], ...]
     title: str = ""
+
+    @classmethod
+    def from_lines(cls, lines: Iterable[tuple[str, Hashable]], title: str = "") -> Lyrics:
+        """Lines with a stanza mark each, in order: a run of lines with the same mark is one stanza (the
+        inverse of ``lines``)."""
+        stanzas: list[list[str]] = []
+        last: Hashable = object()
+        for text, mark in lines:
+            if not stanzas or mark != last:
+                stanzas.append([])
+                last = mark
+            stanzas[-1].append(text)
+        return cls(tuple(tuple(s) for s in stanzas), title=title)
 
     @property
     def lines(self) -> list[tuple[str, int]]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from composer.errors import ComposerError
-from composer.util.files import read_toml, write_text_atomic
+from composer.util.files import read_toml, resolve_path, write_text_atomic
 
 BAND_FILE = "band.toml"
 AUDIO_MODEL = "audio"
@@ -226,7 +226,7 @@ def load_band(folder: str | os.PathLike) -> Band:
     from composer.karaoke.template import builtin_templates
 
     template = top["template"]
-    if template not in builtin_templates() and not _resolve(folder, template).is_file():
+    if template not in builtin_templates() and not resolve_path(folder, template).is_file():
         allowed = ", ".join(f'"{t}"' for t in builtin_templates())
         raise ComposerError(f"{source}: template = {template!r}: allowed are {allowed} or a path to a .toml")
     if not all(isinstance(p, str) for p in top["lyrics"] or []):
@@ -236,10 +236,10 @@ def load_band(folder: str | os.PathLike) -> Band:
         name=name,
         folder=folder,
         description=top["description"],
-        audio_dir=_resolve(folder, top["audio"]) if top["audio"] else material / "audio",
-        lyric_paths=tuple(_resolve(folder, p) for p in top["lyrics"] or []),
-        images_dir=_resolve(folder, top["images"]) if top["images"] else material / "images",
-        template=template if template in builtin_templates() else str(_resolve(folder, template)),
+        audio_dir=resolve_path(folder, top["audio"]) if top["audio"] else material / "audio",
+        lyric_paths=tuple(resolve_path(folder, p) for p in top["lyrics"] or []),
+        images_dir=resolve_path(folder, top["images"]) if top["images"] else material / "images",
+        template=template if template in builtin_templates() else str(resolve_path(folder, template)),
         sample_rate=top["sample_rate"],
         generated=top["generated"],
         **mod,
@@ -269,11 +269,6 @@ def _check(source: Path, where: str, data: dict, spec: dict, *, generated: bool)
 def _one_of(source: Path, key: str, value, allowed: tuple) -> None:
     if value not in allowed:
         raise ComposerError(f"{source}: {key} = {value!r}: allowed values are {', '.join(map(repr, allowed))}")
-
-
-def _resolve(folder: Path, path: str) -> Path:
-    p = Path(path).expanduser()
-    return p if p.is_absolute() else (folder / p).resolve()
 
 
 # ----------------------------------------------------------------------------------------------- create

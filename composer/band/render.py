@@ -24,21 +24,18 @@ import os
 import queue as queue_mod
 import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 
 from composer.band.profile import Band
 from composer.errors import ComposerError
-from composer.types import Audio, LyricLine, Lyrics, Syllable, Timeline, Word
+from composer.types import Audio, LyricLine, Lyrics, Progress, Syllable, Timeline, Word, no_progress
 from composer.util.files import Input, OutputSet, check_writable_dir, write_errors
 
 log = logging.getLogger("composer")
-
-Progress = Callable[[str, float, float], None]
 
 SONG_SECONDS = 200.0  # default song length when --songs is not given
 MIN_SONG_SECONDS = 10.0
@@ -55,10 +52,6 @@ STREAMS = 32  # SampleRNN streams generated at once, each a long stretch of a so
 SONGS_AT_ONCE = 2  # ... of this many songs: twice as long stretches as one song alone, so half the joins
 
 
-def _no_progress(stage: str, done: float, total: float) -> None:
-    pass
-
-
 @dataclass
 class StageTimes:
     audio: float = 0.0  # seconds the audio process spent generating
@@ -71,6 +64,13 @@ class StageTimes:
 
     def busy(self) -> float:
         return self.audio + self.lyrics + self.align + self.render + self.audio_out + self.mux
+
+    @contextlib.contextmanager
+    def timed(self, stage: str) -> Iterator[None]:
+        """``with stages.timed("align"): ...`` adds the block's wall time to that stage."""
+        t0 = time.perf_counter()
+        yield
+        setattr(self, stage, getattr(self, stage) + time.perf_counter() - t0)
 
 
 @dataclass(frozen=True)
@@ -274,14 +274,7 @@ class _SongLyrics:
     def lyrics(self) -> Lyrics:
         while not self.complete:
             self.step()
-        stanzas: list[list[str]] = []
-        last = None
-        for line in self.lines:
-            if line.stanza != last:
-                stanzas.append([])
-                last = line.stanza
-            stanzas[-1].append(line.text)
-        return Lyrics(tuple(tuple(s) for s in stanzas), title=self.stream.title)
+        return Lyrics.from_lines(((line.text, line.stanza) for line in self.lines), title=self.stream.title)
 
 
 # ----------------------------------------------------------------------------------------------- the render
@@ -318,7 +311,7 @@ def render_band_versions(
     streams: int = STREAMS,
     temperature: float = 1.0,  # composer.models.samplernn.generate.TEMPERATURE (not imported here: torch loads slowly)
     tandem: bool = True,
-    progress: Progress = _no_progress,
+    progress: Progress = no_progress,
     encode=None,
 ) -> list[BandRenderResult]:
     """The same new songs rendered once per (template, output .mp4) version: generated and timed once.
@@ -327,14 +320,14 @@ def render_band_versions(
     """
     from composer.karaoke.render.background import load_images
     from composer.karaoke.template import load_template
+    from composer.media.ffmpeg import check_video_name
 
     t_start = time.perf_counter()
     if not versions:
         raise ComposerError("nothing to render: no output given")
     outs = [Path(out) for _, out in versions]
     for out in outs:
-        if out.suffix.lower() != ".mp4":
-            raise ComposerError(f"{out}: the video must be an .mp4 file")
+        check_video_name(out)
     if len(set(outs)) != len(outs):
         raise ComposerError(f"{outs[0]}: two versions would write the same file")
     lengths = plan_songs(seconds, songs, band.sample_rate)
@@ -407,7 +400,7 @@ def _render(
     t_start,
     outputs: OutputSet,
 ) -> list[BandRenderResult]:
-    from composer.karaoke.engine import _ass_style, output_paths, thumbnail_path, write_thumbnail
+    from composer.karaoke.engine import output_paths, thumbnail_path, write_thumbnail
     from composer.karaoke.render.frames import FrameRenderer
     from composer.media.ffmpeg import mux
     from composer.media.sidecars import write_sidecars
@@ -434,19 +427,17 @@ def _render(
             )
         finally:
             worker.close()
-        t0 = time.perf_counter()
-        for i, (_, out) in enumerate(versions):
-            progress("mux", i, len(versions))
-            mux(tmp / f"video{i}.mp4", tmp / "audio.wav", outputs.staged(out), encode)
-            (tmp / f"video{i}.mp4").unlink()
-        progress("mux", len(versions), len(versions))
-        stages.mux = time.perf_counter() - t0
+        with stages.timed("mux"):
+            for i, (_, out) in enumerate(versions):
+                progress("mux", i, len(versions))
+                mux(tmp / f"video{i}.mp4", tmp / "audio.wav", outputs.staged(out), encode)
+                (tmp / f"video{i}.mp4").unlink()
+            progress("mux", len(versions), len(versions))
 
         timeline = _join(timelines, song_info, band)
         video_title = _video_title(band, song_info)
         for tmpl, out in versions:
-            size = SimpleNamespace(width=tmpl.video.width, height=tmpl.video.height)
-            write_sidecars(timeline, outputs.staged(out), **_ass_style(tmpl, size))
+            write_sidecars(timeline, outputs.staged(out), **tmpl.ass_style())
             first = song_info[0]
             thumb_renderer = FrameRenderer(tmpl, timelines[0], images, seed=song_seed(seed, 0, 3), title=first.title)
             write_thumbnail(thumb_renderer, timelines[0], outputs.staged(thumbnail_path(out)))
@@ -485,6 +476,8 @@ def _render_songs(
 ):
     import soundfile as sf
 
+    from composer.karaoke.engine import write_frames
+    from composer.karaoke.render.frames import FrameRenderer
     from composer.media.ffmpeg import EncodeSettings, VideoWriter
 
     total_s = sum(lengths)
@@ -509,22 +502,18 @@ def _render_songs(
         start = 0.0
         for k, seconds in enumerate(lengths):
             n_lines = math.ceil(seconds / LINE_SECONDS) + 4
-            t0 = time.perf_counter()
-            lyr = _SongLyrics(lyrics_model, song_seed(seed, k, 2), n_lines)
-            stages.lyrics += time.perf_counter() - t0
+            with stages.timed("lyrics"):
+                lyr = _SongLyrics(lyrics_model, song_seed(seed, k, 2), n_lines)
             pieces: list[np.ndarray] = []
             summary = None
             while summary is None:
                 # in tandem, write lyric lines while the audio is not there yet
                 blocking = not (tandem and not lyr.complete)
-                t0 = time.perf_counter()
-                msg = worker.get(timeout=None if blocking else 0.0)
-                if blocking:
-                    stages.waiting += time.perf_counter() - t0
+                with stages.timed("waiting") if blocking else contextlib.nullcontext():
+                    msg = worker.get(timeout=None if blocking else 0.0)
                 if msg is None:
-                    t0 = time.perf_counter()
-                    lyr.step()
-                    stages.lyrics += time.perf_counter() - t0
+                    with stages.timed("lyrics"):
+                        lyr.step()
                     continue
                 kind, song, payload = msg
                 if kind == "error":
@@ -538,37 +527,30 @@ def _render_songs(
             stages.audio += summary.seconds
             if tandem:
                 worker.taken()  # the worker may start a song more
-            t0 = time.perf_counter()
-            lyrics = lyr.lyrics()
-            stages.lyrics += time.perf_counter() - t0
+            with stages.timed("lyrics"):
+                lyrics = lyr.lyrics()
             audio = Audio(np.concatenate(pieces)[:, None], worker.rate)
             del pieces
-            t0 = time.perf_counter()
-            timeline = _align(audio, lyrics)
-            stages.align += time.perf_counter() - t0
-            t0 = time.perf_counter()
-            _append_audio(audio, wav, tmp)
-            stages.audio_out += time.perf_counter() - t0
+            with stages.timed("align"):
+                timeline = _align(audio, lyrics)
+            with stages.timed("audio_out"):
+                _append_audio(audio, wav, tmp)
             del audio
-            t0 = time.perf_counter()
             last = k + 1 == len(lengths)
-            for i, (tmpl, writer) in enumerate(zip(tmpls, writers)):
-                fps = tmpl.video.fps
-                end_frame = totals[i] if last else math.ceil((start + seconds) * fps - 1e-6)
-                frame_no[i] = _render_song(
-                    writer,
-                    tmpl,
-                    timeline,
-                    images,
-                    song_seed(seed, k, 3),
-                    lyrics.title,
-                    start,
-                    frame_no[i],
-                    end_frame,
-                    totals[i],
-                    progress if i == 0 else _no_progress,
-                )
-            stages.render += time.perf_counter() - t0
+            with stages.timed("render"):
+                for i, (tmpl, writer) in enumerate(zip(tmpls, writers)):
+                    end_frame = totals[i] if last else math.ceil((start + seconds) * tmpl.video.fps - 1e-6)
+                    renderer = FrameRenderer(tmpl, timeline, images, seed=song_seed(seed, k, 3), title=lyrics.title)
+                    frame_no[i] = write_frames(
+                        writer,
+                        renderer,
+                        frame_no[i],
+                        end_frame,
+                        start=start,
+                        total=totals[i],
+                        progress=progress if i == 0 else no_progress,
+                        stage="render",
+                    )
             timelines.append(timeline)
             info.append(Song(k, lyrics.title, start, seconds, len(timeline.lines), summary.regenerated))
             if not tandem:
@@ -639,32 +621,6 @@ def _append_audio(audio: Audio, wav, tmp: Path) -> None:
         for block in f.blocks(blocksize=1 << 16, dtype="float32"):
             wav.write(block)
     song_wav.unlink()
-
-
-def _render_song(
-    writer,
-    tmpl,
-    timeline: Timeline,
-    images,
-    seed: int,
-    title: str,
-    start: float,
-    first: int,
-    end: int,
-    total: int,
-    progress: Progress,
-) -> int:
-    from composer.karaoke.render.frames import FrameRenderer
-
-    renderer = FrameRenderer(tmpl, timeline, images, seed=seed, title=title)
-    fps = renderer.fps
-    step = max(1, fps // 2)
-    for i in range(first, end):
-        writer.write(renderer.yuv420p(i / fps - start))
-        if i % step == 0:
-            progress("render", i, total)
-    progress("render", end, total)
-    return end
 
 
 # ----------------------------------------------------------------------------------------------- results

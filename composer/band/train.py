@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from composer.band.profile import AUDIO_MODEL, LYRICS_MODEL, Band
 from composer.errors import ComposerError
+from composer.types import Progress
 
 if TYPE_CHECKING:
     from composer.models.lyricgpt.train import TrainReport as LyricsTrainReport
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
     from composer.models.samplernn.train import TrainReport as AudioTrainReport
     from composer.models.samplernn.train import TrainResult as AudioTrainResult
 
-Progress = Callable[[str, float, float], None]
 MODELS = (AUDIO_MODEL, LYRICS_MODEL)
 
 

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import ClassVar
 
 from composer.errors import ComposerError
+from composer.media.ffmpeg import check_video_name
 from composer.types import MAX_SEED
-from composer.util.files import read_toml
+from composer.util.files import read_toml, resolve_path
 from composer.util.sizes import parse_size
 
 RENDER, KARAOKE = "render", "karaoke"
@@ -142,7 +143,11 @@ def load_jobfile(path: str | os.PathLike, *, allow_outside: bool = False) -> Job
     if "name" in defaults or "output" in defaults:
         raise ComposerError(f"{path}: [defaults]: name and output belong to each job, not to the defaults")
     base = path.parent
-    out_dir = _abs(base, _typed(path, "[defaults]", "out_dir", defaults["out_dir"])) if "out_dir" in defaults else base
+    out_dir = (
+        resolve_path(base, _typed(path, "[defaults]", "out_dir", defaults["out_dir"]))
+        if "out_dir" in defaults
+        else base
+    )
     jobs = [_job(path, i, entry, defaults, base, out_dir) for i, entry in enumerate(entries, 1)]
     if not (allow_outside or _typed(path, "[defaults]", "allow_outside", defaults.get("allow_outside", False))):
         for job in jobs:
@@ -179,11 +184,10 @@ def _job(path: Path, index: int, entry: dict, defaults: dict, base: Path, out_di
     if kind == RENDER:
         settings = _render_settings(path, where, base, values, seed)
     else:
-        inputs = {k: _abs(base, values[k]) for k in ("audio", "lyrics", "images")}
+        inputs = {k: resolve_path(base, values[k]) for k in ("audio", "lyrics", "images")}
         settings = KaraokeSettings(**inputs, title=values.get("title"), seed=seed)
-    output = _abs(out_dir, values["output"])
-    if output.suffix.lower() != ".mp4":
-        raise ComposerError(f"{path}: {where}: output = {values['output']!r}: must be an .mp4 file")
+    output = resolve_path(out_dir, values["output"])
+    check_video_name(output, f"{path}: {where}: output = {values['output']!r}")
     if len(templates) == 1:
         outputs = (output,)
     else:
@@ -256,7 +260,7 @@ def _templates(path: Path, where: str, base: Path, values: dict, entry: dict) ->
         if t is None or t in builtin_templates():
             out.append(t)
         elif t.lower().endswith(".toml"):
-            out.append(str(_abs(base, t)))  # a missing file fails that job, not the job file
+            out.append(str(resolve_path(base, t)))  # a missing file fails that job, not the job file
         else:
             allowed = ", ".join(f'"{n}"' for n in builtin_templates())
             raise ComposerError(f"{path}: {where}: {key} = {t!r}: allowed are {allowed} or a path to a .toml")
@@ -301,7 +305,7 @@ def _render_settings(path: Path, where: str, base: Path, values: dict, seed: int
         check_band_name(values["band"])
     except ComposerError as e:
         raise ComposerError(f"{path}: {where}: band: {e}") from None
-    bands_dir = _abs(base, values["bands_dir"]) if "bands_dir" in values else None
+    bands_dir = resolve_path(base, values["bands_dir"]) if "bands_dir" in values else None
     return RenderSettings(values["band"], bands_dir, seconds, songs, size, seed)
 
 
@@ -322,11 +326,6 @@ def _check_unique(path: Path, jobs: list[Job]) -> None:
                     f"{'this job' if other == job.name else f'job {other!r}'}"
                 )
             writers[key] = job.name
-
-
-def _abs(base: Path, p: str) -> Path:
-    q = Path(p).expanduser()
-    return q if q.is_absolute() else (base / q).resolve()
 
 
 # ----------------------------------------------------------------------------------------------- inputs hash

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from composer.batch.jobfile import RENDER, Hasher, Job, JobFile, KaraokeSettings, load_jobfile
 from composer.errors import ComposerError, Terminated
+from composer.types import Progress
 from composer.util.files import (
     check_outputs_spare_inputs,
     folder_lock,
@@ -197,7 +198,7 @@ def _rerun_reason(entry, digest: str, job: Job) -> str | None:
 # ----------------------------------------------------------------------------------------------- one job
 
 
-def run_job(job: Job, progress: Callable[[str, float, float], None] | None = None) -> JobResult:
+def run_job(job: Job, progress: Progress | None = None) -> JobResult:
     """Run one job (in a worker process or a Ray task); its outcome, never an exception."""
     t0 = time.perf_counter()
     progress = progress or (lambda stage, done, total: None)

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from composer.errors import ComposerError
-from composer.types import Audio, Lyrics, Timeline
+from composer.types import Audio, Lyrics, Progress, Timeline, no_progress
 from composer.util.files import (
     Input,
     OutputSet,
@@ -29,14 +29,7 @@ from composer.util.files import (
 if TYPE_CHECKING:
     from composer.media.audio import LoudnessStats
 
-Progress = Callable[[str, float, float], None]
-
-VIDEO_SUFFIXES = (".mp4",)
 MAX_LINE_CHARS = 300  # a karaoke line is shown whole on screen: a few dozen characters
-
-
-def _no_progress(stage: str, done: float, total: float) -> None:
-    pass
 
 
 @dataclass(frozen=True)
@@ -194,7 +187,7 @@ def karaoke(
     template: str | Path = "gore",
     seed: int = 0,
     title: str | None = None,
-    progress: Progress = _no_progress,
+    progress: Progress = no_progress,
     encode=None,
 ) -> KaraokeResult:
     """`composer karaoke`: a finished MP4 with sidecars and a thumbnail beside it."""
@@ -202,11 +195,11 @@ def karaoke(
     from composer.karaoke.render.frames import FrameRenderer
     from composer.karaoke.template import load_template
     from composer.media.audio import prepare_output_audio
+    from composer.media.ffmpeg import check_video_name
     from composer.media.sidecars import write_sidecars
 
     out = Path(out)
-    if out.suffix.lower() not in VIDEO_SUFFIXES:
-        raise ComposerError(f"{out}: the video must be an .mp4 file")
+    check_video_name(out)
     check_writable_dir(out)
     outputs = OutputSet(output_paths(out), karaoke_inputs(audio_path, lyrics_path, images_dir, template))
     # cheap checks first, so bad input fails before minutes of work
@@ -230,31 +223,49 @@ def karaoke(
         duration = audio.duration
         del audio  # the encoder reads the WAV: keep only what rendering needs in memory
         n = render_video(renderer, duration, wav, outputs.staged(out), progress=progress, encode=encode)
-        write_sidecars(timeline, outputs.staged(out), **_ass_style(tmpl, renderer))
+        write_sidecars(timeline, outputs.staged(out), **tmpl.ass_style())
         write_thumbnail(renderer, timeline, outputs.staged(thumbnail_path(out)))
     paths = output_paths(out)
     return KaraokeResult(out, tuple(paths[1:-1]), paths[-1], timeline, stats, n)
 
 
 def render_video(
-    renderer, duration: float, wav: Path | None, out: Path, *, progress: Progress = _no_progress, encode=None
+    renderer, duration: float, wav: Path | None, out: Path, *, progress: Progress = no_progress, encode=None
 ) -> int:
     """Frames of ``renderer`` piped into the encoder with the prepared audio; returns the frame count."""
     from composer.media.ffmpeg import EncodeSettings, VideoWriter
 
     n = renderer.n_frames(duration)
-    step = max(1, renderer.fps // 2)
     with VideoWriter(out, renderer.width, renderer.height, renderer.fps, wav, encode or EncodeSettings()) as w:
-        for i in range(n):
-            w.write(renderer.yuv420p(i / renderer.fps))
-            if i % step == 0:
-                progress("rendering", i, n)
-        progress("rendering", n, n)
+        write_frames(w, renderer, 0, n, progress=progress)
     return n
 
 
-def _ass_style(tmpl, renderer) -> dict:
-    return {"width": renderer.width, "height": renderer.height, **tmpl.ass_style()}
+def write_frames(
+    writer,
+    renderer,
+    first: int,
+    end: int,
+    *,
+    start: float = 0.0,
+    total: int | None = None,
+    progress: Progress = no_progress,
+    stage: str = "rendering",
+) -> int:
+    """Frames ``first`` up to ``end`` of a video into ``writer`` (a ``VideoWriter``); returns ``end``.
+
+    Frame i shows ``renderer`` at ``i / fps - start``: a song that begins ``start`` seconds into a longer video
+    is drawn from its own time 0. ``progress(stage, i, total)`` is reported twice a second of video; ``total``
+    (default ``end``) is the whole video's frame count."""
+    total = end if total is None else total
+    fps = renderer.fps
+    step = max(1, fps // 2)
+    for i in range(first, end):
+        writer.write(renderer.yuv420p(i / fps - start))
+        if i % step == 0:
+            progress(stage, i, total)
+    progress(stage, end, total)
+    return end
 
 
 def thumbnail_time(timeline: Timeline) -> float:

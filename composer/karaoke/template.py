@@ -27,6 +27,11 @@ from composer.util.sizes import MAX_SIDE, MIN_SIDE
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
+def hex_rgb(colour: str) -> tuple[int, int, int]:
+    """A template's colour ("#rrggbb", checked when the template was read) as 0-255 red, green and blue."""
+    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
+
+
 def _opt(
     default: Any,
     *,
@@ -127,11 +132,18 @@ class Template:
     def fps(self) -> int:
         return self.video.fps
 
-    def ass_style(self) -> dict[str, str]:
-        """Font and colours for the .ass sidecar, so players that draw it match the burnt-in look."""
+    def ass_style(self) -> dict[str, int | str]:
+        """Frame size, font and colours for the .ass sidecar (``write_ass``'s keywords), so players that draw it
+        place and colour the lines as the burnt-in video does."""
         from composer.media.fonts import family_name
 
-        return {"font": family_name(self.text.font), "primary": self.text.color, "highlight": self.text.highlight_color}
+        return {
+            "width": self.video.width,
+            "height": self.video.height,
+            "font": family_name(self.text.font),
+            "primary": self.text.color,
+            "highlight": self.text.highlight_color,
+        }
 
     def replace(self, **changes: Any) -> Template:
         """A copy with changes; a section may be given whole or as a dict of the keys it changes.

@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -27,6 +28,15 @@ class EncodeSettings:
     audio_bitrate: str = "192k"
     audio_rate: int = 48000
     threads: int = 0  # 0: let x264 choose
+
+
+VIDEO_SUFFIX = ".mp4"  # the one container composer writes: H.264 and AAC, as YouTube wants
+
+
+def check_video_name(path: str | os.PathLike, named: str | None = None) -> None:
+    """ComposerError unless ``path`` names an .mp4 file; ``named`` is how the error names it (default: the path)."""
+    if Path(path).suffix.lower() != VIDEO_SUFFIX:
+        raise ComposerError(f"{named or path}: the video must be an .mp4 file")
 
 
 def ffmpeg_exe() -> str:
@@ -128,12 +138,6 @@ class VideoWriter:
 
     def command(self, out: Path) -> list[str]:
         cmd = [
-            ffmpeg_exe(),
-            "-hide_banner",
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-y",
             "-f",
             "rawvideo",
             "-pix_fmt",
@@ -150,8 +154,7 @@ class VideoWriter:
         cmd += video_args(self.fps, self.settings)
         if self.audio is not None:
             cmd += audio_args(self.settings)
-        cmd += ["-movflags", "+faststart", "-f", "mp4", ffmpeg_output(out)]
-        return cmd
+        return _mp4_command(cmd, out)
 
     def __enter__(self) -> VideoWriter:
         self._atomic = atomic_path(self.target)
@@ -199,12 +202,7 @@ class VideoWriter:
     def _ffmpeg_error(self) -> str:
         with contextlib.suppress(Exception):
             self._proc.wait(timeout=10)
-        self._log.seek(0)
-        lines = [ln for ln in self._log.read().decode("utf-8", "replace").splitlines() if ln.strip()]
-        text = lines[-1] if lines else f"exit status {self._proc.returncode}"
-        if "No space left" in text:
-            text = "no space left on the device"
-        return text
+        return _error_line(self._log, self._proc.returncode)
 
     def _abort(self, exc: BaseException) -> None:
         if self._proc is not None and self._proc.poll() is None:
@@ -228,13 +226,7 @@ def mux(video: Path, audio: Path, target: str | os.PathLike, settings: EncodeSet
     settings = settings or EncodeSettings()
     target = Path(target)
     with atomic_path(target) as tmp, tempfile.TemporaryFile() as log:
-        cmd = [
-            ffmpeg_exe(),
-            "-hide_banner",
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-y",
+        args = [
             "-i",
             ffmpeg_input(video),
             "-i",
@@ -247,14 +239,13 @@ def mux(video: Path, audio: Path, target: str | os.PathLike, settings: EncodeSet
             "copy",
             *audio_args(settings),
             "-shortest",
-            "-movflags",
-            "+faststart",
-            "-f",
-            "mp4",
-            ffmpeg_output(tmp),
         ]
         proc = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True
+            _mp4_command(args, tmp),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            start_new_session=True,
         )
         try:
             rc = proc.wait()
@@ -263,9 +254,20 @@ def mux(video: Path, audio: Path, target: str | os.PathLike, settings: EncodeSet
             proc.wait()
             raise
         if rc != 0:
-            log.seek(0)
-            lines = [ln for ln in log.read().decode("utf-8", "replace").splitlines() if ln.strip()]
-            text = lines[-1] if lines else f"exit status {rc}"
-            if "No space left" in text:
-                text = "no space left on the device"
-            raise ComposerError(f"{target}: ffmpeg failed: {text}")
+            raise ComposerError(f"{target}: ffmpeg failed: {_error_line(log, rc)}")
+
+
+def _mp4_command(args: list[str], out: Path) -> list[str]:
+    """ffmpeg with ``args`` writing the MP4 ``out``: errors only on its log, the index up front for streaming."""
+    quiet = ["-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
+    return [ffmpeg_exe(), *quiet, *args, "-movflags", "+faststart", "-f", "mp4", ffmpeg_output(out)]
+
+
+def _error_line(log: BinaryIO, returncode: int | None) -> str:
+    """What went wrong, from ffmpeg's log (``-loglevel error``): its last line, which names the cause."""
+    log.seek(0)
+    lines = [ln for ln in log.read().decode("utf-8", "replace").splitlines() if ln.strip()]
+    text = lines[-1] if lines else f"exit status {returncode}"
+    if "No space left" in text:
+        text = "no space left on the device"
+    return text

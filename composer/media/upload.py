@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from composer.types import Lyrics
 from composer.util.files import write_text_atomic
 
 
@@ -28,12 +29,8 @@ def write_upload_kit(video: Path, title: str, band, songs, timelines) -> tuple[P
     blocks += [f"{c['clock']} {c['title']}" for c in chapters]
     for song, tl in zip(songs, timelines):
         blocks += ["", f"{song.title.upper()}", ""]
-        last = None
-        for line in tl.lines:
-            if last is not None and line.stanza != last:
-                blocks.append("")
-            blocks.append(line.text)
-            last = line.stanza
+        for k, stanza in enumerate(Lyrics.from_lines((line.text, line.stanza) for line in tl.lines).stanzas):
+            blocks += ["", *stanza] if k else stanza
     description = "\n".join(blocks).rstrip() + "\n"
     desc_path, json_path = kit_paths(video)
     write_text_atomic(desc_path, description)

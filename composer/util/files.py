@@ -46,6 +46,13 @@ def read_toml(path: Path, what: str) -> dict:
         raise ComposerError(f"{path}: not valid TOML ({e})") from None
 
 
+def resolve_path(base: Path, path: str) -> Path:
+    """A path written in a settings file (band.toml, a job file): ``~`` expanded, and a relative one taken from
+    ``base`` (the file's folder), not from wherever composer happens to run."""
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else (base / p).resolve()
+
+
 MAX_SETTINGS_BYTES = 4 * 2**20  # templates, band and job files, model configs: a few kB each
 
 

@@ -9,8 +9,7 @@ from PIL import Image
 from composer.karaoke.render.background import yuv420p_to_rgb
 from composer.karaoke.render.frames import FrameRenderer
 from composer.karaoke.render.imagegen import make_images
-from composer.karaoke.render.text import hex_rgb
-from composer.karaoke.template import load_template
+from composer.karaoke.template import hex_rgb, load_template
 from composer.media.timing import make_line
 from composer.types import Timeline
 

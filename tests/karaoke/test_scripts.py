@@ -238,9 +238,8 @@ def test_zero_width_and_bidi_controls_never_reach_a_sidecar(tmp_path):
     assert [ln.text for ln in timeline.lines] == ["Rotten flesh", "Slow decay"]
     assert timeline.title == "Graveyard"
     (tmp_path / "out").mkdir()
-    paths = write_sidecars(
-        timeline, tmp_path / "out" / "v.mp4", width=640, height=360, **load_template("classic").ass_style()
-    )
+    style = load_template("classic").replace(video={"width": 640, "height": 360}).ass_style()
+    paths = write_sidecars(timeline, tmp_path / "out" / "v.mp4", **style)
     for path in paths:
         text = path.read_text(encoding="utf-8")
         if path.suffix == ".json":

@@ -122,6 +122,8 @@ def test_convenience_properties_and_ass_style():
     gore = load_template("gore")
     assert (gore.width, gore.height, gore.fps) == (1920, 1080, 30)
     assert gore.ass_style() == {
+        "width": 1920,
+        "height": 1080,
         "font": "Black Ops One",
         "primary": gore.text.color,
         "highlight": gore.text.highlight_color,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from types import SimpleNamespace
 
 import pysubs2
 import pytest
@@ -13,6 +14,7 @@ from composer.media import sidecars
 from composer.media.lyricsfile import read_lyrics
 from composer.media.sidecars import format_lrc_time, write_ass, write_json, write_lrc, write_sidecars, write_srt
 from composer.media.timing import make_line
+from composer.media.upload import write_upload_kit
 from composer.types import LyricLine, Syllable, Timeline, Word
 
 TOL = 0.010
@@ -185,3 +187,15 @@ def _exploding_text_writer(target, text):
     with atomic_path(target) as tmp:
         tmp.write_text(text[: len(text) // 2], encoding="utf-8")
         raise KeyboardInterrupt
+
+
+def test_upload_description_keeps_each_songs_stanzas(tmp_path):
+    # two songs, the second's stanza numbers running on from the first's (as one video's timeline numbers them)
+    first = Timeline((make_line("Rot", 1.0, 2.0, 0), make_line("Bleed", 2.0, 3.0, 0), make_line("Die", 4, 5, 1)), 10.0)
+    second = Timeline((make_line("Grave", 1.0, 2.0, 2), make_line("Dust", 3.0, 4.0, 3)), 10.0)
+    songs = [SimpleNamespace(start=0.0, title="Rot Song"), SimpleNamespace(start=10.0, title="Grave Song")]
+    desc, _ = write_upload_kit(tmp_path / "v.mp4", "V", SimpleNamespace(name="Gorefest"), songs, [first, second])
+    text = desc.read_text(encoding="utf-8")
+    assert text.endswith(
+        "0:00 Rot Song\n0:10 Grave Song\n\nROT SONG\n\nRot\nBleed\n\nDie\n\nGRAVE SONG\n\nGrave\n\nDust\n"
+    )

@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from composer.errors import ComposerError
-from composer.karaoke.template import BackgroundSettings
+from composer.karaoke.template import BackgroundSettings, hex_rgb
 
 log = logging.getLogger("composer")
 
@@ -223,7 +223,7 @@ def grade_matrix(settings: BackgroundSettings) -> np.ndarray:
     luma_rows = np.tile(_LUMA, (3, 1))  # every output channel = luma
     m = luma_rows + settings.saturation * (eye - luma_rows)
     if settings.tint_strength > 0:
-        tint = np.array(_hex_rgb(settings.tint), np.float32)
+        tint = np.array(hex_rgb(settings.tint), np.float32)
         # colourise: keep each pixel's brightness, take the tint's hue; a black tint just darkens
         colourise = np.outer(tint / tint.max(), _LUMA) if tint.max() > 0 else np.zeros((3, 3), np.float32)
         m = m + settings.tint_strength * (colourise @ m - m)
@@ -253,10 +253,6 @@ def graded_planes(
     np.clip(y, 16.0, 235.0, out=y)
     np.clip(uv, 16.0, 240.0, out=uv)
     return to_uint8([y, uv[..., 0], uv[..., 1]])
-
-
-def _hex_rgb(colour: str) -> tuple[int, int, int]:
-    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
 
 
 def cover(im: Image.Image, size: tuple[int, int]) -> Image.Image:

@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from composer.karaoke.render.fontchain import FontChain, is_rtl, load_chain
-from composer.karaoke.template import TextSettings, TitleSettings
+from composer.karaoke.template import TextSettings, TitleSettings, hex_rgb
 from composer.types import LyricLine
 
 REFERENCE_SIDE = 1080  # template lengths are pixels for a frame whose shorter side is this long
@@ -88,10 +88,6 @@ class TextStyle:
             before = after = math.ceil(3.5 * s)
         lead, trail = self.stroke_width + before + 2, self.stroke_width + after + 2
         return lead, lead, trail, trail
-
-
-def hex_rgb(colour: str) -> tuple[int, int, int]:
-    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
 
 
 # ------------------------------------------------------------------------------------------- sweep units

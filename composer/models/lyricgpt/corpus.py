@@ -12,7 +12,7 @@ import json
 import re
 import unicodedata
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +20,7 @@ import numpy as np
 
 from composer.errors import ComposerError
 from composer.media.lyricsfile import read_lyrics
-from composer.types import Lyrics
+from composer.types import Lyrics, Progress
 
 # Below this a char model learns little more than the alphabet; a few songs' worth is the floor.
 MIN_CHARS = 2_000
@@ -157,7 +157,7 @@ def load_corpus(
     files: Sequence[str | Path],
     *,
     sources: Sequence[str] = (),
-    progress: Callable[[str, float, float], None] | None = None,
+    progress: Progress | None = None,
 ) -> Corpus:
     """The corpus for training: every lyric file (plain text, .lrc or .ass) plus the named public-domain sources."""
     files = _expand(files)

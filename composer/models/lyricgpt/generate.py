@@ -15,11 +15,10 @@ same model, seed and settings give the same lyrics. The context is a sliding win
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,8 +27,9 @@ import torch.nn.functional as F
 
 from composer.errors import ComposerError
 from composer.models.lyricgpt.corpus import NOVELTY_FILE, NoveltyIndex, normalise_for_novelty
-from composer.models.lyricgpt.model import NEWLINE, STANZA, fast_cpu_math, load_model
-from composer.types import Lyrics
+from composer.models.lyricgpt.model import NEWLINE, STANZA, load_model
+from composer.models.torchenv import torch_settings
+from composer.types import Lyrics, Progress
 from composer.util.files import write_text_atomic
 
 VERSES_PER_SONG = 3
@@ -129,7 +129,9 @@ class LyricStream:
     # -------------------------------------------------------------------------------- the public API
 
     def next_line(self) -> Line:
-        with torch.inference_mode(), fast_cpu_math(), _one_thread():
+        # token-at-a-time math on 64-256 wide matrices gains nothing from a second thread (5x slower on a busy
+        # 2-core machine here)
+        with torch.inference_mode(), torch_settings(threads=1):
             if not self._plan:
                 self._start_song()
             section, index = self._plan.pop(0)
@@ -324,18 +326,6 @@ class KVDecoder:
         return F.layer_norm(x[-1], (d,), *self.ln_f, self.eps) @ self.head.T
 
 
-@contextlib.contextmanager
-def _one_thread():
-    """Token-at-a-time math on 64-256 wide matrices gains nothing from threads; on a busy 2-core machine
-    the second thread's spin-waits made sampling 5x slower here."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 # words a title neither ends on nor capitalises (after its first word), as titles are written
 _TITLE_SMALL = frozenset("a an and as at but by for from in into of on or the to with".split())
 
@@ -365,7 +355,7 @@ def generate_song(
     seed: int = 0,
     temperature: float = 0.9,
     top_p: float = 0.95,
-    progress: Callable[[str, float, float], None] | None = None,
+    progress: Progress | None = None,
 ) -> Lyrics:
     """One song of ``lines`` lines (verses and a returning chorus, as many rounds as it takes)."""
     if lines < 1:

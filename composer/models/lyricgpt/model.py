@@ -10,7 +10,6 @@ mostly unseen pieces, and a char model writes new words in the band's spelling.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 from collections import Counter
@@ -111,20 +110,6 @@ def encode_song(tokenizer: PreTrainedTokenizerFast, stanzas) -> list[int]:
     """<bos> line \\n line \\n <stanza> line \\n ... <eos>: the layout the model learns and generation follows."""
     text = STANZA.join("".join(line + NEWLINE for line in stanza) for stanza in stanzas)
     return [tokenizer.bos_token_id, *tokenizer.encode(text, add_special_tokens=False), tokenizer.eos_token_id]
-
-
-@contextlib.contextmanager
-def fast_cpu_math():
-    """Flush denormal floats to zero while training or sampling.
-
-    A freshly initialised small GPT-2 produces denormals in its first few hundred steps; on x86 CPUs they
-    made training ~9x slower here (10k vs 90k tokens/s for the debug model). Default (off) is restored after.
-    """
-    torch.set_flush_denormal(True)
-    try:
-        yield
-    finally:
-        torch.set_flush_denormal(False)
 
 
 def param_count(model: torch.nn.Module) -> int:

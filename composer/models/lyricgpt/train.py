@@ -28,7 +28,6 @@ from composer.models.lyricgpt.model import (
     build_model,
     build_tokenizer,
     encode_song,
-    fast_cpu_math,
     load_model,
     param_count,
     write_model,
@@ -36,14 +35,14 @@ from composer.models.lyricgpt.model import (
 from composer.models.lyricgpt.model import (
     preset as get_preset,
 )
+from composer.models.torchenv import torch_settings
+from composer.types import Progress
 from composer.util.files import check_apart, claim_dir, recover_dir, write_dir_atomic
 
 STATE_DIR = "training_state"
 # validation is a fixed slice of the held-out songs so its cost stays flat as corpora grow
 _MAX_VAL_WINDOWS = 48
 _LN2 = math.log(2)
-
-Progress = Callable[[str, float, float], None]
 
 
 @dataclass(frozen=True)
@@ -94,13 +93,8 @@ def train_lyrics(
     ``threads`` defaults to 1: these models' matrices are small, so a second thread gains at most ~1.6x on an
     idle machine, while on a busy one its spin-waits cost 6x (1.1k vs 6.2k tokens/s for ``demo`` here).
     """
-    before = torch.get_num_threads()
-    torch.set_num_threads(max(1, threads))
-    try:
-        with fast_cpu_math():
-            return _train(files, out_dir, preset, steps, resume, seed, sources, eval_every, progress, report)
-    finally:
-        torch.set_num_threads(before)
+    with torch_settings(max(1, threads)):
+        return _train(files, out_dir, preset, steps, resume, seed, sources, eval_every, progress, report)
 
 
 def _train(files, out_dir, preset, steps, resume, seed, sources, eval_every, progress, report) -> TrainResult:

@@ -23,7 +23,6 @@ Pieces are yielded in track order as their wave finishes; memory holds one wave 
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import math
@@ -50,11 +49,11 @@ from composer.models.samplernn.stretches import (
     join_point,
 )
 from composer.models.samplernn.stretches import plan as plan_stretches
+from composer.models.torchenv import torch_settings
+from composer.types import Progress
 from composer.util.files import Input, atomic_path, check_outputs_spare_inputs, check_writable_dir
 
 log = logging.getLogger("composer")
-
-Progress = Callable[[str, float, float], None]
 
 _BLOCK = 4096  # uniforms drawn per stream per generator call
 ROUND = _BLOCK  # samples a stream generates per round: a whole block of uniforms and whole top frames, so a
@@ -615,7 +614,7 @@ def iter_tracks(
         jobs = [_Job(st) for st in wave]
         if wave[0].continues:
             jobs[0] = _Job(wave[0], carry=handover.carry, prefix=handover.overshoot)
-        with _torch_settings(threads):  # only while generating: the consumer runs with its own settings
+        with torch_settings(threads):  # only while generating: the consumer runs with its own settings
             results = generator.checked(jobs)
         handover = results[-1]
         for st, result in zip(wave, results):
@@ -631,19 +630,6 @@ def iter_segments(model: SampleRNN | str | os.PathLike, seconds: float, **option
     which takes the same options)."""
     for _, piece in iter_tracks(model, [seconds], **options):
         yield piece
-
-
-@contextlib.contextmanager
-def _torch_settings(threads: int):
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    # a model's RNN state can decay into denormal floats, which slow x86 matmuls several-fold
-    torch.set_flush_denormal(True)
-    try:
-        yield
-    finally:
-        torch.set_flush_denormal(False)
-        torch.set_num_threads(before)
 
 
 def load_prime(path: str | os.PathLike, rate: int) -> np.ndarray:

@@ -53,7 +53,8 @@ from composer.models.samplernn.model import (
     save,
 )
 from composer.models.samplernn.model import preset as model_preset
-from composer.types import Audio
+from composer.models.torchenv import torch_settings
+from composer.types import Audio, Progress
 from composer.util.files import check_apart, claim_dir, make_dir, recover_dir, write_dir_atomic
 
 log = logging.getLogger("composer")
@@ -66,8 +67,6 @@ LOSS_CURVE = "loss.png"
 _SILENT_CHUNK_DBFS = -50.0  # RMS after per-file normalisation: room noise and fade-outs, not music
 _MAX_VAL_CHUNKS = 32  # validation cost stays flat as the band's catalogue grows
 _LN2 = math.log(2)
-
-Progress = Callable[[str, float, float], None]
 
 
 @dataclass(frozen=True)
@@ -293,12 +292,7 @@ def train_audio(
         raise ComposerError(f"--keep must be 0 or more (got {keep})")
     if init is not None and resume:
         raise ComposerError("--init starts a new run from other weights; it cannot be combined with --resume")
-    before = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
-    # a fresh RNN makes denormal floats for a while; on x86 they slow every matmul several-fold
-    torch.set_flush_denormal(True)
-    try:
+    with torch_settings(threads):
         return _train(
             Path(audio_dir),
             Path(out_dir),
@@ -313,14 +307,32 @@ def train_audio(
             progress,
             report,
         )
-    finally:
-        torch.set_flush_denormal(False)
-        torch.set_num_threads(before)
 
 
 def _train(
     audio_dir, out_dir, preset, steps, resume, seed, eval_every, init, keep, device, progress, report
 ) -> TrainResult:
+    run = _start(audio_dir, out_dir, preset, steps, resume, seed, init, device, progress)
+    return _loop(run, steps, eval_every or max(100, steps // 10), keep, progress, report)
+
+
+@dataclass
+class _Run:
+    """A training run between steps: what it trains, on what, and the state a checkpoint saves."""
+
+    out_dir: Path
+    config: SampleRNNConfig
+    settings: TrainSettings
+    data: AudioData
+    model: SampleRNN
+    optimizer: torch.optim.Optimizer
+    position: _Position
+    state: dict  # state.json: step, preset, seed, best and latest held-out loss, the loss history
+    device: torch.device
+
+
+def _start(audio_dir, out_dir, preset, steps, resume, seed, init, device, progress) -> _Run:
+    """Checks, the audio, and the model and optimizer: fresh, from ``init``'s weights, or as ``resume`` left them."""
     if steps < 1:
         raise ComposerError(f"--steps must be at least 1 (got {steps})")
     for folder in (STATE_DIR, BEST_DIR):
@@ -359,58 +371,47 @@ def _train(
         model = SampleRNN(config) if init is None else _initial_weights(init, config, preset)
         model.to(device).train()
         optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
-    # bfloat16 needs no loss scaling; the loss itself is taken in float32
-    amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
+    return _Run(out_dir, config, settings, data, model, optimizer, position, state, device)
 
-    step = start = state["step"]
-    eval_every = eval_every or max(100, steps // 10)
-    lb = model.lookback
-    initial = evaluate_bits_per_sample(model, data.val, settings.seq_len, settings.batch_size)
-    val_bits, best = initial, state["best_val"]
+
+def _loop(run: _Run, steps: int, eval_every: int, keep: int, progress, report) -> TrainResult:
+    """Steps up to ``steps``, evaluated and checkpointed every ``eval_every`` and at the last."""
+    settings, data = run.settings, run.data
+    # bfloat16 needs no loss scaling; the loss itself is taken in float32
+    amp = torch.autocast("cuda", dtype=torch.bfloat16) if run.device.type == "cuda" else contextlib.nullcontext()
+    step = start = run.state["step"]
+    initial = evaluate_bits_per_sample(run.model, data.val, settings.seq_len, settings.batch_size)
+    val_bits, best = initial, run.state["best_val"]
     losses: list[float] = []
     reports: list[TrainReport] = []
     samples, busy = 0, 0.0
-    model.train()
+    run.model.train()
     while step < steps:
         t0 = time.perf_counter()
-        x = position.next(data.train, settings, lb).to(device, non_blocking=True)
-        with amp:
-            logits, new_state = model(x, position.state, return_state=True)
-        loss = F.cross_entropy(logits.float().reshape(-1, config.q_levels), x[:, lb:].reshape(-1))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        # element-wise clipping to +-1, as Carr & Zukowski 2018: it keeps rare exploding LSTM steps local
-        torch.nn.utils.clip_grad_value_(model.parameters(), 1.0)
-        optimizer.step()
-        position.state = detach_state(new_state)
+        chunks, bits = _step(run, amp)
         busy += time.perf_counter() - t0
-        samples += x.shape[0] * settings.seq_len
-        losses.append(loss.item() / _LN2)
+        samples += chunks * settings.seq_len
+        losses.append(bits)
         step += 1
         if progress:
             progress("train", step - start, steps - start)
         if step % eval_every == 0 or step == steps:
-            val_bits = evaluate_bits_per_sample(model, data.val, settings.seq_len, settings.batch_size)
+            val_bits = evaluate_bits_per_sample(run.model, data.val, settings.seq_len, settings.batch_size)
             rep = TrainReport(step, steps, sum(losses) / len(losses), val_bits, samples / busy)
             losses = []
             reports.append(rep)
             improved = best is None or val_bits < best
             best = val_bits if improved else best
-            # the curve starts at the untrained model's held-out loss (no training loss yet at step 0)
-            history = state.get("history") or [[0, None, round(initial, 4)]]
-            history = [*history, [step, round(rep.train_bits_per_sample, 4), round(val_bits, 4)]]
-            state = {**state, "step": step, "best_val": best, "val_bits_per_sample": val_bits, "history": history}
-            _checkpoint(out_dir, model, optimizer, position, state, improved, keep)
-            _loss_curve(out_dir / LOSS_CURVE, history)
+            _save(run, rep, initial, best, improved, keep)
             if report:
                 report(rep)
     return TrainResult(
-        out_dir=out_dir,
+        out_dir=run.out_dir,
         step=step,
-        params=param_count(model),
+        params=param_count(run.model),
         train_chunks=len(data.train),
         val_chunks=len(data.val),
-        chunk_seconds=settings.chunk_len(config) / config.sample_rate,
+        chunk_seconds=settings.chunk_len(run.config) / run.config.sample_rate,
         val_bits_per_sample=val_bits,
         initial_val_bits_per_sample=initial,
         best_val_bits_per_sample=best if best is not None else val_bits,
@@ -418,6 +419,38 @@ def _train(
         skipped=data.skipped,
         reports=tuple(reports),
     )
+
+
+def _step(run: _Run, amp) -> tuple[int, float]:
+    """One optimizer update on the next sub-sequence; returns the chunks in the batch and the loss in bits."""
+    lb = run.model.lookback
+    x = run.position.next(run.data.train, run.settings, lb).to(run.device, non_blocking=True)
+    with amp:
+        logits, new_state = run.model(x, run.position.state, return_state=True)
+    loss = F.cross_entropy(logits.float().reshape(-1, run.config.q_levels), x[:, lb:].reshape(-1))
+    run.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    # element-wise clipping to +-1, as Carr & Zukowski 2018: it keeps rare exploding LSTM steps local
+    torch.nn.utils.clip_grad_value_(run.model.parameters(), 1.0)
+    run.optimizer.step()
+    run.position.state = detach_state(new_state)
+    return x.shape[0], loss.item() / _LN2
+
+
+def _save(run: _Run, rep: TrainReport, initial: float, best: float, improved: bool, keep: int) -> None:
+    """The evaluated step's checkpoint, its state (with the loss history) and the loss curve."""
+    # the curve starts at the untrained model's held-out loss (no training loss yet at step 0)
+    history = run.state.get("history") or [[0, None, round(initial, 4)]]
+    history = [*history, [rep.step, round(rep.train_bits_per_sample, 4), round(rep.val_bits_per_sample, 4)]]
+    run.state = {
+        **run.state,
+        "step": rep.step,
+        "best_val": best,
+        "val_bits_per_sample": rep.val_bits_per_sample,
+        "history": history,
+    }
+    _checkpoint(run.out_dir, run.model, run.optimizer, run.position, run.state, improved, keep)
+    _loss_curve(run.out_dir / LOSS_CURVE, history)
 
 
 # ----------------------------------------------------------------------------------------------- checkpoints
