@@ -41,11 +41,29 @@ from composer.cli import MAX_SEED, app
 from composer.errors import ComposerError
 from tests.procs import alive, children, composer, run, started
 
-GENEROUS_S = 20  # linear work takes well under a second; a quadratic loop takes hours
+GENEROUS_S = 120  # a hang guard, not a timing: linear work takes seconds even on a loaded machine; the
+# quadratic loops these tests caught took minutes to hours
 
 
 def cli(*args):
     return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def karaoke_cli(song_inputs, lyrics, out, *extra):
+    """`composer karaoke` of the test song with these lyrics into ``out``."""
+    return cli(
+        "karaoke",
+        song_inputs.audio,
+        lyrics,
+        "--images",
+        song_inputs.images,
+        "-o",
+        out,
+        "--template",
+        song_inputs.template,
+        "-q",
+        *extra,
+    )
 
 
 def assert_one_error(result, *needles) -> str:
@@ -267,18 +285,7 @@ def test_lyric_line_no_screen_can_show_is_one_error(song_inputs, tmp_path, suffi
     lyrics.write_text(line + "\n" + song_inputs.lyrics.read_text())
     out = tmp_path / "v.mp4"
     with within(GENEROUS_S):  # drawn, this line took over five minutes a frame's worth at a time
-        res = cli(
-            "karaoke",
-            song_inputs.audio,
-            lyrics,
-            "--images",
-            song_inputs.images,
-            "-o",
-            out,
-            "--template",
-            song_inputs.template,
-            "-q",
-        )
+        res = karaoke_cli(song_inputs, lyrics, out)
     assert_one_error(res, lyrics.name, "lyric line 1", "at most")
     assert not out.exists()
 
@@ -290,19 +297,7 @@ def test_title_no_screen_can_show_is_one_error(song_inputs, tmp_path, where):
     out = tmp_path / "v.mp4"
     extra = ["--title", title] if where == "--title" else []
     with within(GENEROUS_S):
-        res = cli(
-            "karaoke",
-            song_inputs.audio,
-            lyrics,
-            "--images",
-            song_inputs.images,
-            "-o",
-            out,
-            "--template",
-            song_inputs.template,
-            "-q",
-            *extra,
-        )
+        res = karaoke_cli(song_inputs, lyrics, out, *extra)
     assert_one_error(res, "--title" if where == "--title" else "the title", "at most")
     assert not out.exists()
 
