@@ -615,28 +615,19 @@ def generate_audio_cmd(
     quiet: Quiet = False,
 ) -> None:
     """Generate a track with a trained SampleRNN: a few long stretches at once, joined into one WAV."""
-    from composer.models.samplernn.generate import generate_audio
-
     with _reporting(quiet) as progress:
         seconds = _length(length, max_length)
-        model = _model_dir(model, band, bands_dir, "audio")
-        pool = None
-        if band is not None and prime is None:
-            from composer.models.samplernn.model import load_config
-
-            pool = _band(band, bands_dir).prime_pool(load_config(model).sample_rate)
-        stats = generate_audio(
-            model,
-            seconds,
-            out,
-            seed=seed,
-            streams=streams,
-            temperature=temperature,
-            prime=prime,
-            pool=pool,
-            device=device,
-            progress=progress,
+        settings = dict(
+            seed=seed, streams=streams, temperature=temperature, prime=prime, device=device, progress=progress
         )
+        if band is not None:
+            from composer.band.generate import generate_band_audio
+
+            stats = generate_band_audio(_band(band, bands_dir), seconds, out, model=model, **settings)
+        else:
+            from composer.models.samplernn.generate import generate_audio
+
+            stats = generate_audio(_model_dir(model, band, bands_dir, "audio"), seconds, out, **settings)
     if not quiet:
         fixed = f", {stats.regenerated} stretch(es) regenerated" if stats.regenerated else ""
         unfixed = f", {stats.unfixed} still silent/clipped/looping" if stats.unfixed else ""
