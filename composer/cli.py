@@ -85,6 +85,15 @@ Seed = Annotated[
     int, typer.Option("--seed", callback=_seed_in_range, help=f"Same seed, same output (0 to {MAX_SEED}).")
 ]
 Temperature = Annotated[float, typer.Option("--temperature", callback=_finite, help="Above 1 wilder, below 1 safer.")]
+Offset = Annotated[
+    float,
+    typer.Option(
+        "--offset",
+        callback=_finite,
+        metavar="SECONDS",
+        help="Move every lyric time this much later (negative: earlier); lines moved past the song's ends are cut.",
+    ),
+]
 MaxLength = Annotated[
     str,
     typer.Option(
@@ -193,13 +202,16 @@ def karaoke(
     template: TemplateOpt = "gore",
     seed: Seed = 0,
     title: Annotated[str | None, typer.Option(help="Title card and sidecar title.")] = None,
+    offset: Offset = 0.0,
     quiet: Quiet = False,
 ) -> None:
     """Any song + lyrics + images -> a finished karaoke video."""
     from composer.karaoke.engine import karaoke as run
 
     with _reporting(quiet) as progress:
-        result = run(audio, lyrics, images, out, template=template, seed=seed, title=title, progress=progress)
+        result = run(
+            audio, lyrics, images, out, template=template, seed=seed, title=title, offset=offset, progress=progress
+        )
     _report_video(result, quiet)
 
 
@@ -211,7 +223,7 @@ def _report_video(result, quiet: bool) -> None:
     )
     for p in (*result.sidecars, result.thumbnail):
         err.print(f"  {p}", markup=False)
-    dropped = result.timeline.meta.get("dropped_lines", 0)
+    dropped = result.timeline.meta.get("dropped_lines", 0) + result.timeline.meta.get("offset_dropped_lines", 0)
     if dropped:
         err.print(f"  {dropped} lyric lines did not fit the song")
 
@@ -222,13 +234,14 @@ def align(
     lyrics: Annotated[Path, typer.Argument(help="Plain lyrics: one line a line, blank line between stanzas.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output .lrc (enhanced), .ass, .srt or .json.")],
     title: Annotated[str | None, typer.Option(help="Title written into the file.")] = None,
+    offset: Offset = 0.0,
     quiet: Quiet = False,
 ) -> None:
     """Time lyrics to a song and write the timing alone, for your own karaoke player."""
     from composer.karaoke.engine import align_file
 
     with _reporting(quiet):
-        timeline = align_file(audio, lyrics, out, title=title)
+        timeline = align_file(audio, lyrics, out, title=title, offset=offset)
     if not quiet:
         err.print(f"wrote [bold]{escape(str(out))}[/] ({len(timeline.lines)} lines)")
 

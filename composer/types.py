@@ -98,6 +98,26 @@ class LyricLine:
     stanza: int = 0
 
 
+def shift_line(line: LyricLine, dt: float, stanzas: int = 0, *, within: tuple[float, float] | None = None) -> LyricLine:
+    """``line`` moved ``dt`` seconds later (words and syllables too) and ``stanzas`` stanzas on; with ``within``,
+    every time is kept inside that span (a line moved partly past a song's edge is cut there)."""
+    lo, hi = within if within is not None else (-np.inf, np.inf)
+
+    def at(t: float) -> float:
+        return float(min(max(t + dt, lo), hi))
+
+    return LyricLine(
+        line.text,
+        at(line.start),
+        at(line.end),
+        tuple(
+            Word(w.text, at(w.start), at(w.end), tuple(Syllable(s.text, at(s.start), at(s.end)) for s in w.syllables))
+            for w in line.words
+        ),
+        line.stanza + stanzas,
+    )
+
+
 @dataclass(frozen=True)
 class Timeline:
     """Timed lyrics for one piece of audio.
@@ -129,6 +149,16 @@ class Timeline:
                 for syl in word.syllables:
                     _check_span(syl.text, syl.start, syl.end, s_prev, word.end, eps)
                     s_prev = syl.end
+
+    def shifted(self, dt: float) -> Timeline:
+        """Every time ``dt`` seconds later (earlier when negative), kept inside the song: a line moved wholly
+        outside it is dropped, one moved partly outside is cut at the song's edge (``--offset``)."""
+        if dt == 0:
+            return self
+        inside = [ln for ln in self.lines if ln.end + dt > 0 and ln.start + dt < self.duration]
+        lines = tuple(shift_line(ln, dt, within=(0.0, self.duration)) for ln in inside)
+        meta = {**self.meta, "offset": dt, "offset_dropped_lines": len(self.lines) - len(inside)}
+        return Timeline(lines, self.duration, self.title, meta)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -32,7 +32,7 @@ import numpy as np
 
 from composer.band.profile import Band
 from composer.errors import ComposerError
-from composer.types import Audio, LyricLine, Lyrics, Progress, Syllable, Timeline, Word, no_progress
+from composer.types import Audio, LyricLine, Lyrics, Progress, Timeline, no_progress, shift_line
 from composer.util.files import Input, OutputSet, check_writable_dir, write_errors
 
 log = logging.getLogger("composer")
@@ -629,22 +629,6 @@ def _append_audio(audio: Audio, wav, tmp: Path) -> None:
 # ----------------------------------------------------------------------------------------------- results
 
 
-def shift_line(line: LyricLine, dt: float, stanzas: int = 0) -> LyricLine:
-    """``line`` moved ``dt`` seconds later (words and syllables too) and ``stanzas`` stanzas on."""
-    return LyricLine(
-        line.text,
-        line.start + dt,
-        line.end + dt,
-        tuple(
-            Word(
-                w.text, w.start + dt, w.end + dt, tuple(Syllable(s.text, s.start + dt, s.end + dt) for s in w.syllables)
-            )
-            for w in line.words
-        ),
-        line.stanza + stanzas,
-    )
-
-
 def _join(timelines: list[Timeline], songs: list[Song], band: Band) -> Timeline:
     """One timeline for the whole video: every song's lines at their place, stanzas numbered on."""
     lines: list[LyricLine] = []
@@ -668,4 +652,4 @@ def _video_title(band: Band, songs: list[Song]) -> str:
     return f"{band.name.upper()} - {songs[0].title} (+{len(songs) - 1} more)"
 
 
-__all__ = ["BandRenderResult", "Song", "StageTimes", "plan_songs", "render_band", "render_band_versions", "shift_line"]
+__all__ = ["BandRenderResult", "Song", "StageTimes", "plan_songs", "render_band", "render_band_versions"]

@@ -59,8 +59,10 @@ def time_lyrics(
     *,
     font: str | None = None,
     title_font: str | None = None,
+    offset: float = 0.0,
 ) -> Timeline:
-    """A Timeline for the song: a timed lyric file keeps its timing; plain lyrics go through the aligner.
+    """A Timeline for the song: a timed lyric file keeps its timing; plain lyrics go through the aligner; then
+    every time moves ``offset`` seconds (``Timeline.shifted``).
 
     With ``font`` (``title_font``), lyrics (title) that no font of its fallback chain can draw are refused
     before any timing work."""
@@ -92,6 +94,7 @@ def time_lyrics(
             raise ComposerError(f"{audio_path}: {e}") from None
     if not timeline.title:
         timeline = Timeline(timeline.lines, timeline.duration, _title_from(audio_path), timeline.meta)
+    timeline = timeline.shifted(offset)
     timeline.validate()
     return timeline
 
@@ -164,7 +167,9 @@ def karaoke_inputs(audio_path: Path, lyrics_path: Path, images_dir: Path, templa
     return inputs
 
 
-def align_file(audio_path: Path, lyrics_path: Path, out: Path, *, title: str | None = None) -> Timeline:
+def align_file(
+    audio_path: Path, lyrics_path: Path, out: Path, *, title: str | None = None, offset: float = 0.0
+) -> Timeline:
     """`composer align`: the timing alone."""
     write = timing_writer(out)
     check_outputs_spare_inputs(
@@ -173,7 +178,7 @@ def align_file(audio_path: Path, lyrics_path: Path, out: Path, *, title: str | N
         "write the timing (-o) to another name or folder",
     )
     audio = load_audio(audio_path)
-    timeline = time_lyrics(audio, audio_path, lyrics_path, title)
+    timeline = time_lyrics(audio, audio_path, lyrics_path, title, offset=offset)
     write(timeline, Path(out))
     return timeline
 
@@ -187,6 +192,7 @@ def karaoke(
     template: str | Path = "gore",
     seed: int = 0,
     title: str | None = None,
+    offset: float = 0.0,
     progress: Progress = no_progress,
     encode=None,
 ) -> KaraokeResult:
@@ -214,6 +220,7 @@ def karaoke(
         title,
         font=tmpl.text.font,
         title_font=tmpl.text.font if tmpl.title.enabled else None,
+        offset=offset,
     )
     progress("timing", 1, 1)
     renderer = FrameRenderer(tmpl, timeline, images, seed=seed, title=timeline.title)
