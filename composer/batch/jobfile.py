@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 from dataclasses import dataclass, fields
@@ -27,7 +28,7 @@ KINDS = (RENDER, KARAOKE)
 COMMON_KEYS = ("name", "kind", "template", "templates", "seed", "output")
 KIND_KEYS = {
     RENDER: ("band", "bands_dir", "length", "max_length", "songs", "size"),
-    KARAOKE: ("audio", "lyrics", "images", "title"),
+    KARAOKE: ("audio", "lyrics", "images", "title", "offset"),
 }
 REQUIRED = {RENDER: ("band", "length", "output"), KARAOKE: ("audio", "lyrics", "images", "output")}
 # out_dir: where relative outputs and the manifest go (default: the job file's folder); allow_outside: let a job's
@@ -51,6 +52,7 @@ _TYPES = {
     "lyrics": str,
     "images": str,
     "title": str,
+    "offset": (int, float),
     "out_dir": str,
     "allow_outside": bool,
 }
@@ -61,7 +63,10 @@ class _Settings:
     def as_json(self) -> dict:
         """The settings as JSON data (paths as strings): what the inputs hash reads, so a manifest written by
         an earlier composer still matches a job that has not changed."""
-        return {f.name: _json_value(getattr(self, f.name)) for f in fields(self)}
+        data = {f.name: _json_value(getattr(self, f.name)) for f in fields(self)}
+        if data.get("offset") == 0:
+            del data["offset"]  # added later: a job without one hashes as before
+        return data
 
 
 def _json_value(value):
@@ -95,6 +100,7 @@ class KaraokeSettings(_Settings):
     images: Path
     title: str | None
     seed: int
+    offset: float = 0.0  # seconds every lyric time moves (--offset)
 
 
 @dataclass(frozen=True)
@@ -185,7 +191,10 @@ def _job(path: Path, index: int, entry: dict, defaults: dict, base: Path, out_di
         settings = _render_settings(path, where, base, values, seed)
     else:
         inputs = {k: resolve_path(base, values[k]) for k in ("audio", "lyrics", "images")}
-        settings = KaraokeSettings(**inputs, title=values.get("title"), seed=seed)
+        offset = values.get("offset", 0.0)
+        if not math.isfinite(offset):
+            raise ComposerError(f"{path}: {where}: offset = {offset!r}: give seconds as a finite number, e.g. -0.3")
+        settings = KaraokeSettings(**inputs, title=values.get("title"), seed=seed, offset=float(offset))
     output = resolve_path(out_dir, values["output"])
     check_video_name(output, f"{path}: {where}: output = {values['output']!r}")
     if len(templates) == 1:

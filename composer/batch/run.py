@@ -225,6 +225,7 @@ def _render_job(job: Job, progress) -> tuple[str, ...]:
                 template=t or "gore",
                 seed=s.seed,
                 title=s.title,
+                offset=s.offset,
                 progress=progress,
             )
             for t, out in zip(job.templates, job.outputs)

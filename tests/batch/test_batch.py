@@ -115,6 +115,14 @@ def _cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
         ),
         ('[[job]]\nband = "x"\nlength = inf\noutput = "v.mp4"\n', ["job #1", "length", "12s"]),
         (
+            '[[job]]\naudio = "a.wav"\nlyrics = "l.txt"\nimages = "i"\noffset = nan\noutput = "v.mp4"\n',
+            ["job #1", "offset = nan", "finite"],
+        ),
+        (
+            '[[job]]\naudio = "a.wav"\nlyrics = "l.txt"\nimages = "i"\noffset = "0.3s"\noutput = "v.mp4"\n',
+            ["job #1", "offset"],
+        ),
+        (
             '[[job]]\nband = "x"\nlength = "100h"\nsongs = 500\noutput = "v.mp4"\n',
             ["job #1", "past the 3h limit", 'max_length = "100h"'],
         ),
@@ -173,6 +181,15 @@ def test_job_settings_hash_as_before(tmp_path):
         "images": str(tmp_path / "img"),
         "title": None,
     }
+
+
+def test_an_offset_is_part_of_a_karaoke_job(tmp_path):
+    """A changed offset changes the video, so it is in the settings the inputs hash reads (and 0 is left out)."""
+    path = _write(
+        tmp_path, '[[job]]\naudio = "a.wav"\nlyrics = "l.txt"\nimages = "i"\noffset = -0.3\noutput = "k.mp4"\n'
+    )
+    (job,) = load_jobfile(path).jobs
+    assert job.settings.offset == -0.3 and job.settings.as_json()["offset"] == -0.3
 
 
 # ----------------------------------------------------------------------------------------------- running
