@@ -119,12 +119,13 @@ class Band:
     def prime_pool(self, rate: int):
         """Excerpts of the band's recordings for generated stretches to hear before they start (see
         ``composer.models.samplernn.generate.load_pool``), or None when the band has none at hand."""
-        from composer.models.samplernn.generate import load_pool
+        from composer.models.samplernn.generate import load_pool, pool_picks
 
-        if self.generated:
-            from composer.synthetic.demo import write_demo_audio
+        if self.generated:  # only the songs the pool hears are synthesized: a first render need not wait for all
+            from composer.synthetic.demo import DEMO_SONGS, write_demo_audio
 
-            write_demo_audio(self.audio_dir, self.sample_rate)
+            paths = write_demo_audio(self.audio_dir, self.sample_rate, songs=pool_picks(range(DEMO_SONGS)))
+            return load_pool(self.audio_dir, rate, paths=paths)
         return load_pool(self.audio_dir, rate)
 
     def ensure_material(self, progress=None) -> None:

@@ -7,6 +7,7 @@ byte-identically from fixed seeds when absent, so a fresh clone can retrain the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -33,8 +34,9 @@ def demo_instrumental(i: int, rate: int = 16000):
     )
 
 
-def write_demo_audio(folder: Path, rate: int = 16000, progress=None) -> list[Path]:
-    """Write the album as 16-bit FLAC files into ``folder`` (skipping files already there); return their paths."""
+def write_demo_audio(folder: Path, rate: int = 16000, progress=None, songs: Sequence[int] | None = None) -> list[Path]:
+    """Write the album (or its ``songs``, by index) as 16-bit FLAC files into ``folder``, skipping files already
+    there; return their paths."""
     import soundfile as sf
 
     from composer.util.files import atomic_path
@@ -42,7 +44,8 @@ def write_demo_audio(folder: Path, rate: int = 16000, progress=None) -> list[Pat
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    for i in range(DEMO_SONGS):
+    songs = range(DEMO_SONGS) if songs is None else songs
+    for done, i in enumerate(songs, 1):
         path = folder / f"track_{i + 1:02d}.flac"
         if not path.exists():
             song = demo_song(i, rate)
@@ -50,7 +53,7 @@ def write_demo_audio(folder: Path, rate: int = 16000, progress=None) -> list[Pat
                 sf.write(tmp, np.asarray(song.audio.samples), rate, subtype="PCM_16", format="FLAC")
         paths.append(path)
         if progress:
-            progress("synth", i + 1, DEMO_SONGS)
+            progress("synth", done, len(songs))
     return paths
 
 

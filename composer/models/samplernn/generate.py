@@ -28,7 +28,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -642,24 +642,31 @@ def load_prime(path: str | os.PathLike, rate: int) -> np.ndarray:
     return audio
 
 
+def pool_picks(recordings: Sequence, files: int = POOL_FILES) -> list:
+    """Up to ``files`` of ``recordings``, spread evenly over the catalogue (first and last included)."""
+    picks = [
+        recordings[round(i * (len(recordings) - 1) / max(1, files - 1))] for i in range(min(files, len(recordings)))
+    ]
+    return list(dict.fromkeys(picks))
+
+
 def load_pool(
     folder: str | os.PathLike,
     rate: int,
     *,
     files: int = POOL_FILES,
     seconds: float = POOL_SECONDS,
+    paths: Sequence[Path] | None = None,
 ) -> np.ndarray | None:
-    """Excerpts of a band's recordings for fresh stretches to hear (the middle ``seconds`` of up to ``files``
-    of them, spread over the catalogue), or None when the folder has no usable audio."""
+    """Excerpts of a band's recordings for fresh stretches to hear (the middle ``seconds`` of each of
+    ``paths``, by default ``pool_picks`` of the folder's), or None when there is no usable audio."""
     from composer.models.samplernn.train import find_audio_files, prepare_file
 
-    folder = Path(folder)
-    found = find_audio_files(folder) if folder.is_dir() else []
-    if not found:
-        return None
-    picks = [found[round(i * (len(found) - 1) / max(1, files - 1))] for i in range(min(files, len(found)))]
+    if paths is None:
+        folder = Path(folder)
+        paths = pool_picks(find_audio_files(folder) if folder.is_dir() else [], files)
     parts = []
-    for path in dict.fromkeys(picks):
+    for path in paths:
         audio = prepare_file(path, rate)
         if isinstance(audio, str):
             continue
