@@ -27,6 +27,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -34,6 +35,9 @@ from composer.band.profile import Band
 from composer.errors import ComposerError
 from composer.types import Audio, LyricLine, Lyrics, Progress, Timeline, no_progress, shift_line
 from composer.util.files import Input, OutputSet, check_writable_dir, write_errors
+
+if TYPE_CHECKING:  # the template module loads fonts: imported where a render needs it
+    from composer.karaoke.template import Template
 
 log = logging.getLogger("composer")
 
@@ -354,22 +358,10 @@ def render_band_versions(
     images = load_images(band.images_dir)
 
     with write_errors(outs[0]):
-        return _render(
-            band,
-            lengths,
-            list(zip(tmpls, outs)),
-            images,
-            audio_model,
-            lyrics_model,
-            seed,
-            streams,
-            temperature,
-            tandem,
-            progress,
-            encode,
-            t_start,
-            outputs,
+        plan = _Plan(
+            band, lengths, list(zip(tmpls, outs)), images, audio_model, lyrics_model, seed, streams, temperature, tandem
         )
+        return _render(plan, progress, encode, t_start, outputs)
 
 
 def band_inputs(band: Band, templates: Sequence[str | Path | None] = ()) -> list[Input]:
@@ -387,22 +379,23 @@ def band_inputs(band: Band, templates: Sequence[str | Path | None] = ()) -> list
     return inputs
 
 
-def _render(
-    band,
-    lengths,
-    versions,
-    images,
-    audio_model,
-    lyrics_model,
-    seed,
-    streams,
-    temperature,
-    tandem,
-    progress,
-    encode,
-    t_start,
-    outputs: OutputSet,
-) -> list[BandRenderResult]:
+@dataclass(frozen=True)
+class _Plan:
+    """What a band render makes, settled and checked before any work starts."""
+
+    band: Band
+    lengths: list[float]  # seconds of each song
+    versions: list[tuple[Template, Path]]  # (template, output .mp4) of each version
+    images: list
+    audio_model: Path
+    lyrics_model: Path
+    seed: int
+    streams: int
+    temperature: float
+    tandem: bool
+
+
+def _render(plan: _Plan, progress: Progress, encode, t_start: float, outputs: OutputSet) -> list[BandRenderResult]:
     from composer.karaoke.engine import output_paths, thumbnail_path, write_thumbnail
     from composer.karaoke.render.frames import FrameRenderer
     from composer.media.ffmpeg import mux
@@ -413,17 +406,19 @@ def _render(
     # intermediate files sit beside the (first) output, on its disk, in the output set's work folder
     with outputs:
         tmp = outputs.scratch
-        worker = _AudioProcess(audio_model, lengths, seed, streams, temperature, tandem, band)
+        worker = _AudioProcess(
+            plan.audio_model, plan.lengths, plan.seed, plan.streams, plan.temperature, plan.tandem, plan.band
+        )
         try:
             timelines, song_info, frames = _render_songs(
                 worker,
-                lengths,
-                lyrics_model,
-                [t for t, _ in versions],
-                images,
+                plan.lengths,
+                plan.lyrics_model,
+                [t for t, _ in plan.versions],
+                plan.images,
                 tmp,
-                seed,
-                tandem,
+                plan.seed,
+                plan.tandem,
                 stages,
                 progress,
                 encode,
@@ -431,22 +426,24 @@ def _render(
         finally:
             worker.close()
         with stages.timed("mux"):
-            for i, (_, out) in enumerate(versions):
-                progress("mux", i, len(versions))
+            for i, (_, out) in enumerate(plan.versions):
+                progress("mux", i, len(plan.versions))
                 mux(tmp / f"video{i}.mp4", tmp / "audio.wav", outputs.staged(out), encode)
                 (tmp / f"video{i}.mp4").unlink()
-            progress("mux", len(versions), len(versions))
+            progress("mux", len(plan.versions), len(plan.versions))
 
-        timeline = _join(timelines, song_info, band)
-        video_title = _video_title(band, song_info)
-        for tmpl, out in versions:
+        timeline = _join(timelines, song_info, plan.band)
+        video_title = _video_title(plan.band, song_info)
+        for tmpl, out in plan.versions:
             write_sidecars(timeline, outputs.staged(out), **tmpl.ass_style())
             first = song_info[0]
-            thumb_renderer = FrameRenderer(tmpl, timelines[0], images, seed=song_seed(seed, 0, 3), title=first.title)
+            thumb_renderer = FrameRenderer(
+                tmpl, timelines[0], plan.images, seed=song_seed(plan.seed, 0, 3), title=first.title
+            )
             write_thumbnail(thumb_renderer, timelines[0], outputs.staged(thumbnail_path(out)))
-            write_upload_kit(outputs.staged(out), video_title, band, song_info, timelines)
+            write_upload_kit(outputs.staged(out), video_title, plan.band, song_info, timelines)
     results = []
-    for (_, out), n_frames in zip(versions, frames):
+    for (_, out), n_frames in zip(plan.versions, frames):
         paths = output_paths(out, upload=True)
         results.append(
             BandRenderResult(
