@@ -35,35 +35,14 @@ import time
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from composer.cli import MAX_SEED, app
+from composer.cli import MAX_SEED
 from composer.errors import ComposerError
+from tests.clirun import cli, karaoke_cli
 from tests.procs import alive, children, composer, run, started
 
 GENEROUS_S = 120  # a hang guard, not a timing: linear work takes seconds even on a loaded machine; the
 # quadratic loops these tests caught took minutes to hours
-
-
-def cli(*args):
-    return CliRunner().invoke(app, [str(a) for a in args])
-
-
-def karaoke_cli(song_inputs, lyrics, out, *extra):
-    """`composer karaoke` of the test song with these lyrics into ``out``."""
-    return cli(
-        "karaoke",
-        song_inputs.audio,
-        lyrics,
-        "--images",
-        song_inputs.images,
-        "-o",
-        out,
-        "--template",
-        song_inputs.template,
-        "-q",
-        *extra,
-    )
 
 
 def assert_one_error(result, *needles) -> str:

@@ -12,9 +12,7 @@ import json
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
-from typer.testing import CliRunner
 
-from composer.cli import app
 from composer.errors import ComposerError
 from composer.karaoke.render import fontchain
 from composer.karaoke.render.fontchain import load_chain
@@ -26,6 +24,7 @@ from composer.media.lyricsfile import read_lyrics
 from composer.media.sidecars import write_sidecars
 from composer.media.timing import make_line
 from composer.types import Timeline
+from tests.clirun import karaoke_cli
 
 SIZE = 64
 SCRIPTS = {
@@ -158,23 +157,6 @@ def test_a_latin_line_is_still_swept_from_the_left(background):
 # ---------------------------------------------------------------------------------------- the CLI
 
 
-def karaoke(song_inputs, lyrics, out, *extra):
-    args = [
-        "karaoke",
-        song_inputs.audio,
-        lyrics,
-        "--images",
-        song_inputs.images,
-        "-o",
-        out,
-        "--template",
-        song_inputs.template,
-        "--quiet",
-        *extra,
-    ]
-    return CliRunner().invoke(app, [str(a) for a in args])
-
-
 def assert_refused(result, out, *needles):
     assert result.exit_code == 2, result.output
     errors = [ln for ln in result.output.splitlines() if ln.startswith("error:")]
@@ -192,7 +174,7 @@ def test_lyrics_no_bundled_font_can_draw_are_refused_naming_file_characters_and_
     out = tmp_path / "v.mp4"
     # the small test template sets lyrics in Anton
     assert_refused(
-        karaoke(song_inputs, lyrics, out),
+        karaoke_cli(song_inputs, lyrics, out),
         out,
         "lyrics.txt",
         "U+6211 '我'",
@@ -206,7 +188,7 @@ def test_a_character_in_no_font_at_all_is_refused_via_the_cli(song_inputs, tmp_p
     lyrics = tmp_path / "lyrics.txt"
     lyrics.write_text("Burn the \ue000 tonight\n", encoding="utf-8")
     out = tmp_path / "v.mp4"
-    assert_refused(karaoke(song_inputs, lyrics, out), out, "lyrics.txt", "U+E000", "'anton'")
+    assert_refused(karaoke_cli(song_inputs, lyrics, out), out, "lyrics.txt", "U+E000", "'anton'")
 
 
 def test_a_title_no_bundled_font_can_draw_is_refused_naming_the_option(song_inputs, tmp_path):
@@ -217,7 +199,7 @@ def test_a_title_no_bundled_font_can_draw_is_refused_naming_the_option(song_inpu
     titled.write_text(small.replace("[title]\nenabled = false", "[title]\nenabled = true"), encoding="utf-8")
     assert titled.read_text(encoding="utf-8") != small
     out = tmp_path / "v.mp4"
-    result = karaoke(song_inputs, lyrics, out, "--title", "Hymn \ue000", "--template", titled)
+    result = karaoke_cli(song_inputs, lyrics, out, "--title", "Hymn \ue000", "--template", titled)
     assert_refused(result, out, "--title", "U+E000")
 
 
