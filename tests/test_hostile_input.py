@@ -189,35 +189,9 @@ def _band_material(song_inputs, tmp_path):
     return audio
 
 
-def test_band_description_with_a_newline_is_refused(song_inputs, tmp_path):
-    audio = _band_material(song_inputs, tmp_path)
-    res = cli(
-        "band",
-        "create",
-        "rot",
-        "--audio",
-        audio,
-        "--lyrics",
-        song_inputs.lyrics,
-        "--images",
-        song_inputs.images,
-        "--description",
-        "gore\nsample_rate = 8000",
-        "--bands-dir",
-        tmp_path / "bands",
-    )
-    assert_one_error(res, "--description")
-    assert not (tmp_path / "bands" / "rot").exists()
-
-
-def test_band_toml_reads_back_paths_with_newlines_and_quotes(song_inputs, tmp_path):
-    from composer.band.profile import load_band
-
-    audio = _band_material(song_inputs, tmp_path)
-    lyrics = tmp_path / 'odd\nname "q" \\ [x]'
-    lyrics.mkdir()
-    shutil.copy(song_inputs.lyrics, lyrics / "song.txt")
-    res = cli(
+def _create_band(audio, lyrics, song_inputs, tmp_path, *extra):
+    """`composer band create rot` into ``tmp_path/bands``."""
+    return cli(
         "band",
         "create",
         "rot",
@@ -229,7 +203,25 @@ def test_band_toml_reads_back_paths_with_newlines_and_quotes(song_inputs, tmp_pa
         song_inputs.images,
         "--bands-dir",
         tmp_path / "bands",
+        *extra,
     )
+
+
+def test_band_description_with_a_newline_is_refused(song_inputs, tmp_path):
+    audio = _band_material(song_inputs, tmp_path)
+    res = _create_band(audio, song_inputs.lyrics, song_inputs, tmp_path, "--description", "gore\nsample_rate = 8000")
+    assert_one_error(res, "--description")
+    assert not (tmp_path / "bands" / "rot").exists()
+
+
+def test_band_toml_reads_back_paths_with_newlines_and_quotes(song_inputs, tmp_path):
+    from composer.band.profile import load_band
+
+    audio = _band_material(song_inputs, tmp_path)
+    lyrics = tmp_path / 'odd\nname "q" \\ [x]'
+    lyrics.mkdir()
+    shutil.copy(song_inputs.lyrics, lyrics / "song.txt")
+    res = _create_band(audio, lyrics, song_inputs, tmp_path)
     assert res.exit_code == 0, res.output
     band = load_band(tmp_path / "bands" / "rot")
     assert band.lyric_files() == [lyrics / "song.txt"]

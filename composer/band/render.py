@@ -208,24 +208,13 @@ def _audio_worker(
 
 
 class _AudioProcess:
-    def __init__(
-        self,
-        model_dir: Path,
-        lengths: list[float],
-        seed: int,
-        streams: int,
-        temperature: float,
-        tandem: bool,
-        band: Band,
-    ):
+    def __init__(self, plan: _Plan):
         ctx = mp.get_context("spawn")  # a fresh interpreter: no torch thread pools inherited through fork
         self.permits, self.out = ctx.Queue(), ctx.Queue(maxsize=256)
         self.rate: int | None = None  # the model's sample rate, the worker's first message
-        self.proc = ctx.Process(
-            target=_audio_worker,
-            daemon=True,
-            args=(str(model_dir), lengths, seed, streams, temperature, tandem, band, self.permits, self.out),
-        )
+        # the plan's fields, not the plan: its decoded images need not be pickled into the worker
+        args = (str(plan.audio_model), plan.lengths, plan.seed, plan.streams, plan.temperature, plan.tandem, plan.band)
+        self.proc = ctx.Process(target=_audio_worker, daemon=True, args=(*args, self.permits, self.out))
         self.proc.start()
 
     def taken(self) -> None:
@@ -406,9 +395,7 @@ def _render(plan: _Plan, progress: Progress, encode, t_start: float, outputs: Ou
     # intermediate files sit beside the (first) output, on its disk, in the output set's work folder
     with outputs:
         tmp = outputs.scratch
-        worker = _AudioProcess(
-            plan.audio_model, plan.lengths, plan.seed, plan.streams, plan.temperature, plan.tandem, plan.band
-        )
+        worker = _AudioProcess(plan)
         try:
             timelines, song_info, frames = _render_songs(
                 worker,
