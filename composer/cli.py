@@ -9,6 +9,7 @@ import math
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -249,20 +250,59 @@ def align(
 @app.command()
 def preview(
     template: TemplateOpt = "gore",
-    at: Annotated[str, typer.Option("--at", help="Time of the frame, e.g. 12s or 0:12.")] = "12s",
-    out: Annotated[Path, typer.Option("--out", "-o", help="PNG to write.")] = Path("preview.png"),
+    at: Annotated[
+        str | None, typer.Option("--at", help="Time of the frame (default 12s), or where a --clip starts (0s).")
+    ] = None,
+    clip: Annotated[
+        str | None, typer.Option("--clip", help="Write this much as a small MP4 instead of one frame, e.g. 10s.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="PNG to write (an .mp4 with --clip; default preview.png/.mp4).")
+    ] = None,
     images: Annotated[Path | None, typer.Option("--images", "-i", help="Image folder (default: a sample).")] = None,
     lyrics: Annotated[Path | None, typer.Option("--lyrics", help="Lyrics to show (default: samples).")] = None,
+    watch: Annotated[
+        bool, typer.Option("--watch", help="Draw again whenever the template file (or --lyrics) changes; Ctrl-C ends.")
+    ] = False,
     seed: Seed = 0,
     quiet: Quiet = False,
 ) -> None:
-    """One frame of a template over sample lyrics, to tweak a template by eye."""
-    from composer.karaoke.preview import preview_frame
+    """A frame (or a short low-resolution clip) of a template over sample lyrics, to tweak a template by eye."""
+    from composer.karaoke.preview import PreviewInputs, preview_clip, preview_frame
 
+    what = PreviewInputs(template, images, lyrics, seed)
     with _reporting(True):
-        path = preview_frame(template, _seconds(at, "--at"), out, images_dir=images, lyrics_path=lyrics, seed=seed)
+        start = _seconds(at, "--at") if at is not None else (0.0 if clip else 12.0)
+        seconds = _seconds(clip, "--clip") if clip is not None else None
+    if seconds is not None and not 0 < seconds <= 600:
+        _option_error(f"--clip {clip}: give a length from 0.1s to 10m")
+    target = out or Path("preview.mp4" if clip else "preview.png")
+    if watch and not str(template).lower().endswith(".toml"):
+        _option_error(f"--watch {template}: give a template file (.toml) to watch; copy a built-in one to edit it")
+
+    def draw() -> None:
+        t0 = time.perf_counter()
+        if seconds is None:
+            path = preview_frame(what, start, target)
+        else:
+            path = preview_clip(what, start, seconds, target)
+        if not quiet:
+            err.print(f"wrote [bold]{escape(str(path))}[/] ({time.perf_counter() - t0:.1f} s)")
+
+    if not watch:
+        with _reporting(True):
+            draw()
+        return
+    from composer.util.watch import watch as watch_files
+
+    def failed(e: ComposerError) -> None:
+        err.print(f"[red]error:[/] {escape(str(e))} (watching for the next save)", markup=True, soft_wrap=True)
+
+    _setup_logging()
     if not quiet:
-        err.print(f"wrote [bold]{escape(str(path))}[/]")
+        err.print(f"watching [bold]{escape(str(template))}[/]: save it to redraw, Ctrl-C to stop")
+    with contextlib.suppress(KeyboardInterrupt):
+        watch_files([Path(p) for p in (template, lyrics) if p is not None], draw, failed)
 
 
 @app.command()
@@ -306,12 +346,23 @@ def example(
 
 
 @app.command()
-def templates() -> None:
-    """List the built-in templates."""
+def templates(
+    sheet: Annotated[
+        Path | None, typer.Option("--sheet", help="Also draw one frame of each template side by side into this PNG.")
+    ] = None,
+    seed: Seed = 0,
+) -> None:
+    """List the built-in templates (and draw them: --sheet templates.png)."""
     from composer.karaoke.template import builtin_templates
 
     for name in builtin_templates():
         typer.echo(name)
+    if sheet is not None:
+        from composer.karaoke.preview import template_sheet
+
+        with _reporting(True):
+            template_sheet(sheet, seed=seed)
+        err.print(f"wrote [bold]{escape(str(sheet))}[/]")
 
 
 # ----------------------------------------------------------------------------------------------- lyric model
