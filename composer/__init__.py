@@ -20,6 +20,7 @@ def __getattr__(name: str):
         "read_audio": ("composer.media.audio", "read_audio"),
         "read_lyrics": ("composer.media.lyricsfile", "read_lyrics"),
         "FrameRenderer": ("composer.karaoke.render.frames", "FrameRenderer"),
+        "KaraokeClip": ("composer.karaoke.clip", "KaraokeClip"),
     }
     if name in lazy:
         import importlib
@@ -44,4 +45,5 @@ __all__ = [
     "read_audio",
     "read_lyrics",
     "FrameRenderer",
+    "KaraokeClip",
 ]

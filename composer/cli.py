@@ -198,20 +198,34 @@ def _length(text: str, max_length: str) -> float:
 def karaoke(
     audio: Annotated[Path, typer.Argument(help="Song: wav, flac, ogg or mp3.")],
     lyrics: Annotated[Path, typer.Argument(help="Plain lyrics (.txt) or timed (.lrc, enhanced .lrc, .ass).")],
-    images: Annotated[Path, typer.Option("--images", "-i", help="Folder of jpg/png/webp images.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output .mp4; sidecars are written beside it.")],
+    images: Annotated[Path | None, typer.Option("--images", "-i", help="Folder of jpg/png/webp images.")] = None,
+    background: Annotated[
+        Path | None, typer.Option("--background", help="A video (mp4, mov, webm...) looped behind the lyrics instead.")
+    ] = None,
     template: TemplateOpt = "gore",
     seed: Seed = 0,
     title: Annotated[str | None, typer.Option(help="Title card and sidecar title.")] = None,
     offset: Offset = 0.0,
     quiet: Quiet = False,
 ) -> None:
-    """Any song + lyrics + images -> a finished karaoke video."""
+    """Any song + lyrics + images (or a looping video) -> a finished karaoke video."""
     from composer.karaoke.engine import karaoke as run
 
+    if (images is None) == (background is None):
+        _option_error("give either --images FOLDER or --background VIDEO")
     with _reporting(quiet) as progress:
         result = run(
-            audio, lyrics, images, out, template=template, seed=seed, title=title, offset=offset, progress=progress
+            audio,
+            lyrics,
+            images,
+            out,
+            template=template,
+            seed=seed,
+            title=title,
+            offset=offset,
+            background=background,
+            progress=progress,
         )
     _report_video(result, quiet)
 

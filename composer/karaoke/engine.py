@@ -6,6 +6,7 @@ talks to the terminal.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -153,15 +154,17 @@ def thumbnail_path(video: Path) -> Path:
     return Path(video).with_suffix(".png")
 
 
-def karaoke_inputs(audio_path: Path, lyrics_path: Path, images_dir: Path, template: str | Path) -> list[Input]:
+def karaoke_inputs(
+    audio_path: Path, lyrics_path: Path, images_dir: Path | None, template: str | Path, background: Path | None = None
+) -> list[Input]:
     """What `composer karaoke` reads: no output of the run may replace one (``fsutil.OutputSet``)."""
     from composer.karaoke.render.background import IMAGE_SUFFIXES
 
-    inputs = [
-        Input(Path(audio_path), "the audio"),
-        Input(Path(lyrics_path), "the lyrics"),
-        Input(Path(images_dir), "the image folder", IMAGE_SUFFIXES),
-    ]
+    inputs = [Input(Path(audio_path), "the audio"), Input(Path(lyrics_path), "the lyrics")]
+    if images_dir is not None:
+        inputs.append(Input(Path(images_dir), "the image folder", IMAGE_SUFFIXES))
+    if background is not None:
+        inputs.append(Input(Path(background), "the background video"))
     if str(template).lower().endswith(".toml"):
         inputs.append(Input(Path(template), "the template"))
     return inputs
@@ -186,31 +189,41 @@ def align_file(
 def karaoke(
     audio_path: Path,
     lyrics_path: Path,
-    images_dir: Path,
+    images_dir: Path | None,
     out: Path,
     *,
     template: str | Path = "gore",
     seed: int = 0,
     title: str | None = None,
     offset: float = 0.0,
+    background: Path | None = None,
     progress: Progress = no_progress,
     encode=None,
 ) -> KaraokeResult:
-    """`composer karaoke`: a finished MP4 with sidecars and a thumbnail beside it."""
+    """`composer karaoke`: a finished MP4 with sidecars and a thumbnail beside it.
+
+    The background is a slideshow of ``images_dir`` or, given ``background``, that video looped."""
     from composer.karaoke.render.background import load_images
     from composer.karaoke.render.frames import FrameRenderer
+    from composer.karaoke.render.videobg import VideoBackground, check_video
     from composer.karaoke.template import load_template
     from composer.media.audio import prepare_output_audio
     from composer.media.ffmpeg import check_video_name
     from composer.media.sidecars import write_sidecars
 
+    if (images_dir is None) == (background is None):
+        raise ComposerError("give either an image folder (--images) or a background video (--background)")
     out = Path(out)
     check_video_name(out)
     check_writable_dir(out)
-    outputs = OutputSet(output_paths(out), karaoke_inputs(audio_path, lyrics_path, images_dir, template))
+    outputs = OutputSet(output_paths(out), karaoke_inputs(audio_path, lyrics_path, images_dir, template, background))
     # cheap checks first, so bad input fails before minutes of work
     tmpl = load_template(template)
-    images = load_images(Path(images_dir))
+    if background is None:
+        images = load_images(Path(images_dir))
+    else:
+        images = []
+        check_video(Path(background))
     progress("timing", 0, 1)
     audio = load_audio(audio_path)
     timeline = time_lyrics(
@@ -223,8 +236,14 @@ def karaoke(
         offset=offset,
     )
     progress("timing", 1, 1)
-    renderer = FrameRenderer(tmpl, timeline, images, seed=seed, title=timeline.title)
-    with write_errors(out), tempfile.TemporaryDirectory(prefix="composer-") as tmp, outputs:
+    with contextlib.ExitStack() as stack:
+        video_bg = None
+        if background is not None:  # its ffmpeg stops with the render, however that ends
+            video_bg = stack.enter_context(VideoBackground(Path(background), tmpl.size, tmpl.fps))
+        renderer = FrameRenderer(tmpl, timeline, images, seed=seed, title=timeline.title, background=video_bg)
+        stack.enter_context(write_errors(out))
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="composer-"))
+        stack.enter_context(outputs)
         wav = Path(tmp) / "audio.wav"
         stats = prepare_output_audio(audio, wav)
         duration = audio.duration

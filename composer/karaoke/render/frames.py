@@ -105,12 +105,15 @@ class FrameRenderer:
         *,
         seed: int = 0,
         title: str | None = None,
+        background=None,
     ):
+        """``background``: drawn instead of a slideshow of ``images`` (a ``VideoBackground``, a ``FlatBackground``:
+        anything with Slideshow's ``draw``, ``static_key`` and ``still_planes``)."""
         self.template = template
         self.timeline = timeline
         self.width, self.height = template.video.width, template.video.height
         self.fps = template.video.fps
-        self.slideshow = Slideshow(images, template.background, (self.width, self.height), seed=seed)
+        self.slideshow = background or Slideshow(images, template.background, (self.width, self.height), seed=seed)
         text = template.text
         self._style = TextStyle.from_settings(text, (self.width, self.height))
         self._preview_opacity = text.preview_opacity
