@@ -217,6 +217,44 @@ class VideoWriter:
         self._atomic.__exit__(type(exc), exc, exc.__traceback__)
 
 
+class FrameReader:
+    """Raw yuv420p frames (BT.709 limited range) of a video file, looped without end, cover-fitted to ``size``
+    and resampled to ``fps``, from ``start`` seconds: ``read()`` gives one frame's bytes, None when ffmpeg ended.
+
+    ffmpeg runs in its own session (a terminal Ctrl-C reaches only composer, which then closes it) and is killed
+    by ``close()``; its error log is kept for the message."""
+
+    def __init__(self, path: str | os.PathLike, size: tuple[int, int], fps: int, start: float = 0.0):
+        w, h = size
+        self.frame_bytes = w * h * 3 // 2
+        vf = (
+            f"fps={fps},scale={w}:{h}:force_original_aspect_ratio=increase:flags=bicubic"
+            f":out_color_matrix=bt709:out_range=tv,crop={w}:{h},format=yuv420p"
+        )
+        cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-stream_loop", "-1"]
+        cmd += ["-ss", f"{start:.3f}", "-i", ffmpeg_input(path), "-an", "-sn", "-vf", vf, "-f", "rawvideo", "pipe:1"]
+        self._log = tempfile.TemporaryFile()
+        self._proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._log, start_new_session=True
+        )
+
+    def read(self) -> bytes | None:
+        data = self._proc.stdout.read(self.frame_bytes)  # a buffered read: whole frames unless ffmpeg ended
+        return data if len(data) == self.frame_bytes else None
+
+    def error(self) -> str:
+        with contextlib.suppress(Exception):
+            self._proc.wait(timeout=10)
+        return _error_line(self._log, self._proc.returncode)
+
+    def close(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self._proc.kill()
+        self._proc.wait()
+        self._proc.stdout.close()
+        self._log.close()
+
+
 def mux(video: Path, audio: Path, target: str | os.PathLike, settings: EncodeSettings | None = None) -> None:
     """Put an already encoded video stream and a WAV together into ``target`` (video copied, audio to AAC).
 

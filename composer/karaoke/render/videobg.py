@@ -2,15 +2,14 @@
 
 ffmpeg does the whole job in its own process: decode, loop (``-stream_loop -1``), resample to the video's frame
 rate, cover-fit and crop to the frame, and convert to yuv420p in BT.709 limited range, the renderer's own
-planes; a reader thread keeps a few frames queued. The render loop only copies planes, so a video background
-costs little more than a still image, and memory holds a few frames whatever the length.
+planes; a reader thread keeps a few frames queued. The render loop only copies planes while decoding runs
+beside it, and memory holds a few frames whatever the length.
 """
 
 from __future__ import annotations
 
 import contextlib
 import queue
-import subprocess
 import threading
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import numpy as np
 
 from composer.errors import ComposerError
 from composer.karaoke.render.background import RGB24, YUV420P, PlaneFormat, yuv420p_to_rgb
-from composer.media.ffmpeg import ffmpeg_exe, ffmpeg_input
+from composer.media.ffmpeg import FrameReader
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".m4v", ".avi", ".gif")
 AHEAD = 8  # frames decoded ahead of the one drawn
@@ -58,8 +57,7 @@ class VideoBackground:
         self.seconds = check_video(self.path)
         self.width, self.height = size
         self.fps = fps
-        self._frame_bytes = self.width * self.height * 3 // 2
-        self._proc: subprocess.Popen | None = None
+        self._reader: FrameReader | None = None
         self._queue: queue.Queue | None = None
         self._next = 0  # index of the frame the queue gives next
         self._current: tuple[int, np.ndarray] | None = None
@@ -87,25 +85,22 @@ class VideoBackground:
             raise ValueError(fmt.name)
 
     def close(self) -> None:
-        proc, self._proc = self._proc, None
         self._stop.set()
-        if proc is not None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            proc.wait()
-            proc.stdout.close()
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.close()
 
     # ---- reading
 
     def _frame(self, index: int) -> np.ndarray:
         if self._current is not None and self._current[0] == index:
             return self._current[1]
-        if self._proc is None or index < self._next or index - self._next > SEEK_AHEAD_S * self.fps:
+        if self._reader is None or index < self._next or index - self._next > SEEK_AHEAD_S * self.fps:
             self._start(index)
         while True:
             item = self._queue.get()
-            if isinstance(item, BaseException):
-                raise ComposerError(f"{self.path}: {item}")
+            if isinstance(item, str):
+                raise ComposerError(f"{self.path}: ffmpeg stopped decoding: {item}")
             self._next += 1
             if self._next - 1 == index:
                 self._current = (index, item)
@@ -113,50 +108,31 @@ class VideoBackground:
 
     def _start(self, index: int) -> None:
         self.close()
-        start = (index / self.fps) % self.seconds
-        w, h = self.width, self.height
-        vf = (
-            f"fps={self.fps},scale={w}:{h}:force_original_aspect_ratio=increase:flags=bicubic"
-            f":out_color_matrix=bt709:out_range=tv,crop={w}:{h},format=yuv420p"
-        )
-        cmd = [ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-stream_loop", "-1", "-ss", f"{start:.3f}"]
-        cmd += ["-i", ffmpeg_input(self.path), "-an", "-sn", "-vf", vf, "-f", "rawvideo", "pipe:1"]
-        self._proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, bufsize=0
-        )
+        self._reader = FrameReader(self.path, (self.width, self.height), self.fps, (index / self.fps) % self.seconds)
         self._queue = queue.Queue(maxsize=AHEAD)
         self._stop = threading.Event()
         self._next = index
-        args = (self._proc, self._queue, self._stop)
-        threading.Thread(target=self._read, args=args, daemon=True, name="video-background").start()
-
-    def _read(self, proc: subprocess.Popen, q: queue.Queue, stop: threading.Event) -> None:
-        def put(item) -> bool:
-            while not stop.is_set():
-                with contextlib.suppress(queue.Full):
-                    q.put(item, timeout=0.2)
-                    return True
-            return False
-
-        try:
-            while True:
-                data = _read_exactly(proc.stdout, self._frame_bytes)
-                if data is None:
-                    err = proc.stderr.read().decode("utf-8", "replace").strip().splitlines()
-                    put(RuntimeError(f"ffmpeg stopped decoding: {err[-1] if err else 'no frames'}"))
-                    return
-                if not put(np.frombuffer(data, np.uint8)):
-                    return
-        except (OSError, ValueError):  # closed under us: this reader is done
-            return
+        args = (self._reader, self._queue, self._stop)
+        threading.Thread(target=_decode_ahead, args=args, daemon=True, name="video-background").start()
 
 
-def _read_exactly(stream, n: int) -> bytes | None:
-    chunks, got = [], 0
-    while got < n:
-        chunk = stream.read(n - got)
-        if not chunk:
-            return None
-        chunks.append(chunk)
-        got += len(chunk)
-    return b"".join(chunks)
+def _decode_ahead(reader: FrameReader, q: queue.Queue, stop: threading.Event) -> None:
+    """Frames into ``q`` until ``stop``; a str in the queue is ffmpeg's error."""
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            with contextlib.suppress(queue.Full):
+                q.put(item, timeout=0.2)
+                return True
+        return False
+
+    try:
+        while True:
+            data = reader.read()
+            if data is None:
+                put(reader.error() if not stop.is_set() else "closed")
+                return
+            if not put(np.frombuffer(data, np.uint8)):
+                return
+    except (OSError, ValueError):  # closed under us: this reader is done
+        return
