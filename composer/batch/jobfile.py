@@ -28,9 +28,9 @@ KINDS = (RENDER, KARAOKE)
 COMMON_KEYS = ("name", "kind", "template", "templates", "seed", "output")
 KIND_KEYS = {
     RENDER: ("band", "bands_dir", "length", "max_length", "songs", "size"),
-    KARAOKE: ("audio", "lyrics", "images", "title", "offset"),
+    KARAOKE: ("audio", "lyrics", "images", "background", "title", "offset"),
 }
-REQUIRED = {RENDER: ("band", "length", "output"), KARAOKE: ("audio", "lyrics", "images", "output")}
+REQUIRED = {RENDER: ("band", "length", "output"), KARAOKE: ("audio", "lyrics", "output")}  # and images or background
 # out_dir: where relative outputs and the manifest go (default: the job file's folder); allow_outside: let a job's
 # output lie outside out_dir (as --allow-outside does)
 DEFAULT_ONLY = ("out_dir", "allow_outside")
@@ -51,6 +51,7 @@ _TYPES = {
     "audio": str,
     "lyrics": str,
     "images": str,
+    "background": str,
     "title": str,
     "offset": (int, float),
     "out_dir": str,
@@ -66,6 +67,8 @@ class _Settings:
         data = {f.name: _json_value(getattr(self, f.name)) for f in fields(self)}
         if data.get("offset") == 0:
             del data["offset"]  # added later: a job without one hashes as before
+        if "background" in data and data["background"] is None:
+            del data["background"]  # likewise
         return data
 
 
@@ -97,10 +100,11 @@ class KaraokeSettings(_Settings):
     kind: ClassVar[str] = KARAOKE
     audio: Path
     lyrics: Path
-    images: Path
+    images: Path | None  # the slideshow's folder, or None with a background video
     title: str | None
     seed: int
     offset: float = 0.0  # seconds every lyric time moves (--offset)
+    background: Path | None = None  # a video looped behind the lyrics (--background)
 
 
 @dataclass(frozen=True)
@@ -174,6 +178,9 @@ def _job(path: Path, index: int, entry: dict, defaults: dict, base: Path, out_di
             )
     # a default applies to the jobs it makes sense for: a default band does not turn a karaoke job into a render
     merged = {k: v for k, v in defaults.items() if k in allowed} | entry
+    for own, other in (("background", "images"), ("images", "background")):
+        if own in entry and other not in entry:
+            merged.pop(other, None)  # a job's own background replaces the default images, and the other way round
     for key in REQUIRED[kind]:
         if key not in merged:
             raise ComposerError(f"{path}: {where}: {key} is required for a {kind} job")
@@ -190,7 +197,10 @@ def _job(path: Path, index: int, entry: dict, defaults: dict, base: Path, out_di
     if kind == RENDER:
         settings = _render_settings(path, where, base, values, seed)
     else:
-        inputs = {k: resolve_path(base, values[k]) for k in ("audio", "lyrics", "images")}
+        if ("images" in values) == ("background" in values):
+            raise ComposerError(f"{path}: {where}: give images (a folder) or background (a video), one of the two")
+        inputs = {k: resolve_path(base, values[k]) if k in values else None for k in ("audio", "lyrics", "images")}
+        inputs["background"] = resolve_path(base, values["background"]) if "background" in values else None
         offset = values.get("offset", 0.0)
         if not math.isfinite(offset):
             raise ComposerError(f"{path}: {where}: offset = {offset!r}: give seconds as a finite number, e.g. -0.3")
@@ -381,7 +391,10 @@ class Hasher:
         if isinstance(s, KaraokeSettings):
             inputs["audio"] = self._existing(s.audio, "audio file")
             inputs["lyrics"] = self._existing(s.lyrics, "lyrics file")
-            inputs["images"] = self.folder(s.images)
+            if s.images is not None:
+                inputs["images"] = self.folder(s.images)
+            if s.background is not None:
+                inputs["background"] = self._existing(s.background, "background video")
         else:
             inputs["band"] = self._band(s.band, s.bands_dir)
         doc = {

@@ -176,7 +176,7 @@ def _job_inputs(job: Job) -> list:
 
     s = job.settings
     if isinstance(s, KaraokeSettings):
-        return [i for t in job.templates for i in karaoke_inputs(s.audio, s.lyrics, s.images, t or "")]
+        return [i for t in job.templates for i in karaoke_inputs(s.audio, s.lyrics, s.images, t or "", s.background)]
     from composer.band.profile import find_band
     from composer.band.render import band_inputs
 
@@ -226,6 +226,7 @@ def _render_job(job: Job, progress) -> tuple[str, ...]:
                 seed=s.seed,
                 title=s.title,
                 offset=s.offset,
+                background=s.background,
                 progress=progress,
             )
             for t, out in zip(job.templates, job.outputs)

@@ -123,6 +123,11 @@ def _cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
             ["job #1", "offset"],
         ),
         (
+            '[[job]]\naudio = "a.wav"\nlyrics = "l.txt"\nimages = "i"\nbackground = "b.mp4"\noutput = "v.mp4"\n',
+            ["job #1", "images", "background", "one of the two"],
+        ),
+        ('[[job]]\naudio = "a.wav"\nlyrics = "l.txt"\noutput = "v.mp4"\n', ["job #1", "images", "background"]),
+        (
             '[[job]]\nband = "x"\nlength = "100h"\nsongs = 500\noutput = "v.mp4"\n',
             ["job #1", "past the 3h limit", 'max_length = "100h"'],
         ),
@@ -190,6 +195,33 @@ def test_an_offset_is_part_of_a_karaoke_job(tmp_path):
     )
     (job,) = load_jobfile(path).jobs
     assert job.settings.offset == -0.3 and job.settings.as_json()["offset"] == -0.3
+
+
+def test_a_jobs_background_video_replaces_the_default_images(tmp_path):
+    body = (
+        '[defaults]\nimages = "meat"\n'
+        '[[job]]\naudio = "a.wav"\nlyrics = "l.txt"\nbackground = "loop.mp4"\noutput = "k.mp4"\n'
+        '[[job]]\naudio = "a.wav"\nlyrics = "l.txt"\noutput = "s.mp4"\n'
+    )
+    video, slides = load_jobfile(_write(tmp_path, body)).jobs
+    assert video.settings.background == tmp_path / "loop.mp4" and video.settings.images is None
+    assert slides.settings.images == tmp_path / "meat" and slides.settings.background is None
+    assert "background" not in slides.settings.as_json()  # a job without one hashes as before
+
+
+def test_a_karaoke_job_over_a_background_video(song_inputs, tmp_path):
+    from tests.karaoke.test_video_background import BLUE, RED, _frames_at, _loop_video
+
+    loop = _loop_video(tmp_path / "loop.mp4")
+    body = _karaoke_job("looped", song_inputs).replace(f'images = "{song_inputs.images}"', f'background = "{loop}"')
+    proc = _cli(str(_write(tmp_path, body)), "-q")
+    assert proc.returncode == 0, proc.stderr
+    frames = _frames_at(tmp_path / "out" / "looped.mp4", [0.5, 1.5])
+    for frame, colour in zip(frames, (RED, BLUE)):
+        assert np.abs(frame[:40, :80].reshape(-1, 3).mean(axis=0) - colour).max() < 25
+    # the video is an input of the job: changing it makes the job run again
+    _loop_video(loop, seconds=3.0)
+    assert "run   looped" in _cli(str(tmp_path / "jobs.toml"), "--dry-run").stdout
 
 
 # ----------------------------------------------------------------------------------------------- running
