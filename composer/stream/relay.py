@@ -8,7 +8,7 @@ back-off and an exact count of reconnections.
 
 Nothing here ever blocks the encoder: a reader thread drains the encoder's pipe into a bounded queue and drops
 the oldest data when the relay cannot keep up (a stalled or absent ingest); the relay starts copying at the
-next keyframe (ffmpeg's stream copy skips initial non-keyframes), so a reconnected ingest gets a clean start.
+next keyframe, after the stream's PAT and PMT, so a reconnected ingest gets a clean start within a second.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ import re
 import threading
 import time
 
+import numpy as np
+
 from composer.media.ffmpeg import start_live
 
 TS_PACKET = 188
@@ -30,13 +32,38 @@ QUEUE_READS = 96  # ~6 MB, ~10 s at 4.5 Mbit/s: what waits for a slow ingest bef
 BACKOFF_S = (1, 2, 4, 8, 15, 30)  # waits between attempts after a drop; the last one repeats
 STEADY_S = 30  # a connection that lasted this long resets the back-off
 STOP_TIMEOUT_S = 10
+PROBE_S = 0.5  # stream a relay reads before it connects (an MPEG-TS input is read this far whatever it finds)
+# ffmpeg's mpegts muxer: the PAT, the PMT at 0x1000, the first mapped stream (the video) at 0x100
+PAT_PID, PMT_PID, VIDEO_PID = 0x0000, 0x1000, 0x0100
+
+
+def _keyframe_at(data: bytes, tables: dict[int, bytes]) -> int:
+    """The index of the first TS packet in ``data`` that starts a video keyframe (-1: none); the last PAT and
+    PMT packets are kept in ``tables``. ffmpeg marks a keyframe's first packet with the random access flag."""
+    ts = np.frombuffer(data, np.uint8).reshape(-1, TS_PACKET)
+    pid = (ts[:, 1].astype(np.int32) & 0x1F) << 8 | ts[:, 2]
+    for table in (PAT_PID, PMT_PID):
+        found = np.flatnonzero(pid == table)
+        if found.size:
+            tables[table] = bytes(ts[found[-1]])
+    unit_start = ts[:, 1] & 0x40 != 0
+    adaptation = (ts[:, 3] & 0x20 != 0) & (ts[:, 4] > 0)
+    random_access = ts[:, 5] & 0x40 != 0
+    keys = np.flatnonzero((pid == VIDEO_PID) & unit_start & adaptation & random_access)
+    return int(keys[0]) if keys.size else -1
 
 
 class RtmpRelay:
     """Push the MPEG-TS arriving on ``read_fd`` to ``url`` (flv over RTMP), reconnecting when ``reconnect``."""
 
-    def __init__(self, url: str, read_fd: int, name: str, log: logging.Logger, reconnect: bool = True) -> None:
+    def __init__(
+        self, url: str, read_fd: int, name: str, log: logging.Logger, *, bitrate_k: int, reconnect: bool = True
+    ) -> None:
         self.url, self.name, self.log, self.reconnect = url, name, log, reconnect
+        # a relay joining mid-stream must see a keyframe (its SPS) before it can write the flv header: it reads
+        # up to PROBE_S of stream for one (ffmpeg stops as soon as it has found one)
+        self._probe_bytes = (bitrate_k + 256) * 1000 // 8 * PROBE_S
+        self._tables: dict[int, bytes] = {}  # the last PAT and PMT packets seen, for the next relay to start with
         self.reconnects = 0  # connections made again after a drop
         self.dropped_bytes = 0  # encoded stream lost while the ingest was away or slow
         self.failed: str | None = None  # why the RTMP leg ended for good (reconnect=False and a drop)
@@ -59,13 +86,15 @@ class RtmpRelay:
                 data = rest + data
                 cut = len(data) - len(data) % TS_PACKET
                 rest = data[cut:]
+                chunk = (data[:cut], _keyframe_at(data[:cut], self._tables))
                 while True:
                     try:
-                        self._queue.put_nowait(data[:cut])
+                        self._queue.put_nowait(chunk)
                         break
                     except queue.Full:
                         with contextlib.suppress(queue.Empty):
-                            self.dropped_bytes += len(self._queue.get_nowait() or b"")
+                            old = self._queue.get_nowait()
+                            self.dropped_bytes += len(old[0]) if old else 0
         except OSError:
             pass
         finally:
@@ -82,17 +111,26 @@ class RtmpRelay:
                     self._queue.get_nowait()
 
     def _push(self) -> None:
-        """Start relays, feed them, and when one ends before the stream does, wait and start the next one."""
+        """Start relays, feed them, and when one ends before the stream does, wait and start the next one.
+
+        A new relay's input starts at a keyframe, after the stream's PAT and PMT: it finds every stream's
+        parameters (the SPS comes with the keyframe) in its first packets and connects within ``PROBE_S``."""
         attempt, next_try, started = 0, 0.0, 0.0
-        while (chunk := self._queue.get()) is not None:
+        while (item := self._queue.get()) is not None:
+            data, key = item
             if self._proc is None:
-                if self.failed is not None or self._stopping or time.monotonic() < next_try:
-                    self.dropped_bytes += len(chunk)
+                if self.failed is not None or self._stopping or time.monotonic() < next_try or key < 0:
+                    self.dropped_bytes += len(data)
+                    continue
+                pat, pmt = self._tables.get(PAT_PID), self._tables.get(PMT_PID)
+                if pat is None or pmt is None:
+                    self.dropped_bytes += len(data)
                     continue
                 self._start(again=attempt > 0)
                 started = time.monotonic()
+                data = pat + pmt + data[key * TS_PACKET :]
             try:
-                self._proc.stdin.write(chunk)
+                self._proc.stdin.write(data)
             except OSError:
                 lasted = time.monotonic() - started
                 why = self._end_relay()
@@ -110,7 +148,8 @@ class RtmpRelay:
 
     def _start(self, again: bool) -> None:
         cmd = [
-            *("-analyzeduration", "2000000", "-f", "mpegts", "-i", "pipe:0"),
+            *("-analyzeduration", str(int(PROBE_S * 1e6)), "-probesize", str(self._probe_bytes)),
+            *("-f", "mpegts", "-i", "pipe:0"),
             *("-map", "0:v:0", "-map", "0:a:0", "-c", "copy"),
             *("-f", "flv", "-flvflags", "no_duration_filesize", self.url),
         ]

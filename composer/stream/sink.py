@@ -49,7 +49,7 @@ RTMP_KEYFRAME_S = 2  # YouTube's ingest wants a keyframe at least every 2 s (4 s
 RTMP_AUDIO = "128k"  # YouTube: AAC-LC, 48 kHz stereo, 128 kbit/s
 HLS_MAXRATE_K = 8000  # an HLS-only stream is CRF-coded with this cap, so one busy scene cannot stall a player
 QUEUE_CHUNKS = 2  # chunks waiting per pipe before write() waits for ffmpeg
-CLOSE_TIMEOUT_S = 30  # how long close() lets ffmpeg finish (flush, trailers) before it stops it
+CLOSE_TIMEOUT_S = 15  # how long close() lets ffmpeg finish (flush, trailers) before it stops it
 LIVE_ENCODE = EncodeSettings(preset="veryfast", audio_bitrate=RTMP_AUDIO)
 
 
@@ -123,6 +123,7 @@ class LiveSink:
         self._closed = False
         self._error: str | None = None  # set by a writer thread when ffmpeg stopped reading
         self._tail: collections.deque[str] = collections.deque(maxlen=20)
+        self._first_error: str | None = None  # what went wrong first names the cause; later lines are echoes
         self._threads: list[threading.Thread] = []
         self._queues: list[queue.Queue] = []
         try:
@@ -156,7 +157,14 @@ class LiveSink:
             for fd in theirs:  # ffmpeg's ends now: the pipes end when ffmpeg does
                 os.close(fd)
         if self.rtmp is not None:
-            self._relay = RtmpRelay(self.rtmp.url, rtmp_read, _redact(self.rtmp.url), self.log, self.rtmp.reconnect)
+            self._relay = RtmpRelay(
+                self.rtmp.url,
+                rtmp_read,
+                _redact(self.rtmp.url),
+                self.log,
+                bitrate_k=self.rtmp.bitrate_k,
+                reconnect=self.rtmp.reconnect,
+            )
         audio_pipe = os.fdopen(audio_write, "wb", buffering=0)
         for pipe, what in ((self._proc.stdin, "video"), (audio_pipe, "audio")):
             q: queue.Queue = queue.Queue(maxsize=QUEUE_CHUNKS)
@@ -172,9 +180,9 @@ class LiveSink:
         enc, fps = self.encode, self.fps
         args = [
             *("-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{self.width}x{self.height}", "-r", str(fps)),
-            *("-thread_queue_size", "64", "-i", "pipe:0"),
+            *("-i", "pipe:0"),
             *("-f", "f32le", "-ar", str(self.sample_rate), "-ac", "2"),
-            *("-thread_queue_size", "64", "-i", f"pipe:{audio_fd}"),
+            *("-i", f"pipe:{audio_fd}"),
             *("-map", "0:v:0", "-map", "1:a:0"),
             *("-c:v", "libx264", "-preset", enc.preset, "-profile:v", "high", "-pix_fmt", "yuv420p"),
             # closed GOPs of exactly the keyframe interval, a keyframe where every segment (and every 2 s) starts
@@ -193,12 +201,12 @@ class LiveSink:
         slaves = []
         if self.hls is not None:  # first: at the end its trailer (ENDLIST) is written before the RTMP one's
             folder = Path(self.hls.dir).resolve()
-            flags = "delete_segments+program_date_time+independent_segments+append_list"
-            if not fresh:
-                flags += "+discont_start"  # a restart: the timestamps start again after the old segments
+            flags = "delete_segments+program_date_time+independent_segments"
+            if not fresh:  # a restart: the old segments stay listed (and age out), numbers go on after them,
+                flags += "+append_list"  # and a DISCONTINUITY tag tells players the timestamps start again
             opts = {
                 "f": "hls",
-                "hls_time": f"{self._keyframe_every / fps:.6f}",
+                "hls_time": f"{round(self.hls.segment_s * fps) / fps:.6f}",
                 "hls_list_size": str(self.hls.window),
                 "hls_flags": flags,
                 "hls_segment_type": "mpegts",
@@ -229,14 +237,13 @@ class LiveSink:
                 f"{len(audio)} audio samples for {len(frames)} frames would put the audio "
                 f"{samples_after / self.sample_rate - frames_after / self.fps:+.4f} s off the video"
             )
-        video = bytearray(self.frame_bytes * len(frames))
-        for i, frame in enumerate(frames):
-            view = memoryview(np.ascontiguousarray(frame)).cast("B")
+        views = [memoryview(np.ascontiguousarray(frame)).cast("B") for frame in frames]
+        for view in views:
             if view.nbytes != self.frame_bytes:
                 raise ValueError(f"frame has {view.nbytes} bytes, expected {self.frame_bytes}")
-            video[i * self.frame_bytes : (i + 1) * self.frame_bytes] = view
+        video = b"".join(views)  # a copy: the renderer reuses its frame buffers
         pcm = np.ascontiguousarray(audio, dtype="<f4").tobytes()
-        self._put(self._queues[0], bytes(video))
+        self._put(self._queues[0], video)
         self._put(self._queues[1], pcm)
         self.frames_written, self.samples_written = frames_after, samples_after
 
@@ -264,6 +271,8 @@ class LiveSink:
                 pipe.close()
 
     def _raise_if_dead(self) -> None:
+        if self._relay is not None and self._relay.failed is not None:
+            raise ComposerError(f"{_redact(self.rtmp.url)}: {self._relay.failed}, and reconnecting is off")
         if self._proc.poll() is not None or self._error is not None:
             with contextlib.suppress(Exception):
                 self._proc.wait(timeout=5)
@@ -271,9 +280,8 @@ class LiveSink:
             raise ComposerError(f"{self._name}: the live encoder (ffmpeg) stopped: {self._why()}")
 
     def _why(self) -> str:
-        errors = [ln for ln in self._tail if "[error]" in ln or "[fatal]" in ln]
-        line = (errors or list(self._tail) or [self._error or f"exit status {self._proc.returncode}"])[-1]
-        line = re.sub(r"^(\[[^]]*\] )+", "", line)
+        line = self._first_error or (self._tail[-1] if self._tail else None)
+        line = _strip_level(line) if line else self._error or f"exit status {self._proc.returncode}"
         return "no space left on the device" if "No space left" in line else line
 
     # ------------------------------------------------------------------------------------------------ its log
@@ -286,7 +294,8 @@ class LiveSink:
                 continue
             self._tail.append(line)
             if "[error]" in line or "[fatal]" in line:
-                self.log.warning("live stream: ffmpeg: %s", _redact(re.sub(r"^(\[[^]]*\] )+", "", line)))
+                self._first_error = self._first_error or line
+                self.log.warning("%s: ffmpeg: %s", self._name, _strip_level(line))
 
     @property
     def reconnects(self) -> int:
@@ -377,6 +386,11 @@ def _check_rtmp(rtmp: RtmpTarget) -> None:
         raise ComposerError(f"{_redact(rtmp.url)}: not an RTMP URL (rtmp://host/app/key)")
     if not 300 <= rtmp.bitrate_k <= 60000:
         raise ComposerError(f"{_redact(rtmp.url)}: bitrate {rtmp.bitrate_k} kbit/s is outside 300-60000")
+
+
+def _strip_level(line: str) -> str:
+    """An ffmpeg log line without its ``[component @ 0x..] [level]`` prefixes."""
+    return re.sub(r"^(\[[^]]*\] )+", "", line)
 
 
 def _redact(url: str) -> str:

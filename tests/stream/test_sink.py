@@ -87,6 +87,7 @@ def test_hls_stream_is_a_valid_continuous_playlist(tmp_path):
 
     assert text.rstrip().endswith("#EXT-X-ENDLIST")
     assert "#EXT-X-PROGRAM-DATE-TIME:" in text
+    assert "#EXT-X-DISCONTINUITY" not in text
     assert tags["#EXT-X-MEDIA-SEQUENCE"] == "0"
     assert abs(sum(d for d, _ in entries) - seconds) <= target.segment_s
     assert all(d <= float(tags["#EXT-X-TARGETDURATION"]) for d, _ in entries)
@@ -135,6 +136,9 @@ def test_restart_continues_the_sequence_and_old_segments_go(tmp_path):
     assert numbers[-1] == int(re.search(r"\d+", first[-1][1]).group()) + 3  # 6 s more: three new segments
     assert int(tags["#EXT-X-MEDIA-SEQUENCE"]) == numbers[0]
     assert text.rstrip().endswith("#EXT-X-ENDLIST") and text.count("#EXT-X-ENDLIST") == 1
+    # the new run's clock starts again: players are told so right before its first segment
+    first_new = f"seg{numbers[-1] - 2:09d}.ts"
+    assert re.search(rf"#EXT-X-DISCONTINUITY\n(#EXT[^\n]*\n)*{first_new}", text), text
     for _, name in second:
         assert decode(target.dir / name)["video"]
 
@@ -242,7 +246,7 @@ def test_rtmp_ingest_drops_and_the_sink_reconnects(tmp_path):
     url = f"rtmp://127.0.0.1:{_free_port()}/live/secret-key"
     hls = HlsTarget(tmp_path / "live", segment_s=2.0, window=30)
     first, second = tmp_path / "first.flv", tmp_path / "second.flv"
-    half_seconds, longest_write = 32, 0.0
+    half_seconds, longest_write = 28, 0.0
     with contextlib.ExitStack() as ingests:  # every ingest killed on the way out, pass or fail
         ingest = ingests.enter_context(_ingest(url, first))
         time.sleep(0.5)  # let it listen
@@ -252,10 +256,10 @@ def test_rtmp_ingest_drops_and_the_sink_reconnects(tmp_path):
                 before = time.monotonic()
                 sink.write(*chunk(i, 0.5))
                 longest_write = max(longest_write, time.monotonic() - before)
-                if i == 10:
+                if i == 8:
                     ingest.kill()  # the ingest goes away mid-stream...
                     ingest.wait()
-                if i == 18:  # ...and comes back four seconds later
+                if i == 13:  # ...and comes back 2.5 s later (the relay's second try, 1 + 2 s after the drop)
                     ingest = ingests.enter_context(_ingest(url, second))
                 time.sleep(max(0.0, start + (i + 1) * 0.5 - time.monotonic()))  # real time, as the producer
             reconnects = sink.reconnects
@@ -263,7 +267,7 @@ def test_rtmp_ingest_drops_and_the_sink_reconnects(tmp_path):
 
     assert reconnects == 1
     # neither the drop nor the reconnection held up the producer (a blocked encoder would wait out the outage)
-    assert longest_write < 3.0
+    assert longest_write < 2.0
     for received in (first, second):
         media = decode(received)
         assert len(media["video"]) >= FPS and media["audio"], received
