@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import fcntl
 import logging
 import os
 import queue
 import re
+import subprocess
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -78,8 +80,9 @@ class RtmpTarget:
 class LiveSink:
     """Context manager: one ffmpeg encoding H.264 + AAC once and writing to every target.
 
-    ``write(frames, audio)``: frames are flat yuv420p buffers (``FrameRenderer.yuv420p``; copied, so a reused
-    buffer is fine), audio float32 of shape (n, 2) at ``sample_rate``, exactly ``len(frames) / fps`` seconds.
+    ``write(frames, audio)``: frames are flat yuv420p arrays as ``FrameRenderer.yuv420p`` makes them (that one
+    reuses two buffers: copy each frame of a chunk), audio float32 of shape (n, 2) at ``sample_rate``, exactly
+    ``len(frames) / fps`` seconds. ``write`` copies both before it returns.
     ``close()`` ends cleanly (HLS gets ``#EXT-X-ENDLIST``), also after Ctrl-C/SIGTERM; ``reconnects`` counts
     RTMP reconnections.
     """
@@ -121,6 +124,7 @@ class LiveSink:
         self._proc = None
         self._relay: RtmpRelay | None = None
         self._closed = False
+        self._reported = False  # an error about the encoder was raised already
         self._error: str | None = None  # set by a writer thread when ffmpeg stopped reading
         self._tail: collections.deque[str] = collections.deque(maxlen=20)
         self._first_error: str | None = None  # what went wrong first names the cause; later lines are echoes
@@ -145,6 +149,9 @@ class LiveSink:
             self.media_sequence = _next_sequence(folder / PLAYLIST)
         audio_read, audio_write = os.pipe()
         rtmp_read, rtmp_write = os.pipe() if self.rtmp is not None else (None, None)
+        if rtmp_write is not None:  # slack for the moments the relay's reader waits for the GIL
+            with contextlib.suppress(OSError):
+                fcntl.fcntl(rtmp_write, fcntl.F_SETPIPE_SZ, 1 << 20)
         theirs = tuple(fd for fd in (audio_read, rtmp_write) if fd is not None)
         try:
             self._proc = start_live(self._command(audio_read, rtmp_write, fresh), pass_fds=theirs)
@@ -277,6 +284,7 @@ class LiveSink:
             with contextlib.suppress(Exception):
                 self._proc.wait(timeout=5)
                 self._log_thread.join(timeout=5)
+            self._reported = True
             raise ComposerError(f"{self._name}: the live encoder (ffmpeg) stopped: {self._why()}")
 
     def _why(self) -> str:
@@ -307,16 +315,22 @@ class LiveSink:
     def __enter__(self) -> LiveSink:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self._reported = True  # that exception says what happened; a failed ffmpeg would only echo it
         self.close()
 
     def close(self) -> None:
         """End the stream: ffmpeg gets the end of both inputs, writes the trailers (HLS: ``#EXT-X-ENDLIST``) and
-        exits; one that does not within ``CLOSE_TIMEOUT_S`` is killed, its ENDLIST written here. Idempotent."""
+        exits; one that does not within ``CLOSE_TIMEOUT_S`` is killed, its ENDLIST written here. Idempotent.
+        ComposerError if ffmpeg failed and no ``write`` said so yet."""
         if self._closed:
             return
         self._closed = True
         self._stop(kill=False)
+        if self._proc.returncode not in (0, None) and not self._reported:
+            self._reported = True
+            raise ComposerError(f"{self._name}: the live encoder (ffmpeg) failed: {self._why()}")
 
     def _stop(self, kill: bool) -> None:
         proc, done = self._proc, False
@@ -329,7 +343,13 @@ class LiveSink:
             for t in self._threads:
                 t.join(timeout=CLOSE_TIMEOUT_S)
             if proc is not None:
-                proc.wait(timeout=CLOSE_TIMEOUT_S)
+                try:
+                    proc.wait(timeout=CLOSE_TIMEOUT_S)
+                except subprocess.TimeoutExpired:
+                    self.log.warning("%s: ffmpeg did not finish within %d s; stopped it", self._name, CLOSE_TIMEOUT_S)
+                    self._reported = True
+                    proc.kill()
+                    proc.wait()
             if self._relay is not None:
                 self._relay.close(timeout=CLOSE_TIMEOUT_S)
             done = True
