@@ -203,7 +203,8 @@ class LiveSink:
             args += ["-b:v", f"{k}k", "-maxrate", f"{k}k", "-bufsize", f"{2 * k}k"]
         else:
             args += ["-crf", str(enc.crf), "-maxrate", f"{HLS_MAXRATE_K}k", "-bufsize", f"{2 * HLS_MAXRATE_K}k"]
-        args += ["-c:a", "aac", "-profile:a", "aac_low", "-aac_coder", "fast", "-b:a", enc.audio_bitrate]
+        audio_bitrate = RTMP_AUDIO if self.rtmp is not None else enc.audio_bitrate  # YouTube's, whatever the preset
+        args += ["-c:a", "aac", "-profile:a", "aac_low", "-aac_coder", "fast", "-b:a", audio_bitrate]
         args += ["-ar", str(enc.audio_rate), "-ac", "2"]
         slaves = []
         if self.hls is not None:  # first: at the end its trailer (ENDLIST) is written before the RTMP one's

@@ -67,6 +67,8 @@ def decode(path: Path) -> dict[str, list]:
     """Every frame of a media file, decoded: video (pts in seconds, keyframe, bar position) and audio (pts, samples)."""
     video, audio = [], []
     with av.open(str(path)) as container:
+        codecs = {st.type: st.codec_context.name for st in container.streams}
+        layout = {st.type: (st.codec_context.sample_rate, st.codec_context.channels) for st in container.streams.audio}
         for frame in container.decode(*container.streams):
             tb = Fraction(frame.time_base)
             if isinstance(frame, av.VideoFrame):
@@ -74,7 +76,7 @@ def decode(path: Path) -> dict[str, list]:
                 video.append((float(frame.pts * tb), frame.key_frame, int(np.argmax(luma.mean(axis=0)))))
             else:
                 audio.append((float(frame.pts * tb), frame.to_ndarray()))
-    return {"video": video, "audio": audio}
+    return {"video": video, "audio": audio, "codecs": codecs, "audio_format": layout.get("audio")}
 
 
 def test_hls_stream_is_a_valid_continuous_playlist(tmp_path):
@@ -188,7 +190,8 @@ def test_mismatched_audio_is_refused(tmp_path):
         sink.write(frames, audio)
 
 
-def test_sigterm_ends_the_playlist_and_leaves_no_ffmpeg(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_interrupt_ends_the_playlist_and_leaves_no_ffmpeg(tmp_path, sig):
     script = textwrap.dedent(f"""
         import signal, time
         from pathlib import Path
@@ -213,7 +216,7 @@ def test_sigterm_ends_the_playlist_and_leaves_no_ffmpeg(tmp_path):
         assert proc.stdout.readline().strip() == b"streaming"
         ffmpeg = children(proc)
         assert ffmpeg
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(sig)
         _, err = proc.communicate(timeout=60)
         assert proc.returncode != 0, err
         assert alive(ffmpeg) == []
@@ -272,6 +275,10 @@ def test_rtmp_ingest_drops_and_the_sink_reconnects(tmp_path):
         media = decode(received)
         assert len(media["video"]) >= FPS and media["audio"], received
         assert media["video"][0][1], f"{received} does not start on a keyframe"
+        # what YouTube's ingest asks for: H.264 with a keyframe every 2 s, AAC at 48 kHz stereo
+        assert media["codecs"] == {"video": "h264", "audio": "aac"} and media["audio_format"] == (RATE, 2)
+        keys = [t for t, key, _ in media["video"] if key]
+        assert len(keys) >= 2 and np.allclose(np.diff(keys), 2.0, atol=0.01), keys
     # HLS went on, whole, through the outage
     _, entries, _ = playlist(hls.dir)
     assert abs(sum(d for d, _ in entries) - half_seconds / 2) <= hls.segment_s
