@@ -37,6 +37,13 @@ PROBE_S = 0.5  # stream a relay reads before it connects (an MPEG-TS input is re
 PAT_PID, PMT_PID, VIDEO_PID = 0x0000, 0x1000, 0x0100
 
 
+def write_all(pipe, data: bytes) -> None:
+    """All of ``data`` into an unbuffered pipe: a signal arriving mid-write can make one write() partial."""
+    view = memoryview(data)
+    while view:
+        view = view[pipe.write(view) :]
+
+
 def _keyframe_at(data: bytes, tables: dict[int, bytes]) -> int:
     """The index of the first TS packet in ``data`` that starts a video keyframe (-1: none); the last PAT and
     PMT packets are kept in ``tables``. ffmpeg marks a keyframe's first packet with the random access flag."""
@@ -60,9 +67,8 @@ class RtmpRelay:
         self, url: str, read_fd: int, name: str, log: logging.Logger, *, bitrate_k: int, reconnect: bool = True
     ) -> None:
         self.url, self.name, self.log, self.reconnect = url, name, log, reconnect
-        # a relay joining mid-stream must see a keyframe (its SPS) before it can write the flv header: it reads
-        # up to PROBE_S of stream for one (ffmpeg stops as soon as it has found one)
-        self._probe_bytes = (bitrate_k + 256) * 1000 // 8 * PROBE_S
+        # what a relay may read before it connects: PROBE_S of stream, and at least a large keyframe
+        self._probe_bytes = max(2 << 20, int((bitrate_k + 256) * 1000 / 8 * PROBE_S))
         self._tables: dict[int, bytes] = {}  # the last PAT and PMT packets seen, for the next relay to start with
         self.reconnects = 0  # connections made again after a drop
         self.dropped_bytes = 0  # encoded stream lost while the ingest was away or slow
@@ -130,7 +136,7 @@ class RtmpRelay:
                 started = time.monotonic()
                 data = pat + pmt + data[key * TS_PACKET :]
             try:
-                self._proc.stdin.write(data)
+                write_all(self._proc.stdin, data)
             except OSError:
                 lasted = time.monotonic() - started
                 why = self._end_relay()

@@ -36,7 +36,7 @@ import numpy as np
 
 from composer.errors import ComposerError
 from composer.media.ffmpeg import EncodeSettings, start_live
-from composer.stream.relay import RtmpRelay
+from composer.stream.relay import RtmpRelay, write_all
 from composer.util.files import LOCK_FILE, MADE_MARKER, folder_lock, make_dir
 
 log = logging.getLogger("composer")
@@ -268,7 +268,7 @@ class LiveSink:
         try:
             while (chunk := q.get()) is not None:
                 if self._error is None:
-                    pipe.write(chunk)
+                    write_all(pipe, chunk)
         except (BrokenPipeError, OSError) as e:
             self._error = self._error or f"ffmpeg stopped reading the {what} ({e.strerror or e})"
             # go on taking chunks so write() never waits on a full queue nobody empties
