@@ -50,11 +50,17 @@ class Lyrics:
 
     stanzas: tuple[tuple[str, ...], ...]
     title: str = ""
+    # the voice of each line, in ``lines`` order ("" is the main voice); empty when every line is the main voice
+    voices: tuple[str, ...] = ()
+
+    def voice_of(self, i: int) -> str:
+        """The voice of line ``i`` (in ``lines`` order)."""
+        return self.voices[i] if i < len(self.voices) else ""
 
     @classmethod
-    def from_lines(cls, lines: Iterable[tuple[str, Hashable]], title: str = "") -> Lyrics:
+    def from_lines(cls, lines: Iterable[tuple[str, Hashable]], title: str = "", voices: Iterable[str] = ()) -> Lyrics:
         """Lines with a stanza mark each, in order: a run of lines with the same mark is one stanza (the
-        inverse of ``lines``)."""
+        inverse of ``lines``); ``voices`` names each line's voice."""
         stanzas: list[list[str]] = []
         last: Hashable = object()
         for text, mark in lines:
@@ -62,7 +68,8 @@ class Lyrics:
                 stanzas.append([])
                 last = mark
             stanzas[-1].append(text)
-        return cls(tuple(tuple(s) for s in stanzas), title=title)
+        voices = tuple(voices)
+        return cls(tuple(tuple(s) for s in stanzas), title=title, voices=voices if any(voices) else ())
 
     @property
     def lines(self) -> list[tuple[str, int]]:
@@ -70,8 +77,17 @@ class Lyrics:
         return [(line, i) for i, stanza in enumerate(self.stanzas) for line in stanza]
 
     def to_text(self) -> str:
-        """The plain lyric file format: a line a line, a blank line between stanzas."""
-        return "\n\n".join("\n".join(stanza) for stanza in self.stanzas) + "\n"
+        """The plain lyric file format: a line a line (``[voice]`` before a line of another voice than the
+        main one), a blank line between stanzas."""
+        out, i = [], 0
+        for stanza in self.stanzas:
+            rows = []
+            for text in stanza:
+                voice = self.voice_of(i)
+                rows.append(f"[{voice}] {text}" if voice else text)
+                i += 1
+            out.append("\n".join(rows))
+        return "\n\n".join(out) + "\n"
 
 
 @dataclass(frozen=True)
@@ -96,6 +112,7 @@ class LyricLine:
     end: float
     words: tuple[Word, ...]
     stanza: int = 0
+    voice: str = ""  # who sings it: a template's [voices.NAME]; "" is the main voice
 
 
 def shift_line(line: LyricLine, dt: float, stanzas: int = 0, *, within: tuple[float, float] | None = None) -> LyricLine:
@@ -115,6 +132,7 @@ def shift_line(line: LyricLine, dt: float, stanzas: int = 0, *, within: tuple[fl
             for w in line.words
         ),
         line.stanza + stanzas,
+        line.voice,
     )
 
 
@@ -171,6 +189,7 @@ class Timeline:
                     "start": round(line.start, 4),
                     "end": round(line.end, 4),
                     "stanza": line.stanza,
+                    **({"voice": line.voice} if line.voice else {}),
                     "words": [
                         {
                             "text": w.text,
@@ -196,6 +215,7 @@ class Timeline:
                 start=float(ln["start"]),
                 end=float(ln["end"]),
                 stanza=int(ln.get("stanza", 0)),
+                voice=str(ln.get("voice", "")),
                 words=tuple(
                     Word(
                         text=w["text"],

@@ -20,7 +20,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import fft as sfft
@@ -61,8 +61,10 @@ def align(audio: Audio, lyrics: Lyrics, *, title: str | None = None, warn_droppe
     if dropped and warn_dropped:
         log.warning("%d lyric lines did not fit the song and were dropped from the end", dropped)
     lines = tuple(
-        make_line(text, start, min(end, audio.duration), stanza, activity=(times, act))
-        for (text, stanza), (start, end) in zip(texts, spans)
+        replace(
+            make_line(text, start, min(end, audio.duration), stanza, activity=(times, act)), voice=lyrics.voice_of(i)
+        )
+        for i, ((text, stanza), (start, end)) in enumerate(zip(texts, spans))
     )
     timeline = Timeline(
         lines=lines,

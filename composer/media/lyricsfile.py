@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import codecs
+import dataclasses
 import logging
 import re
 import unicodedata
@@ -24,6 +25,7 @@ import pysubs2
 from composer.errors import ComposerError
 from composer.media.syllables import count_syllables, syllabify
 from composer.media.timing import make_line
+from composer.media.voices import from_style, parse_lrc_header, split_lrc, split_prefix
 from composer.types import LyricLine, Lyrics, Syllable, Timeline, Word
 
 log = logging.getLogger("composer")
@@ -194,10 +196,13 @@ def _sniff_kind(text: str) -> str:
 def _read_plain(path: Path, text: str) -> Lyrics:
     stanzas: list[tuple[str, ...]] = []
     current: list[str] = []
+    voices: list[str] = []
     for raw in text.lstrip("\ufeff").splitlines():
         line = raw.strip()
         if line:
+            voice, line = split_prefix(line)  # "[scream] Tear the sky": a line of another voice
             current.append(line)
+            voices.append(voice)
         elif current:
             stanzas.append(tuple(current))
             current = []
@@ -205,7 +210,7 @@ def _read_plain(path: Path, text: str) -> Lyrics:
         stanzas.append(tuple(current))
     if not stanzas:
         raise ComposerError(f"{path}: no lyric lines")
-    return Lyrics(stanzas=tuple(stanzas))
+    return Lyrics(stanzas=tuple(stanzas), voices=tuple(voices) if any(voices) else ())
 
 
 # ----------------------------------------------------------------------------------------------- timed lines
@@ -220,7 +225,7 @@ class _Chunk:
     end: float
 
 
-def _line_from_chunks(chunks: list[_Chunk], start: float, end: float, stanza: int) -> LyricLine:
+def _line_from_chunks(chunks: list[_Chunk], start: float, end: float, stanza: int, voice: str = "") -> LyricLine:
     """Words and syllables from timed chunks, keeping every stated time.
 
     A chunk inside a word is a syllable as the author cut it. A whole word in one chunk is cut into
@@ -243,7 +248,7 @@ def _line_from_chunks(chunks: list[_Chunk], start: float, end: float, stanza: in
         open_word = runs[-1].end() == len(chunk.text)
     built = tuple(_word_from_pieces(pieces) for pieces in words)
     text = " ".join(w.text for w in built)
-    return LyricLine(text=text, start=start, end=end, words=built, stanza=stanza)
+    return LyricLine(text=text, start=start, end=end, words=built, stanza=stanza, voice=voice)
 
 
 def _share_span(start: float, end: float, runs: list[str]) -> list[tuple[float, float]]:
@@ -356,7 +361,7 @@ def _clip_line(line: LyricLine, start: float, end: float) -> LyricLine:
         )
         for w in line.words
     )
-    return LyricLine(text=line.text, start=start, end=end, words=words, stanza=line.stanza)
+    return LyricLine(text=line.text, start=start, end=end, words=words, stanza=line.stanza, voice=line.voice)
 
 
 # ----------------------------------------------------------------------------------------------- LRC
@@ -390,12 +395,14 @@ class _LrcEntry:
     stanza: int
     line_no: int
     explicit_end: float | None = None  # a trailing word tag
+    voice: str = ""  # a name, or an LRC voice number ("v2") until the [voices:] header names it
 
 
 def _read_lrc(path: Path, text: str, duration: float) -> Timeline:
     title, offset_ms = "", 0.0
     meta: dict[str, str] = {"source": "lrc"}
     entries: list[_LrcEntry] = []
+    numbers: dict[str, str] = {}  # "v1" -> "growl", from composer's [voices:] header
     stanza, blank_run = 0, False
     for line_no, raw in enumerate(text.lstrip("\ufeff").splitlines(), start=1):
         line = raw.strip()
@@ -411,6 +418,8 @@ def _read_lrc(path: Path, text: str, duration: float) -> Timeline:
                 meta[_LRC_META_KEYS[key]] = value
             elif key == "offset":
                 offset_ms = _parse_offset(path, line_no, value)
+            elif key == "voices":
+                numbers.update(parse_lrc_header(value))
             continue
         if not times:
             log.debug("%s line %d: no time tag; ignored", path, line_no)
@@ -425,6 +434,8 @@ def _read_lrc(path: Path, text: str, duration: float) -> Timeline:
     if shift:
         for e in entries:
             _shift_entry(e, shift)
+    for e in entries:
+        e.voice = numbers.get(e.voice, e.voice)
     if not any(e.text for e in entries):
         raise ComposerError(f"{path}: no timed lyric lines (expected [mm:ss.xx] tags)")
     _check_line_count(path, len(entries))
@@ -462,9 +473,10 @@ def _parse_offset(path: Path, line_no: int, value: str) -> float:
 
 def _lrc_entry(path: Path, line_no: int, start: float, rest: str, stanza: int, first: float) -> _LrcEntry:
     """One timed occurrence of a line; word tags of a repeated line move with its line tag."""
+    voice, rest = split_lrc(rest, {})  # "v2: ..." or "[scream] ..."
     if "<" not in rest or not _WORD_TAG.search(rest):
         text = " ".join(rest.split())
-        return _LrcEntry(start, None, text, stanza, line_no)
+        return _LrcEntry(start, None, text, stanza, line_no, voice=voice)
     moved = start - first
     pieces = _WORD_TAG.split(rest)  # text, tag, text, tag, ..., text
     chunks: list[_Chunk] = []
@@ -483,7 +495,7 @@ def _lrc_entry(path: Path, line_no: int, start: float, rest: str, stanza: int, f
         else:
             chunks.append(_Chunk(body, t, t))
     text = " ".join("".join(c.text for c in chunks).split())
-    return _LrcEntry(start, chunks, text, stanza, line_no, explicit_end)
+    return _LrcEntry(start, chunks, text, stanza, line_no, explicit_end, voice)
 
 
 def _shift_entry(entry: _LrcEntry, shift: float) -> None:
@@ -523,14 +535,14 @@ def _lrc_drafts(entries: list[_LrcEntry], duration: float) -> list[LyricLine]:
 
 def _lrc_line(entry: _LrcEntry, end: float) -> LyricLine:
     if entry.chunks is None:
-        return make_line(entry.text, entry.start, end, entry.stanza)
+        return dataclasses.replace(make_line(entry.text, entry.start, end, entry.stanza), voice=entry.voice)
     chunks = sorted(entry.chunks, key=lambda c: c.start)
     timed = []
     for k, c in enumerate(chunks):
         stop = chunks[k + 1].start if k + 1 < len(chunks) else end
         c0 = min(max(c.start, entry.start), end)
         timed.append(_Chunk(c.text, c0, min(max(stop, c0), end)))
-    return _line_from_chunks(timed, entry.start, end, entry.stanza)
+    return _line_from_chunks(timed, entry.start, end, entry.stanza, entry.voice)
 
 
 # ----------------------------------------------------------------------------------------------- ASS / SSA
@@ -555,7 +567,7 @@ def _read_ass(path: Path, text: str, duration: float) -> Timeline:
         start, end = sorted((event.start / 1000.0, event.end / 1000.0))
         if prev_end is not None and start - prev_end >= ASS_STANZA_GAP_S:
             stanza += 1
-        line = _ass_line(event.text, start, end, stanza)
+        line = dataclasses.replace(_ass_line(event.text, start, end, stanza), voice=from_style(event.style))
         if not line.text:
             continue
         prev_end = end

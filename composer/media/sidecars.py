@@ -14,6 +14,7 @@ import pysubs2
 
 from composer.errors import ComposerError
 from composer.media.lyricsfile import lrc_line_cap
+from composer.media.voices import lrc_numbers
 from composer.types import LyricLine, Timeline, one_line
 from composer.util.files import atomic_path, write_text_atomic
 
@@ -47,8 +48,13 @@ def write_ass(
     font: str = "Anton",
     primary: str = "#ffffff",
     highlight: str = "#ff2020",
+    voices: dict[str, tuple[str, str, str]] | None = None,
 ) -> None:
     """Karaoke .ass: one Dialogue per line, a \\kf per syllable, an empty \\k for each pause.
+
+    A line of another voice than the main one uses a style named after the voice, coloured and placed as
+    ``voices`` gives it (voice -> (colour, highlight colour, "bottom" | "center" | "top")), else as the main
+    style: the style name is how .ass files say who sings a line, and how ``read_lyrics`` reads it back.
 
     Durations are centiseconds between rounded absolute times, so each line's sum equals its duration
     exactly. The sweep fills from ``primary`` (ASS SecondaryColour, not yet sung) to ``highlight``
@@ -65,13 +71,21 @@ def write_ass(
             "WrapStyle": "0",
         }
     )
-    subs.styles = {"Karaoke": _karaoke_style(path, width, height, font, primary, highlight)}
+    main = _karaoke_style(path, width, height, font, primary, highlight)
+    subs.styles = {"Karaoke": main}
+    for voice in dict.fromkeys(line.voice for line in timeline.lines if line.voice):
+        colour, high, position = (voices or {}).get(voice, (primary, highlight, "bottom"))
+        style = _karaoke_style(path, width, height, font, colour, high)
+        style.alignment = _ALIGNMENT[position]
+        subs.styles[voice] = style
     for line in timeline.lines:
         start_cs, end_cs = _cs(line.start), _cs(line.end)
         if end_cs <= start_cs:
             continue  # shorter than the format can hold
         subs.events.append(
-            pysubs2.SSAEvent(start=start_cs * 10, end=end_cs * 10, style="Karaoke", text=karaoke_text(line))
+            pysubs2.SSAEvent(
+                start=start_cs * 10, end=end_cs * 10, style=line.voice or "Karaoke", text=karaoke_text(line)
+            )
         )
     with atomic_path(path) as tmp:
         subs.save(str(tmp), format_="ass", encoding="utf-8")
@@ -110,6 +124,13 @@ def _cs(t: float) -> int:
 def _escape(text: str) -> str:
     """Lyric text can't contain override blocks or escapes: braces and backslashes would be read as tags."""
     return text.replace("\\", "/").replace("{", "(").replace("}", ")")
+
+
+_ALIGNMENT = {
+    "bottom": pysubs2.Alignment.BOTTOM_CENTER,
+    "center": pysubs2.Alignment.MIDDLE_CENTER,
+    "top": pysubs2.Alignment.TOP_CENTER,
+}
 
 
 def _karaoke_style(path: Path, width: int, height: int, font: str, primary: str, highlight: str) -> pysubs2.SSAStyle:
@@ -156,18 +177,25 @@ def format_lrc_time(t: float) -> str:
 def write_lrc(timeline: Timeline, path: Path) -> None:
     """Enhanced LRC: [ti:], a [mm:ss.xx] tag per line, a <mm:ss.xx> tag per word, a blank line between
     stanzas, and an empty timed line where a line ends, whenever the end would not otherwise be implied
-    (a pause follows, or the line outlasts the cap that readers without an end apply)."""
+    (a pause follows, or the line outlasts the cap that readers without an end apply).
+
+    A line of another voice than the main one starts ``v1:``, ``v2:``... (the duet convention), and a
+    ``[voices:v1=growl,v2=scream]`` header, which players skip, names them."""
     out = []
     if timeline.title:
         out.append(f"[ti:{one_line(timeline.title)}]")
     out.append(f"[length:{format_lrc_time(timeline.duration)}]")
     out.append("[re:composer]")
+    numbers = lrc_numbers([line.voice for line in timeline.lines])
+    if numbers:
+        out.append("[voices:" + ",".join(f"{n}={v}" for v, n in numbers.items()) + "]")
     out.append("")
     lines = tuple(line for line in timeline.lines if line.text.strip())  # an empty timed line means "end"
     for i, line in enumerate(lines):
         if i > 0 and line.stanza != lines[i - 1].stanza:
             out.append("")
-        out.append(f"[{format_lrc_time(line.start)}]{_lrc_words(line)}")
+        voice = f"{numbers[line.voice]}: " if line.voice else ""
+        out.append(f"[{format_lrc_time(line.start)}]{voice}{_lrc_words(line)}")
         next_start = lines[i + 1].start if i + 1 < len(lines) else None
         if _needs_end_marker(line, next_start):
             out.append(f"[{format_lrc_time(line.end)}]")
