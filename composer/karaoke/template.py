@@ -14,7 +14,7 @@ import dataclasses
 import math
 import re
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import astuple, dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from composer.util.files import read_small_text
 from composer.util.sizes import MAX_SIDE, MIN_SIDE
 
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
+END_PLACEHOLDERS = ("band", "title", "number", "songs")  # what an [end] text may name in braces
 
 
 def hex_rgb(colour: str) -> tuple[int, int, int]:
@@ -95,6 +96,32 @@ class TitleSettings:
     seconds: float = _opt(3.0, lo=0.0, hi=60.0)
     size: int = _opt(130, lo=8, hi=600)
     color: str = _opt("#ffffff", colour=True)
+    # the band's name above the title and "song 2 of 5" below it (band renders, `karaoke --artist`)
+    band_size: int = _opt(60, lo=8, hi=600)
+    band_color: str = _opt("#c8c8c8", colour=True)
+    # when the first line comes while the card is held: "share" (the card moves clear of the lyrics for its
+    # whole time), "corner" (it shrinks into a corner while lines show) or "yield" (it gives way to the line)
+    layout: str = _opt("share", choices=("share", "corner", "yield"))
+
+
+@dataclass(frozen=True)
+class EndSettings:
+    """The end card, held over the song's last seconds."""
+
+    enabled: bool = _opt(False)
+    seconds: float = _opt(4.0, lo=0.5, hi=60.0)
+    text: str = field(default="{band} — {title}", metadata={**_opt(None).metadata, "placeholders": END_PLACEHOLDERS})
+    size: int = _opt(90, lo=8, hi=600)
+    color: str = _opt("#ffffff", colour=True)
+
+
+@dataclass(frozen=True)
+class VoiceSettings:
+    """How one voice's lines look (``[voices.growl]``); an empty value takes [text]'s."""
+
+    color: str = _opt("", colour=True)
+    highlight_color: str = _opt("", colour=True)
+    position: str = _opt("", choices=("bottom", "center", "top"))
 
 
 _SECTIONS: dict[str, type] = {
@@ -102,6 +129,7 @@ _SECTIONS: dict[str, type] = {
     "text": TextSettings,
     "background": BackgroundSettings,
     "title": TitleSettings,
+    "end": EndSettings,
 }
 
 
@@ -113,6 +141,9 @@ class Template:
     text: TextSettings = field(default_factory=TextSettings)
     background: BackgroundSettings = field(default_factory=BackgroundSettings)
     title: TitleSettings = field(default_factory=TitleSettings)
+    end: EndSettings = field(default_factory=EndSettings)
+    # (name, settings) of each [voices.NAME] table, in file order; a voice not listed looks like [text]
+    voices: tuple[tuple[str, VoiceSettings], ...] = ()
     # where it came from, so later errors (e.g. from replace) still name the file
     source: str = field(default="<template>", compare=False, repr=False)
 
@@ -132,7 +163,17 @@ class Template:
     def fps(self) -> int:
         return self.video.fps
 
-    def ass_style(self) -> dict[str, int | str]:
+    def voice(self, name: str) -> VoiceSettings:
+        """The look of voice ``name``, with [text]'s colours and position where the template leaves them out
+        (the main voice, "", is always [text]'s)."""
+        own = dict(self.voices).get(name, VoiceSettings())
+        return VoiceSettings(
+            own.color or self.text.color,
+            own.highlight_color or self.text.highlight_color,
+            own.position or self.text.position,
+        )
+
+    def ass_style(self) -> dict[str, Any]:
         """Frame size, font and colours for the .ass sidecar (``write_ass``'s keywords), so players that draw it
         place and colour the lines as the burnt-in video does."""
         from composer.media.fonts import family_name
@@ -143,6 +184,8 @@ class Template:
             "font": family_name(self.text.font),
             "primary": self.text.color,
             "highlight": self.text.highlight_color,
+            # a style per voice in the .ass, so players colour each voice as the video does
+            **({"voices": {n: astuple(self.voice(n)) for n, _ in self.voices}} if self.voices else {}),
         }
 
     def replace(self, **changes: Any) -> Template:
@@ -157,6 +200,8 @@ class Template:
                 current = dataclasses.asdict(getattr(self, key))
                 current.update(value)
                 value = _parse_section(key, current, self.source)
+            elif key == "voices" and isinstance(value, dict):
+                value = _parse_voices(value, self.source)
             resolved[key] = value
         return dataclasses.replace(self, **resolved)
 
@@ -185,12 +230,14 @@ def parse_template(data: dict[str, Any], source: str = "<template>") -> Template
             if not isinstance(value, dict):
                 raise ComposerError(f"{source}: {key} must be a table [{key}]")
             top[key] = _parse_section(key, value, source)
+        elif key == "voices":
+            top[key] = _parse_voices(value, source)
         elif key in ("name", "description"):
             if not isinstance(value, str):
                 raise ComposerError(f"{source}: {key} = {_show(value)}: expected a string")
             top[key] = value
         else:
-            allowed = ", ".join(["name", "description", *(f"[{s}]" for s in _SECTIONS)])
+            allowed = ", ".join(["name", "description", *(f"[{s}]" for s in _SECTIONS), "[voices.NAME]"])
             raise ComposerError(f"{source}: unknown key {key!r}: allowed are {allowed}")
     if "name" not in top and source.endswith(".toml"):
         top["name"] = Path(source).stem
@@ -209,8 +256,26 @@ def _read_source(name_or_path: str | Path) -> tuple[str, str]:
     return ref.read_text(encoding="utf-8"), f"templates/{as_text}.toml"
 
 
-def _parse_section(section: str, table: dict[str, Any], source: str) -> Any:
-    cls = _SECTIONS[section]
+def _parse_voices(table: Any, source: str) -> tuple[tuple[str, VoiceSettings], ...]:
+    """``[voices.NAME]`` tables: a name as lyric files write it (``[growl]``), each with VoiceSettings keys."""
+    from composer.media.voices import VOICE_NAME
+
+    if not isinstance(table, dict):
+        raise ComposerError(f"{source}: voices must be tables [voices.NAME]")
+    out = []
+    for name, settings in table.items():
+        if not VOICE_NAME.match(name):
+            raise ComposerError(
+                f"{source}: [voices.{name}]: a voice name is lowercase letters, digits, '-' and '_' (up to 32)"
+            )
+        if not isinstance(settings, dict):
+            raise ComposerError(f"{source}: voices.{name} must be a table [voices.{name}]")
+        out.append((name, _parse_section(f"voices.{name}", settings, source, VoiceSettings)))
+    return tuple(out)
+
+
+def _parse_section(section: str, table: dict[str, Any], source: str, cls: type | None = None) -> Any:
+    cls = cls or _SECTIONS[section]
     specs = {f.name: f for f in fields(cls)}
     values: dict[str, Any] = {}
     for key, value in table.items():
@@ -237,6 +302,8 @@ def _check_value(where: str, spec: dataclasses.Field, value: Any) -> Any:
             raise ComposerError(f"{where}: allowed values are {allowed}")
         if meta["colour"] and not _HEX.match(value):
             raise ComposerError(f'{where}: expected a hex colour "#rrggbb"')
+        if meta.get("placeholders"):
+            _check_placeholders(where, value, meta["placeholders"])
         return value.lower() if meta["colour"] else value
     # numbers: bool is an int subclass in Python, so reject it explicitly
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -251,6 +318,19 @@ def _check_value(where: str, spec: dataclasses.Field, value: Any) -> Any:
     if (lo is not None and value < lo) or (hi is not None and value > hi):
         raise ComposerError(f"{where}: allowed range is {_num(lo)} to {_num(hi)}")
     return int(value) if kind is int else float(value)
+
+
+def _check_placeholders(where: str, value: str, allowed: tuple[str, ...]) -> None:
+    import string
+
+    try:
+        names = [name for _, name, _, _ in string.Formatter().parse(value) if name is not None]
+    except ValueError as exc:
+        raise ComposerError(f"{where}: {exc} (write {{{{ and }}}} for literal braces)") from None
+    for name in names:
+        if name not in allowed:
+            shown = ", ".join(f"{{{a}}}" for a in allowed)
+            raise ComposerError(f"{where}: unknown placeholder {{{name}}}: allowed are {shown}")
 
 
 def _show(value: Any) -> str:

@@ -14,6 +14,7 @@ alternation). A gap longer than ``gap_hide`` shows no lyrics until ``lead_in`` b
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import math
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -24,6 +25,7 @@ import numpy as np
 from PIL import Image
 
 from composer.karaoke.render.background import RGB24, YUV420P, PlaneFormat, Slideshow
+from composer.karaoke.render.cards import CardLayer, PlacedCard, SongCard
 from composer.karaoke.render.text import (
     REFERENCE_SIDE,
     LineSprite,
@@ -31,9 +33,8 @@ from composer.karaoke.render.text import (
     draw_layout,
     layout_line,
     one_row_height,
-    render_title,
 )
-from composer.karaoke.template import Template
+from composer.karaoke.template import Template, hex_rgb
 from composer.types import LyricLine, Timeline
 
 TITLE = -1  # sprite key of the title card (lines use their index)
@@ -106,9 +107,11 @@ class FrameRenderer:
         seed: int = 0,
         title: str | None = None,
         background=None,
+        card: SongCard | None = None,
     ):
         """``background``: drawn instead of a slideshow of ``images`` (a ``VideoBackground``, a ``FlatBackground``:
-        anything with Slideshow's ``draw``, ``static_key`` and ``still_planes``)."""
+        anything with Slideshow's ``draw``, ``static_key`` and ``still_planes``). ``card`` says what the title
+        card shows (band, title, place in a set); without one it shows ``title``, else the timeline's title."""
         self.template = template
         self.timeline = timeline
         self.width, self.height = template.video.width, template.video.height
@@ -117,13 +120,25 @@ class FrameRenderer:
         text = template.text
         self._style = TextStyle.from_settings(text, (self.width, self.height))
         self._preview_opacity = text.preview_opacity
-        title_text = (title if title is not None else timeline.title).strip()
-        show_title = template.title.enabled and bool(title_text) and template.title.seconds > 0
-        self._title_text = title_text
+        if card is None:
+            card = SongCard((title if title is not None else timeline.title).strip())
+        self.card = card
+        show_title = template.title.enabled and bool(card.title or card.band) and template.title.seconds > 0
         self._schedule = _Schedule(
             timeline.lines, text.lines, text.lead_in, text.gap_hide, template.title.seconds if show_title else 0.0
         )
         self._layout_lines()
+        self._cards = CardLayer(
+            template,
+            card,
+            (self.width, self.height),
+            self._free_rows(),
+            max_width=self._max_width,
+            duration=timeline.duration,
+            first_shown=self._schedule.show_from[0] if timeline.lines else None,
+            last_end=timeline.lines[-1].end if timeline.lines else 0.0,
+            yield_until=self._schedule.title_end,
+        )
         self._sprites: OrderedDict[int, LineSprite] = OrderedDict()
         self._plane_sprites: OrderedDict[tuple, _PlaneSprite] = OrderedDict()
         self._composites: OrderedDict[tuple, tuple[list[np.ndarray], list[np.ndarray]]] = OrderedDict()
@@ -149,6 +164,10 @@ class FrameRenderer:
         """
         return self._compose(t, YUV420P)
 
+    def cards(self, t: float) -> list[PlacedCard]:
+        """The title or end card rows on screen at ``t``, with their sprites and places."""
+        return self._cards.at(t, any(v.key != TITLE for v in self._schedule.visible(t)))
+
     def clip(self, duration: float):
         """A MoviePy VideoClip of this render (RGB frames), for MoviePy users."""
         from moviepy import VideoClip
@@ -165,7 +184,9 @@ class FrameRenderer:
         available = max(16, self.height - 2 * margin)
         n = text.lines
         max_height = int(available / (1 + (n - 1) * text.line_spacing))
-        self._layouts = [layout_line(ln, self._style, self._max_width, max_height) for ln in self.timeline.lines]
+        self._layouts = [
+            layout_line(ln, self._voice_style(ln.voice), self._max_width, max_height) for ln in self.timeline.lines
+        ]
         # each slot is as tall as the tallest line that will sit in it (line i sits in slot i % n), and
         # never shorter than one row, so the block sits in the same place whatever the lyrics
         one_row = min(one_row_height(self._style), max_height)
@@ -173,40 +194,56 @@ class FrameRenderer:
         self._slot_h = [max(h, one_row) for h in self._slot_h]
         gap = _even(one_row * (text.line_spacing - 1.0))
         block_h = sum(self._slot_h) + (n - 1) * gap
-        if text.position == "top":
-            top = margin
-        elif text.position == "center":
-            top = (self.height - block_h) / 2
-        else:
-            top = self.height - margin - block_h
-        top = min(max(0, top), max(0, self.height - block_h))
-        self._slot_tops = []
-        for h in self._slot_h:
-            self._slot_tops.append(_even(top))
-            top += h + gap
+        # a block of slots at each place a voice sings from (the template's [text] position, and any other a
+        # [voices.NAME] gives); a line sits in its voice's block
+        self._line_pos = [self.template.voice(ln.voice).position for ln in self.timeline.lines]
+        self._slot_tops_at: dict[str, list[int]] = {}
+        for position in dict.fromkeys([text.position, *self._line_pos]):
+            if position == "top":
+                top = margin
+            elif position == "center":
+                top = (self.height - block_h) / 2
+            else:
+                top = self.height - margin - block_h
+            top = min(max(0, top), max(0, self.height - block_h))
+            tops = self._slot_tops_at[position] = []
+            for h in self._slot_h:
+                tops.append(_even(top))
+                top += h + gap
+        self._block_h = block_h
+
+    def _voice_style(self, voice: str) -> TextStyle:
+        if not voice:
+            return self._style
+        look = self.template.voice(voice)
+        return dataclasses.replace(self._style, color=hex_rgb(look.color), highlight=hex_rgb(look.highlight_color))
+
+    def _free_rows(self) -> tuple[int, int]:
+        """The tallest band of frame rows (top, bottom) that no lyric block covers: where a card shares the
+        screen with the lyrics."""
+        taken = sorted((tops[0], tops[0] + self._block_h) for tops in self._slot_tops_at.values())
+        best, edge = (0, 0), 0
+        for top, bottom in [*taken, (self.height, self.height)]:
+            if top - edge > best[1] - best[0]:
+                best = (edge, top)
+            edge = max(edge, bottom)
+        return best
 
     def _sprite(self, key: int) -> LineSprite:
         hit = self._sprites.get(key)
         if hit is not None:
             self._sprites.move_to_end(key)
             return hit
-        if key == TITLE:
-            style = TextStyle.for_title(self.template.title, self.template.text, (self.width, self.height))
-            sprite = render_title(self._title_text, style, self._max_width, int(self.height * 0.8))
-        else:
-            sprite = draw_layout(self._layouts[key])
-        return _remember(self._sprites, key, sprite, 8)
+        return _remember(self._sprites, key, draw_layout(self._layouts[key]), 8)
 
     def _position(self, item: _Visible, sprite: LineSprite) -> tuple[int, int]:
         x = _even((self.width - sprite.width) / 2)
-        if item.key == TITLE:
-            y = _even((self.height - sprite.height) / 2)
-        else:
-            # a line shorter than its slot leans towards the anchored edge, so the usual one-row lines
-            # stay near the margin and close together even when some other line needed two rows
-            spare = self._slot_h[item.slot] - sprite.height
-            lean = {"top": 0.0, "center": 0.5, "bottom": 1.0}[self.template.text.position]
-            y = _even(self._slot_tops[item.slot] + spare * lean)
+        # a line shorter than its slot leans towards the anchored edge, so the usual one-row lines
+        # stay near the margin and close together even when some other line needed two rows
+        spare = self._slot_h[item.slot] - sprite.height
+        position = self._line_pos[item.key]
+        lean = {"top": 0.0, "center": 0.5, "bottom": 1.0}[position]
+        y = _even(self._slot_tops_at[position][item.slot] + spare * lean)
         # never outside the frame, whatever rounding did
         x = min(max(0, x), self.width - sprite.width)
         y = min(max(0, y), self.height - sprite.height)
@@ -218,21 +255,27 @@ class FrameRenderer:
         buf, planes = self._buffer(fmt)
         self.slideshow.draw(t, fmt, planes)
         still = self.slideshow.static_key(t)
-        for item in self._schedule.visible(t):
+        items = [v for v in self._schedule.visible(t) if v.key != TITLE]  # the cards are drawn by self._cards
+        for card in self._cards.at(t, bool(items)):
+            self._draw(planes, fmt, still, _Visible(card.key, 0, False), card.sprite, False, None, card.x, card.y)
+        for item in items:
             sprite = self._sprite(item.key)
             if sprite.width > self.width or sprite.height > self.height:
                 continue  # cannot happen with layout_line's squeeze; guards the slicing below
-            dim = item.key != TITLE and not item.current and self._preview_opacity < 1.0
-            lit = item.current and item.key != TITLE
-            columns = sprite.columns(t) if lit else [0] * len(sprite.rows)
+            dim = not item.current and self._preview_opacity < 1.0
             x, y = self._position(item, sprite)
-            if still is not None:
-                plain, high = self._composite(item, sprite, dim, still, fmt, x, y)
-                self._cut_copy(planes, fmt, sprite, columns, plain, high, x, y)
-            else:
-                ps = self._plane_sprite(item.key, sprite, dim, fmt)
-                self._cut_blend(planes, fmt, sprite, columns, ps, x, y)
+            self._draw(planes, fmt, still, item, sprite, dim, t if item.current else None, x, y)
         return buf
+
+    def _draw(self, planes, fmt, still, item: _Visible, sprite: LineSprite, dim: bool, lit_at, x: int, y: int):
+        """One sprite into the frame's planes, swept up to ``lit_at`` (None: not lit)."""
+        columns = sprite.columns(lit_at) if lit_at is not None else [0] * len(sprite.rows)
+        if still is not None:
+            plain, high = self._composite(item, sprite, dim, still, fmt, x, y)
+            self._cut_copy(planes, fmt, sprite, columns, plain, high, x, y)
+        else:
+            ps = self._plane_sprite(item.key, sprite, dim, fmt)
+            self._cut_blend(planes, fmt, sprite, columns, ps, x, y)
 
     def _buffer(self, fmt: PlaneFormat) -> tuple[np.ndarray, list[np.ndarray]]:
         if fmt.name not in self._buffers:
