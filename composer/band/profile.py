@@ -42,6 +42,7 @@ _TOP = {
     "template": (str, "gore"),
     "sample_rate": (int, 16000),
     "generated": (bool, False),
+    "voices": (list, []),
 }
 _MODELS = {
     "audio_preset": (str, "demo"),
@@ -66,6 +67,8 @@ class Band:
     audio_steps: int
     lyrics_steps: int
     generated: bool
+    # the voices its songs alternate between ("growl", "scream"), as the template's [voices.NAME]; () is one
+    voices: tuple[str, ...] = ()
 
     @property
     def audio_model_dir(self) -> Path:
@@ -230,6 +233,16 @@ def load_band(folder: str | os.PathLike) -> Band:
     if template not in builtin_templates() and not resolve_path(folder, template).is_file():
         allowed = ", ".join(f'"{t}"' for t in builtin_templates())
         raise ComposerError(f"{source}: template = {template!r}: allowed are {allowed} or a path to a .toml")
+    from composer.media.voices import VOICE_NAME
+
+    for voice in top["voices"]:
+        if not isinstance(voice, str) or not VOICE_NAME.match(voice):
+            raise ComposerError(
+                f"{source}: voices = {top['voices']!r}: each voice is a name of lowercase letters, digits, '-' and "
+                f"'_' (up to 32), as the template's [voices.NAME]"
+            )
+    if len(set(top["voices"])) != len(top["voices"]):
+        raise ComposerError(f"{source}: voices = {top['voices']!r}: a voice is listed twice")
     if not all(isinstance(p, str) for p in top["lyrics"] or []):
         raise ComposerError(f"{source}: lyrics must be a list of file or folder paths (strings)")
     material = cache_dir() / "bands" / name
@@ -243,6 +256,7 @@ def load_band(folder: str | os.PathLike) -> Band:
         template=template if template in builtin_templates() else str(resolve_path(folder, template)),
         sample_rate=top["sample_rate"],
         generated=top["generated"],
+        voices=tuple(top["voices"]),
         **mod,
     )
 

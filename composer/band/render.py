@@ -17,6 +17,7 @@ baseline).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import math
 import multiprocessing as mp
@@ -252,10 +253,10 @@ class _AudioProcess:
 class _SongLyrics:
     """One song's lyric lines, written a line at a time so the work fits in while audio is generated."""
 
-    def __init__(self, model_dir: Path, seed: int, n_lines: int):
+    def __init__(self, model_dir: Path, seed: int, n_lines: int, voices: tuple[str, ...] = ()):
         from composer.models.lyricgpt.generate import LyricStream
 
-        self.n_lines = n_lines
+        self.n_lines, self.seed, self.voices = n_lines, seed, voices
         verses = max(1, math.ceil(n_lines / 8))
         self.stream = LyricStream(model_dir, seed, verses_per_song=verses)
         self.lines = []
@@ -268,9 +269,13 @@ class _SongLyrics:
         self.lines.append(self.stream.next_line())
 
     def lyrics(self) -> Lyrics:
+        from composer.media.voices import alternate
+
         while not self.complete:
             self.step()
-        return Lyrics.from_lines(((line.text, line.stanza) for line in self.lines), title=self.stream.title)
+        texts, voices = alternate([(line.text, line.stanza) for line in self.lines], self.voices, self.seed)
+        stanzas = [line.stanza for line in self.lines]
+        return Lyrics.from_lines(zip(texts, stanzas), title=self.stream.title, voices=voices)
 
 
 # ----------------------------------------------------------------------------------------------- the render
@@ -386,6 +391,7 @@ class _Plan:
 
 def _render(plan: _Plan, progress: Progress, encode, t_start: float, outputs: OutputSet) -> list[BandRenderResult]:
     from composer.karaoke.engine import output_paths, thumbnail_path, write_thumbnail
+    from composer.karaoke.render.cards import SongCard
     from composer.karaoke.render.frames import FrameRenderer
     from composer.media.ffmpeg import mux
     from composer.media.sidecars import write_sidecars
@@ -409,6 +415,7 @@ def _render(plan: _Plan, progress: Progress, encode, t_start: float, outputs: Ou
                 stages,
                 progress,
                 encode,
+                band=plan.band,
             )
         finally:
             worker.close()
@@ -424,9 +431,8 @@ def _render(plan: _Plan, progress: Progress, encode, t_start: float, outputs: Ou
         for tmpl, out in plan.versions:
             write_sidecars(timeline, outputs.staged(out), **tmpl.ass_style())
             first = song_info[0]
-            thumb_renderer = FrameRenderer(
-                tmpl, timelines[0], plan.images, seed=song_seed(plan.seed, 0, 3), title=first.title
-            )
+            card = SongCard(first.title, plan.band.name, 1, len(song_info))
+            thumb_renderer = FrameRenderer(tmpl, timelines[0], plan.images, seed=song_seed(plan.seed, 0, 3), card=card)
             write_thumbnail(thumb_renderer, timelines[0], outputs.staged(thumbnail_path(out)))
             write_upload_kit(outputs.staged(out), video_title, plan.band, song_info, timelines)
     results = []
@@ -460,10 +466,13 @@ def _render_songs(
     stages: StageTimes,
     progress: Progress,
     encode,
+    *,
+    band: Band,
 ):
     import soundfile as sf
 
     from composer.karaoke.engine import write_frames
+    from composer.karaoke.render.cards import SongCard
     from composer.karaoke.render.frames import FrameRenderer
     from composer.media.ffmpeg import EncodeSettings, VideoWriter
 
@@ -490,7 +499,7 @@ def _render_songs(
         for k, seconds in enumerate(lengths):
             n_lines = math.ceil(seconds / LINE_SECONDS) + 4
             with stages.timed("lyrics"):
-                lyr = _SongLyrics(lyrics_model, song_seed(seed, k, 2), n_lines)
+                lyr = _SongLyrics(lyrics_model, song_seed(seed, k, 2), n_lines, band.voices)
             pieces: list[np.ndarray] = []
             summary = None
             while summary is None:
@@ -527,7 +536,8 @@ def _render_songs(
             with stages.timed("render"):
                 for i, (tmpl, writer) in enumerate(zip(tmpls, writers)):
                     end_frame = totals[i] if last else math.ceil((start + seconds) * tmpl.video.fps - 1e-6)
-                    renderer = FrameRenderer(tmpl, timeline, images, seed=song_seed(seed, k, 3), title=lyrics.title)
+                    card = SongCard(lyrics.title, band.name, k + 1, len(lengths))
+                    renderer = FrameRenderer(tmpl, timeline, images, seed=song_seed(seed, k, 3), card=card)
                     frame_no[i] = write_frames(
                         writer,
                         renderer,
@@ -579,13 +589,13 @@ def _paced(audio: Audio, lyrics: Lyrics) -> Timeline:
     from composer.media.timing import make_line
 
     lines, t, stanza = [], PACED_START_S, None
-    for text, k in lyrics.lines:
+    for i, (text, k) in enumerate(lyrics.lines):
         if stanza is not None:
             t += PACED_STANZA_GAP_S if k != stanza else PACED_LINE_GAP_S
         end = t + max(PACED_MIN_LINE_S, line_syllables(text) / PACED_SYLLABLES_PER_S)
         if end > audio.duration - PACED_START_S:
             break
-        lines.append(make_line(text, t, end, k))
+        lines.append(dataclasses.replace(make_line(text, t, end, k), voice=lyrics.voice_of(i)))
         t, stanza = end, k
     timeline = Timeline(
         lines=tuple(lines),

@@ -68,3 +68,21 @@ def lrc_numbers(voices: list[str]) -> dict[str, str]:
         if v and v not in out:
             out[v] = f"v{len(out) + 1}"
     return out
+
+
+def alternate(lines: list[tuple[str, int]], voices: tuple[str, ...], seed: int) -> tuple[list[str], list[str]]:
+    """(texts, voices) of written lines (text, stanza) for a band of several ``voices``: a line that names one
+    of them (``[scream] ...``, as a model trained on voiced lyrics writes) keeps it; the others take the voices
+    in turn stanza by stanza, starting from one the seed picks (the same seed, the same parts)."""
+    if not voices:
+        return [text for text, _ in lines], [""] * len(lines)
+    first = seed % len(voices)
+    texts, out, order = [], [], {}
+    for text, stanza in lines:
+        voice, rest = split_prefix(text)
+        order.setdefault(stanza, len(order))
+        if voice not in voices:
+            voice, rest = voices[(first + order[stanza]) % len(voices)], text
+        texts.append(rest)
+        out.append(voice)
+    return texts, out

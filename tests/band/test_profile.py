@@ -86,6 +86,12 @@ def test_bad_length(length, tmp_path):
         ('name = "x"\naudio = 3\nlyrics = []\nimages = "i"\n', "audio = 3: must be a str"),
         ('name = "X Y"\naudio = "a"\nlyrics = []\nimages = "i"\n', "lowercase"),
         ('name = "x"\naudio = "a"\n[[[', "not valid TOML"),
+        ('name = "x"\naudio = "a"\nlyrics = []\nimages = "i"\nvoices = "growl"\n', "voices = 'growl': must be a list"),
+        (
+            'name = "x"\naudio = "a"\nlyrics = []\nimages = "i"\nvoices = ["Growl"]\n',
+            "each voice is a name of lowercase",
+        ),
+        ('name = "x"\naudio = "a"\nlyrics = []\nimages = "i"\nvoices = ["growl", "growl"]\n', "listed twice"),
     ],
 )
 def test_band_toml_errors_name_the_key(tmp_path, toml, needle):
