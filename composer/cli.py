@@ -206,6 +206,9 @@ def karaoke(
     template: TemplateOpt = "gore",
     seed: Seed = 0,
     title: Annotated[str | None, typer.Option(help="Title card and sidecar title.")] = None,
+    artist: Annotated[
+        str | None, typer.Option(help="Band or singer named on the title card (default: the .lrc's [ar:]).")
+    ] = None,
     offset: Offset = 0.0,
     quiet: Quiet = False,
 ) -> None:
@@ -223,6 +226,7 @@ def karaoke(
             template=template,
             seed=seed,
             title=title,
+            artist=artist,
             offset=offset,
             background=background,
             progress=progress,

@@ -195,6 +195,7 @@ def karaoke(
     template: str | Path = "gore",
     seed: int = 0,
     title: str | None = None,
+    artist: str | None = None,
     offset: float = 0.0,
     background: Path | None = None,
     progress: Progress = no_progress,
@@ -202,23 +203,32 @@ def karaoke(
 ) -> KaraokeResult:
     """`composer karaoke`: a finished MP4 with sidecars and a thumbnail beside it.
 
-    The background is a slideshow of ``images_dir`` or, given ``background``, that video looped."""
+    The background is a slideshow of ``images_dir`` or, given ``background``, that video looped. The title
+    card names ``artist`` (else the lyric file's [ar:]) above the title."""
     from composer.karaoke.render.background import load_images
+    from composer.karaoke.render.cards import SongCard
+    from composer.karaoke.render.fontchain import require_glyphs
     from composer.karaoke.render.frames import FrameRenderer
     from composer.karaoke.render.videobg import VideoBackground, check_video
     from composer.karaoke.template import load_template
     from composer.media.audio import prepare_output_audio
     from composer.media.ffmpeg import check_video_name
+    from composer.media.lyricsfile import strip_invisible
     from composer.media.sidecars import write_sidecars
+    from composer.types import one_line
 
     if (images_dir is None) == (background is None):
         raise ComposerError("give either an image folder (--images) or a background video (--background)")
     out = Path(out)
     check_video_name(out)
     check_writable_dir(out)
+    if artist and len(artist) > MAX_LINE_CHARS:
+        raise ComposerError(f"--artist is {len(artist):,} characters; a name is at most {MAX_LINE_CHARS}")
     outputs = OutputSet(output_paths(out), karaoke_inputs(audio_path, lyrics_path, images_dir, template, background))
     # cheap checks first, so bad input fails before minutes of work
     tmpl = load_template(template)
+    if artist and tmpl.title.enabled:
+        require_glyphs("--artist", [artist], tmpl.text.font)
     if background is None:
         images = load_images(Path(images_dir))
     else:
@@ -236,11 +246,15 @@ def karaoke(
         offset=offset,
     )
     progress("timing", 1, 1)
+    band = one_line(strip_invisible(artist if artist is not None else str(timeline.meta.get("artist", ""))))
+    if band and artist is None and tmpl.title.enabled:
+        require_glyphs(lyrics_path, [band], tmpl.text.font)
+    card = SongCard(timeline.title, band)
     with contextlib.ExitStack() as stack:
         video_bg = None
         if background is not None:  # its ffmpeg stops with the render, however that ends
             video_bg = stack.enter_context(VideoBackground(Path(background), tmpl.size, tmpl.fps))
-        renderer = FrameRenderer(tmpl, timeline, images, seed=seed, title=timeline.title, background=video_bg)
+        renderer = FrameRenderer(tmpl, timeline, images, seed=seed, card=card, background=video_bg)
         stack.enter_context(write_errors(out))
         tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="composer-"))
         stack.enter_context(outputs)

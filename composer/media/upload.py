@@ -1,11 +1,13 @@
 """The upload kit beside a rendered video: a title, a description to paste (chapters, then the lyrics of each
 song) and the same as JSON for scripts. YouTube turns "0:00 Title" lines into chapters when the first is at
-0:00 and there are at least three of 10 s or more; the lines are written either way.
+0:00 and there are at least three of 10 s or more; the lines are written either way. Each chapter starts on
+its song's title card.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from composer.types import Lyrics
@@ -24,7 +26,12 @@ def kit_paths(video: Path) -> tuple[Path, Path]:
 
 def write_upload_kit(video: Path, title: str, band, songs, timelines) -> tuple[Path, ...]:
     """``<video>.description.txt`` and ``<video>.upload.json``; returns their paths."""
-    chapters = [{"start": round(song.start, 3), "clock": clock(song.start), "title": song.title} for song in songs]
+    # each song opens with its title card: a chapter's whole second is rounded up, onto the card, never down
+    # into the last second of the song before
+    chapters = [
+        {"start": round(song.start, 3), "clock": clock(math.ceil(song.start - 1e-6)), "title": song.title}
+        for song in songs
+    ]
     blocks = [f"New songs by {band.name}, written and performed by composer's AI models.", ""]
     blocks += [f"{c['clock']} {c['title']}" for c in chapters]
     for song, tl in zip(songs, timelines):

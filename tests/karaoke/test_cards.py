@@ -136,3 +136,34 @@ def test_bad_card_keys_give_one_line_naming_the_key(tmp_path, body, expected):
     with pytest.raises(ComposerError) as info:
         load_template(path)
     assert expected in str(info.value) and str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_karaoke_opens_with_a_card_naming_the_artist(song_inputs, tmp_path):
+    from composer.karaoke.engine import karaoke
+    from composer.karaoke.render.background import load_images
+    from tests.conftest import SMALL_TEMPLATE
+    from tests.mp4probe import frame_at
+
+    template = tmp_path / "card.toml"
+    template.write_text(SMALL_TEMPLATE.replace("enabled = false", "enabled = true\nseconds = 2.0"), encoding="utf-8")
+    out = tmp_path / "v.mp4"
+    result = karaoke(
+        song_inputs.audio,
+        song_inputs.lyrics,
+        song_inputs.images,
+        out,
+        template=template,
+        title="Rot",
+        artist="Gravewyrm",
+    )
+    r = FrameRenderer(
+        load_template(template), result.timeline, load_images(song_inputs.images), card=SongCard("Rot", "Gravewyrm")
+    )
+    rows = r.cards(1.0)
+    assert [row.text for row in rows] == ["Gravewyrm", "Rot"]
+    video, drawn = frame_at(out, 1.0).astype(int), r.rgb(1.0).astype(int)
+    for row in rows:
+        x0, y0, x1, y1 = row.box
+        assert np.abs(video[y0:y1, x0:x1] - drawn[y0:y1, x0:x1]).mean() < 8
+        ink = row.sprite.alpha > 200
+        assert (video[y0:y1, x0:x1][ink] > 150).all(axis=1).mean() > 0.5, "white letters over the dark images"
