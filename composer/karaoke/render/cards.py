@@ -156,7 +156,7 @@ class CardLayer:
         sprites = self._draw(rows, scale, room)
         total = sum(s.height for s in sprites)
         if total > room:  # a low band between lyric blocks: the card shrinks to fit it
-            sprites = self._draw(rows, scale * room / total, room)
+            sprites = self._draw(rows, scale * room / total * 0.98, room // len(rows))
             total = sum(s.height for s in sprites)
         edge = round(min(width, height) * _EDGE)
         y = top + edge if placement == _CORNER else top + (room - total) / 2
@@ -176,7 +176,10 @@ class CardLayer:
         for text, size, colour in rows:
             settings = dataclasses.replace(self.template.title, size=max(8, round(size * scale)), color=colour)
             style = TextStyle.for_title(settings, self.template.text, self.frame)
-            out.append(render_title(text, style, self.max_width, max(16, room // len(rows))))
+            # the shadow or glow shrinks with the letters, or a small card would be mostly padding
+            style = dataclasses.replace(style, effect_size=round(style.effect_size * min(1.0, scale)))
+            # each row may take the whole room: the stack as a whole is scaled to fit, rows keeping their sizes
+            out.append(render_title(text, style, self.max_width, room))
         return out
 
 
