@@ -207,7 +207,7 @@ def karaoke(
     seed: Seed = 0,
     title: Annotated[str | None, typer.Option(help="Title card and sidecar title.")] = None,
     artist: Annotated[
-        str | None, typer.Option(help="Band or singer named on the title card (default: the .lrc's [ar:]).")
+        str | None, typer.Option(help="Band or singer named on the title card (default: an .lrc's artist tag).")
     ] = None,
     offset: Offset = 0.0,
     quiet: Quiet = False,

@@ -282,3 +282,33 @@ def test_ass_overlapping_events_end_at_the_next_line(tmp_path):
 def test_ass_errors(tmp_path):
     _error(_ass(tmp_path, r"Comment: 0,0:00:01.00,0:00:02.00,Default,,0,0,0,,only a comment"), "no dialogue lines")
     _error(_write(tmp_path, "bad.ass", b"\x00\x01binary"), "binary")
+
+
+def test_voices_as_other_tools_write_them(tmp_path):
+    """Duet LRC (v1:/v2:, no composer header), an .ass whose styles name the singers, and plain-text
+    prefixes, where song-part marks such as [chorus] stay lyric text."""
+    lrc = tmp_path / "duet.lrc"
+    lrc.write_text(
+        "[00:01.00]v1: <00:01.00>Tear <00:01.50>the <00:02.00>sky\n[00:03.00]v2: Rot below\n[00:05.00]All of us\n"
+    )
+    lines = read_lyrics(lrc, 10.0).lines
+    assert [(ln.text, ln.voice) for ln in lines] == [("Tear the sky", "v1"), ("Rot below", "v2"), ("All of us", "")]
+    ass = tmp_path / "duet.ass"
+    ass.write_text(
+        "[Script Info]\nScriptType: v4.00+\n\n[V4+ Styles]\n"
+        "Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, Bold, Italic, "
+        "Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, Shadow, Alignment, MarginL, "
+        "MarginR, MarginV, Encoding\n"
+        "Style: Default,Arial,20,&H00FFFFFF,&H000000FF,&H00000000,&H00000000,0,0,0,0,100,100,0,0,1,2,2,2,10,10,10,1\n"
+        "Style: Growl Vox,Arial,20,&H00FFFFFF,&H000000FF,&H00000000,&H00000000,0,0,0,0,100,100,0,0,1,2,2,2,10,10,10,1\n"
+        "\n[Events]\nFormat: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\n"
+        "Dialogue: 0,0:00:01.00,0:00:02.00,Growl Vox,,0,0,0,,{\\k50}Tear {\\k50}sky\n"
+        "Dialogue: 0,0:00:03.00,0:00:04.00,Default,,0,0,0,,Rot below\n"
+    )
+    assert [ln.voice for ln in read_lyrics(ass, 10.0).lines] == ["growl-vox", ""]
+    plain = tmp_path / "l.txt"
+    plain.write_text("[Scream] Tear the sky\n[chorus] Rot below\nAll of us\n")
+    lyrics = read_lyrics(plain, 10.0)
+    assert lyrics.stanzas == (("Tear the sky", "[chorus] Rot below", "All of us"),)
+    assert [lyrics.voice_of(i) for i in range(3)] == ["scream", "", ""]
+    assert lyrics.to_text() == "[scream] Tear the sky\n[chorus] Rot below\nAll of us\n"
