@@ -21,6 +21,7 @@ def __getattr__(name: str):
         "read_lyrics": ("composer.media.lyricsfile", "read_lyrics"),
         "FrameRenderer": ("composer.karaoke.render.frames", "FrameRenderer"),
         "KaraokeClip": ("composer.karaoke.clip", "KaraokeClip"),
+        "SongCard": ("composer.karaoke.render.cards", "SongCard"),
     }
     if name in lazy:
         import importlib
@@ -46,4 +47,5 @@ __all__ = [
     "read_lyrics",
     "FrameRenderer",
     "KaraokeClip",
+    "SongCard",
 ]
