@@ -120,6 +120,9 @@ def test_end_card_is_held_over_the_last_seconds():
     numbered = renderer(lines, end={"enabled": True, "text": "{number}/{songs}: {title}"})
     assert [row.text for row in numbered.cards(58.0)] == ["2/5: Altar of Rot"]
     assert renderer(lines).cards(58.0) == [], "the end card is optional (off by default)"
+    short = renderer([], duration=5.0, end={"enabled": True, "seconds": 4.0})
+    assert [row.text for row in short.cards(2.0)] == ["gravewyrm", "Altar of Rot", "song 2 of 5"]
+    assert [row.text for row in short.cards(4.0)] == ["gravewyrm — Altar of Rot"], "after the title card, not over it"
 
 
 @pytest.mark.parametrize(

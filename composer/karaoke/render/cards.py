@@ -97,7 +97,8 @@ class CardLayer:
                 self.spans[0] = (0.0, min(end, duration))
         end_card = template.end
         if end_card.enabled and self._rows[1]:
-            start = max(0.0, duration - end_card.seconds)
+            # in a song shorter than both cards, the end card waits for the title card: never two at once
+            start = max(0.0, duration - end_card.seconds, self.spans.get(0, (0.0, 0.0))[1])
             if self.layout == "yield":
                 start = max(start, last_end)
             if start < duration:
