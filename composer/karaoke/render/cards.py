@@ -125,6 +125,10 @@ class CardLayer:
             out += self._place(which, placement)
         return out
 
+    def title(self) -> list[PlacedCard]:
+        """The title card alone on screen, centred (for a schedule that shows the title at other times)."""
+        return self._place(0, _CENTRE) if self._rows[0] and self.template.title.enabled else []
+
     # ------------------------------------------------------------------------------------ rows and sprites
 
     def _title_rows(self) -> list[tuple[str, int, str]]:

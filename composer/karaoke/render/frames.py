@@ -166,7 +166,14 @@ class FrameRenderer:
 
     def cards(self, t: float) -> list[PlacedCard]:
         """The title or end card rows on screen at ``t``, with their sprites and places."""
-        return self._cards.at(t, any(v.key != TITLE for v in self._schedule.visible(t)))
+        return self._cards_at(t, self._schedule.visible(t))
+
+    def _cards_at(self, t: float, visible: list[_Visible]) -> list[PlacedCard]:
+        lines_on = any(v.key != TITLE for v in visible)
+        cards = self._cards.at(t, lines_on)
+        if not cards and any(v.key == TITLE for v in visible):
+            cards = self._cards.title()  # the schedule asks for the title outside the card's own time
+        return cards
 
     def clip(self, duration: float):
         """A MoviePy VideoClip of this render (RGB frames), for MoviePy users."""
@@ -255,8 +262,9 @@ class FrameRenderer:
         buf, planes = self._buffer(fmt)
         self.slideshow.draw(t, fmt, planes)
         still = self.slideshow.static_key(t)
-        items = [v for v in self._schedule.visible(t) if v.key != TITLE]  # the cards are drawn by self._cards
-        for card in self._cards.at(t, bool(items)):
+        visible = self._schedule.visible(t)
+        items = [v for v in visible if v.key != TITLE]  # the cards are drawn by self._cards
+        for card in self._cards_at(t, visible):
             self._draw(planes, fmt, still, _Visible(card.key, 0, False), card.sprite, False, None, card.x, card.y)
         for item in items:
             sprite = self._sprite(item.key)
