@@ -203,6 +203,7 @@ def karaoke(
     """`composer karaoke`: a finished MP4 with sidecars and a thumbnail beside it.
 
     The background is a slideshow of ``images_dir`` or, given ``background``, that video looped."""
+    from composer.karaoke.pacing import pace
     from composer.karaoke.render.background import load_images
     from composer.karaoke.render.frames import FrameRenderer
     from composer.karaoke.render.videobg import VideoBackground, check_video
@@ -235,6 +236,8 @@ def karaoke(
         title_font=tmpl.text.font if tmpl.title.enabled else None,
         offset=offset,
     )
+    # no line swept faster than the template's readable rate; the .json sidecar lists what moved
+    timeline = pace(timeline, tmpl.text.max_syllables_per_s)
     progress("timing", 1, 1)
     with contextlib.ExitStack() as stack:
         video_bg = None
