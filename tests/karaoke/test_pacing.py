@@ -122,7 +122,7 @@ def test_dots_count_in_to_the_first_syllable_one_going_out_a_beat(fmt):
     def frame(renderer, t):
         return renderer.rgb(t) if fmt == "rgb" else yuv420p_to_rgb(renderer.yuv420p(t), W, H)
 
-    boxes = r.countin.dot_boxes(*r.line_box(1)[:3])
+    boxes = r.countin.dot_boxes(1)
     assert len(boxes) == 4
 
     def lit(t):
@@ -148,7 +148,7 @@ def test_bar_fills_towards_the_first_syllable():
     r = render([a, b], countin={"style": "bar", "seconds": 2.0})
     plain = render([a, b], countin={"style": "none"})
     colour = np.array(hex_rgb(load_template("classic").countin.color), float)
-    x, y, w, h = r.countin.box(*r.line_box(1)[:3])
+    x, y, w, h = r.countin.box(1)
 
     def filled(t):
         patch = r.rgb(t)[y : y + h // 2, x : x + w].astype(float)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,8 +59,17 @@ class _Piece:
 class CountIn:
     """Cues of one timeline and the drawing of them."""
 
-    def __init__(self, settings: CountInSettings, lines: Sequence[LyricLine], frame: tuple[int, int]):
+    def __init__(
+        self,
+        settings: CountInSettings,
+        lines: Sequence[LyricLine],
+        frame: tuple[int, int],
+        line_box: Callable[[int], tuple[int, int, int, int]],
+    ):
+        """``line_box(i)``: (x, y, height, width) of line i's sprite when it is sung, which the indicator sits by."""
         self.settings = settings
+        self._line_box = line_box
+        self._boxes: dict[int, tuple[int, int, int, int]] = {}
         self.cues = count_in_cues(lines, settings)
         self._starts = [c.start for c in self.cues]
         self.width, self.height = frame
@@ -83,8 +92,15 @@ class CountIn:
         beat = (cue.end - cue.start) / beats
         return min(beats, max(0, math.ceil((cue.end - t) / beat - 1e-9)))
 
-    def box(self, line_x: int, line_y: int, line_h: int) -> tuple[int, int, int, int]:
-        """(x, y, width, height) of the indicator for a line whose sprite is at (line_x, line_y)."""
+    def box(self, line: int) -> tuple[int, int, int, int]:
+        """(x, y, width, height) of the indicator of line ``line``."""
+        hit = self._boxes.get(line)
+        if hit is None:
+            line_x, line_y, line_h, _ = self._line_box(line)
+            hit = self._boxes[line] = self._place(line_x, line_y, line_h)
+        return hit
+
+    def _place(self, line_x: int, line_y: int, line_h: int) -> tuple[int, int, int, int]:
         w = (self.settings.beats - 1) * self.pitch + self.dot
         h = self.dot
         y = line_y - h - self.dot // 2
@@ -94,23 +110,25 @@ class CountIn:
         y = min(max(0, _even(y)), self.height - h)
         return _even(x), y, w, h
 
-    def dot_boxes(self, line_x: int, line_y: int, line_h: int) -> list[tuple[int, int, int, int]]:
-        """(x, y, width, height) of each dot, first to go out first."""
-        x, y, _, h = self.box(line_x, line_y, line_h)
+    def dot_boxes(self, line: int) -> list[tuple[int, int, int, int]]:
+        """(x, y, width, height) of each dot of line ``line``'s count-in, first to go out first."""
+        x, y, _, h = self.box(line)
         return [(x + j * self.pitch, y, self.dot, h) for j in range(self.settings.beats)]
 
-    def draw(self, planes: list[np.ndarray], fmt: PlaneFormat, t: float, cue: Cue, anchor: tuple[int, int, int]):
-        """The indicator of ``cue`` at ``t`` blended into ``planes``; ``anchor`` is the line's (x, y, height)."""
-        x, y, w, _ = self.box(*anchor)
+    def draw(self, planes: list[np.ndarray], fmt: PlaneFormat, t: float) -> None:
+        """The count-in running at ``t``, if any, blended into ``planes``."""
+        cue = self.active(t)
+        if cue is None:
+            return
+        x, y, w, _ = self.box(cue.line)
         if self.settings.style == "bar":
             fill = min(w, max(0, _even(w * (t - cue.start) / max(cue.end - cue.start, 1e-6))))
             _blend(planes, fmt, self._piece("track", fmt), x, y, 0, w)
             _blend(planes, fmt, self._piece("bar", fmt), x, y, 0, fill)
             return
-        dot = self._piece("dot", fmt)
+        # the row of dots is one sprite; the ones gone out are the columns left of the lit ones
         gone = self.settings.beats - self.lit(cue, t)
-        for j in range(gone, self.settings.beats):
-            _blend(planes, fmt, dot, x + j * self.pitch, y, 0, dot.width)
+        _blend(planes, fmt, self._piece("dots", fmt), x, y, gone * self.pitch, w)
 
     def _piece(self, kind: str, fmt: PlaneFormat) -> _Piece:
         hit = self._pieces.get((kind, fmt.name))
@@ -120,8 +138,10 @@ class CountIn:
 
     def _make(self, kind: str, fmt: PlaneFormat) -> _Piece:
         d = self.dot
-        if kind == "dot":
+        if kind == "dots":
             fill, edge = _disc(d)
+            w = (self.settings.beats - 1) * self.pitch + d
+            fill, edge = (_row(a, self.pitch, self.settings.beats, w) for a in (fill, edge))
             opacity = 1.0
         else:
             w = (self.settings.beats - 1) * self.pitch + d
@@ -138,6 +158,14 @@ class CountIn:
             value = cover_fill[i] * colour[i] + cover_edge[i] * rim[i]
             pm.append((np.minimum(np.rint(value * 256.0), a8 * 255.0) + 127).astype(np.uint16))
         return _Piece(inv, pm, fill.shape[1], fill.shape[0])
+
+
+def _row(piece: np.ndarray, pitch: int, n: int, width: int) -> np.ndarray:
+    """``n`` copies of ``piece`` side by side, ``pitch`` apart, in a strip ``width`` wide."""
+    out = np.zeros((piece.shape[0], width), piece.dtype)
+    for j in range(n):
+        out[:, j * pitch : j * pitch + piece.shape[1]] = piece
+    return out
 
 
 def _disc(d: int) -> tuple[np.ndarray, np.ndarray]:

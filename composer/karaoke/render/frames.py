@@ -150,7 +150,7 @@ class FrameRenderer:
             text.read_words_per_s,
             "none" if text.gap_show == "title" and not title_text else text.gap_show,
         )
-        self.countin = CountIn(template.countin, timeline.lines, (self.width, self.height))
+        self.countin = CountIn(template.countin, timeline.lines, (self.width, self.height), self.line_box)
         self._layout_lines()
         self._sprites: OrderedDict[int, LineSprite] = OrderedDict()
         self._plane_sprites: OrderedDict[tuple, _PlaneSprite] = OrderedDict()
@@ -260,10 +260,7 @@ class FrameRenderer:
             else:
                 ps = self._plane_sprite(item.key, sprite, dim, fmt)
                 self._cut_blend(planes, fmt, sprite, columns, ps, x, y)
-        cue = self.countin.active(t)
-        if cue is not None:
-            x, y, h = self.line_box(cue.line)[:3]
-            self.countin.draw(planes, fmt, t, cue, (x, y, h))
+        self.countin.draw(planes, fmt, t)
         return buf
 
     def _opacity(self, item: _Visible) -> float:
