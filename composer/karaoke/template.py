@@ -109,7 +109,7 @@ class CountInSettings:
     """The count-in before a line that follows a pause (karaoke/render/countin.py)."""
 
     style: str = _opt("dots", choices=("dots", "bar", "none"))
-    after_gap: float = _opt(4.0, lo=0.5, hi=600.0)  # a pause longer than this gets a count-in
+    after_gap: float = _opt(3.0, lo=0.5, hi=600.0)  # a pause longer than this gets a count-in
     beats: int = _opt(4, lo=1, hi=8)  # dots (or the bar's steps), one going out a beat
     seconds: float = _opt(2.0, lo=0.5, hi=10.0)  # the count-in's length; a beat is seconds / beats
     color: str = _opt("#ffffff", colour=True)

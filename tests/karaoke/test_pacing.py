@@ -139,7 +139,7 @@ def test_dots_count_in_to_the_first_syllable_one_going_out_a_beat(fmt):
     x, y, h, w = r.line_box(1)
     assert all(by + bh <= y for _, by, _, bh in boxes)
     # a pause shorter than after_gap gets none
-    close = render([a, make_line("Rise again", 6.0, 8.0)])
+    close = render([a, make_line("Rise again", 5.5, 8.0)])
     assert close.countin.cues == []
 
 
