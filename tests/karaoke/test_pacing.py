@@ -138,6 +138,11 @@ def test_dots_count_in_to_the_first_syllable_one_going_out_a_beat(fmt):
     # the dots sit above the line, clear of its letters
     x, y, h, w = r.line_box(1)
     assert all(by + bh <= y for _, by, _, bh in boxes)
+    # the line is on screen through its whole count-in, even when the template shows nothing over gaps
+    quiet = render([a, b], gap_show="none")
+    bg = render([]).rgb(18.1)
+    x, y, h, w = quiet.line_box(1)
+    assert changed(quiet.rgb(18.1), bg)[y : y + h, x : x + w].sum() > 100
     # a pause shorter than after_gap gets none
     close = render([a, make_line("Rise again", 5.5, 8.0)])
     assert close.countin.cues == []

@@ -73,8 +73,10 @@ class _Schedule:
         title_seconds: float,
         read_words_per_s: float = math.inf,
         gap_show: str = "none",
+        counted_from: dict[int, float] | None = None,
     ):
         self.lines = list(lines)
+        self.counted_from = counted_from or {}  # line -> start of its count-in: the line is on screen by then
         self.read_words_per_s = read_words_per_s
         self.gap_show = gap_show
         self.n_slots = n_slots
@@ -95,6 +97,7 @@ class _Schedule:
         # long enough to read it before its sweep: a line of many words comes in earlier
         lead = max(lead_in, len(self.lines[i].text.split()) / self.read_words_per_s)
         start = self.lines[i].start - lead if self._gap_before(i) > self.gap_hide else prev_end
+        start = min(start, self.counted_from.get(i, math.inf))
         return max(start, prev_end, self.title_end)
 
     def visible(self, t: float) -> list[_Visible]:
@@ -141,6 +144,7 @@ class FrameRenderer:
         title_text = (title if title is not None else timeline.title).strip()
         show_title = template.title.enabled and bool(title_text) and template.title.seconds > 0
         self._title_text = title_text
+        self.countin = CountIn(template.countin, timeline.lines, (self.width, self.height), self.line_box)
         self._schedule = _Schedule(
             timeline.lines,
             text.lines,
@@ -149,8 +153,8 @@ class FrameRenderer:
             template.title.seconds if show_title else 0.0,
             text.read_words_per_s,
             "none" if text.gap_show == "title" and not title_text else text.gap_show,
+            {cue.line: cue.start for cue in self.countin.cues},
         )
-        self.countin = CountIn(template.countin, timeline.lines, (self.width, self.height), self.line_box)
         self._layout_lines()
         self._sprites: OrderedDict[int, LineSprite] = OrderedDict()
         self._plane_sprites: OrderedDict[tuple, _PlaneSprite] = OrderedDict()
