@@ -8,8 +8,10 @@ sweep, the same audio, the same x264 settings (veryfast, crf 20) and AAC setting
 Prints frames per second, medians over rounds, and the ratios c/a and c/b (targets >= 0.85 and >= 1.15).
 Then: composer with Ken Burns and crossfades on, composer over a looping video background, 1920x1080 against
 (a) at 1080p, and the peak memory (RSS of the whole process tree, ffmpeg included) of a 10-minute render.
+``--countin``: instead, the time to compose a 1280x720 yuv420p frame while a count-in runs (dots, bar) against
+the same frames with none (no encoding: the count-in's own cost).
 
-    python benchmarks/render_bench.py [--rounds 3] [--seconds 60] [--long-seconds 600] [--skip-long]
+    python benchmarks/render_bench.py [--rounds 3] [--seconds 60] [--long-seconds 600] [--skip-long] [--countin]
 """
 
 from __future__ import annotations
@@ -135,10 +137,14 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--long-seconds", type=float, default=600.0)
     ap.add_argument("--skip-long", action="store_true")
+    ap.add_argument("--countin", action="store_true", help="only the count-in's cost per frame")
     ap.add_argument("--job", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.job:
         composer_job(json.loads(Path(args.job).read_text()))
+        return
+    if args.countin:
+        countin_cost(args.rounds)
         return
 
     from composer.media.fonts import family_name, font_path
@@ -208,6 +214,44 @@ def main() -> None:
                 f"{args.long_seconds / 60:.0f}-minute `composer karaoke` at 1280x720 (read, align, normalise, "
                 f"render, encode): {wall:.0f} s wall, peak RSS {peak:.0f} MB, python + ffmpeg (target < 1024 MB)"
             )
+
+
+def countin_cost(rounds: int) -> None:
+    """Milliseconds to compose a yuv420p frame inside count-ins, with dots, with a bar and with none."""
+    import time
+
+    from composer.karaoke.render.frames import FrameRenderer
+    from composer.karaoke.render.imagegen import make_images
+    from composer.media.timing import make_line
+    from composer.synthetic.song import example_lyrics
+    from composer.types import Timeline
+
+    texts = [line for line, _ in example_lyrics(7, LINES).lines][:LINES]
+    # a line every 8 s after a 6 s pause: each gets a 2 s count-in
+    lines = tuple(make_line(text, 6.0 + 8.0 * i, 8.0 + 8.0 * i, i) for i, text in enumerate(texts))
+    timeline = Timeline(lines, 8.0 * LINES + 2.0, "")
+    with tempfile.TemporaryDirectory(prefix="render-bench-") as tmp:
+        images = make_images(Path(tmp), n=3, seed=1)
+        renderers = {
+            style: FrameRenderer(
+                bench_template(1280, 720, moving=False).replace(countin={"style": style}), timeline, images, seed=0
+            )
+            for style in ("none", "dots", "bar")
+        }
+        times = [4.0 + 8.0 * i + k / 30 for i in range(LINES) for k in range(60)]  # every count-in frame
+        ms: dict[str, list[float]] = {k: [] for k in renderers}
+        styles = list(renderers)
+        for k in range(rounds):
+            for style in styles[k % 3 :] + styles[: k % 3]:  # rotate the order so no one always runs first
+                r = renderers[style]
+                t0 = time.perf_counter()
+                for t in times:
+                    r.yuv420p(t)
+                ms[style].append(1000 * (time.perf_counter() - t0) / len(times))
+    med = {k: statistics.median(v) for k, v in ms.items()}
+    print(f"1280x720 yuv420p, {len(times)} frames inside count-ins, median of {rounds} rounds")
+    for k in ("dots", "bar"):
+        print(f"  {k:<5} {med[k]:.3f} ms/frame vs none {med['none']:.3f} ms/frame: {med[k] / med['none']:.2f}x")
 
 
 LONG_TEMPLATE = """

@@ -477,6 +477,7 @@ def _render_songs(
     from composer.media.ffmpeg import EncodeSettings, VideoWriter
 
     total_s = sum(lengths)
+    max_rate = min(t.text.max_syllables_per_s for t in tmpls)  # one timeline serves every version
     totals = [max(1, math.ceil(total_s * t.video.fps - 1e-6)) for t in tmpls]
     timelines: list[Timeline] = []
     info: list[Song] = []
@@ -528,7 +529,7 @@ def _render_songs(
             audio = Audio(np.concatenate(pieces)[:, None], worker.rate)
             del pieces
             with stages.timed("align"):
-                timeline = _align(audio, lyrics)
+                timeline = _readable(_align(audio, lyrics), lyr.stream, max_rate)
             with stages.timed("audio_out"):
                 _append_audio(audio, wav, tmp)
             del audio
@@ -607,6 +608,34 @@ def _paced(audio: Audio, lyrics: Lyrics) -> Timeline:
     return timeline
 
 
+def _readable(timeline: Timeline, stream, max_rate: float) -> Timeline:
+    """Every line sung at most ``max_rate`` syllables a second: swept slower into the quiet around it
+    (``karaoke.pacing.pace``), and where the music's phrase is too short even so, a shorter line from the lyric
+    model (``stream.line_within``) or, when it writes none, no line there."""
+    from composer.karaoke.pacing import MIN_GAP_S, pace
+    from composer.media.timing import make_line
+
+    lines = list(timeline.lines)
+    shortened, dropped = [], []
+    while True:
+        paced = pace(Timeline(tuple(lines), timeline.duration, timeline.title, timeline.meta), max_rate)
+        if not paced.meta["too_fast"]:
+            break
+        i = paced.meta["too_fast"][0]
+        line = lines[i]
+        lo = paced.lines[i - 1].end + MIN_GAP_S if i > 0 else 0.0
+        hi = lines[i + 1].start - MIN_GAP_S if i + 1 < len(lines) else timeline.duration
+        text = stream.line_within(math.floor((hi - lo) * max_rate + 1e-9))
+        if text is None:
+            dropped.append(line.text)
+            del lines[i]
+        else:
+            shortened.append({"line": i, "was": line.text, "now": text})
+            lines[i] = make_line(text, line.start, line.end, line.stanza)
+    meta = {**paced.meta, "shortened": shortened, "dropped_too_fast": dropped}
+    return Timeline(paced.lines, paced.duration, paced.title, meta)
+
+
 def _append_audio(audio: Audio, wav, tmp: Path) -> None:
     import soundfile as sf
 
@@ -633,11 +662,23 @@ def _join(timelines: list[Timeline], songs: list[Song], band: Band) -> Timeline:
     duration = sum(s.duration for s in songs)
     meta = {
         "band": band.name,
-        "songs": [{"title": s.title, "start": round(s.start, 3), "lines": s.lines} for s in songs],
+        "songs": [
+            {"title": s.title, "start": round(s.start, 3), "lines": s.lines, **_pacing_meta(tl)}
+            for tl, s in zip(timelines, songs)
+        ],
     }
+    rates = [tl.meta["max_syllables_per_s"] for tl in timelines if "max_syllables_per_s" in tl.meta]
+    if rates:
+        meta["max_syllables_per_s"] = min(rates)
     timeline = Timeline(tuple(lines), duration, _video_title(band, songs), meta)
     timeline.validate()
     return timeline
+
+
+def _pacing_meta(timeline: Timeline) -> dict:
+    """What readable pacing changed in a song (line numbers count within the song)."""
+    keys = ("repaced", "shortened", "dropped_too_fast")
+    return {k: timeline.meta[k] for k in keys if timeline.meta.get(k)}
 
 
 def _video_title(band: Band, songs: list[Song]) -> str:

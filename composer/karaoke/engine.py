@@ -205,6 +205,7 @@ def karaoke(
 
     The background is a slideshow of ``images_dir`` or, given ``background``, that video looped. The title
     card names ``artist`` (else the lyric file's [ar:]) above the title."""
+    from composer.karaoke.pacing import pace
     from composer.karaoke.render.background import load_images
     from composer.karaoke.render.cards import SongCard
     from composer.karaoke.render.fontchain import require_glyphs
@@ -245,6 +246,8 @@ def karaoke(
         title_font=tmpl.text.font if tmpl.title.enabled else None,
         offset=offset,
     )
+    # no line swept faster than the template's readable rate; the .json sidecar lists what moved
+    timeline = pace(timeline, tmpl.text.max_syllables_per_s)
     progress("timing", 1, 1)
     band = one_line(strip_invisible(artist if artist is not None else str(timeline.meta.get("artist", ""))))
     if band and artist is None and tmpl.title.enabled:

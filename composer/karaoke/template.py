@@ -74,6 +74,13 @@ class TextSettings:
     preview_opacity: float = _opt(1.0, lo=0.1, hi=1.0)
     lead_in: float = _opt(1.0, lo=0.0, hi=10.0)
     gap_hide: float = _opt(4.0, lo=0.5, hi=600.0)
+    # readable pacing (karaoke/pacing.py): no sweep faster than this; growled lines read at ~3-4 a second
+    max_syllables_per_s: float = _opt(4.5, lo=1.0, hi=50.0)
+    # a line after a gap shows at least its words / this many seconds before its sweep (and never less than lead_in)
+    read_words_per_s: float = _opt(3.0, lo=0.5, hi=20.0)
+    # what a gap longer than gap_hide shows: the next line dimmed, the song's title, or nothing
+    gap_show: str = _opt("next", choices=("next", "title", "none"))
+    gap_opacity: float = _opt(0.45, lo=0.1, hi=1.0)
 
 
 @dataclass(frozen=True)
@@ -124,12 +131,25 @@ class VoiceSettings:
     position: str = _opt("", choices=("bottom", "center", "top"))
 
 
+@dataclass(frozen=True)
+class CountInSettings:
+    """The count-in before a line that follows a pause (karaoke/render/countin.py)."""
+
+    style: str = _opt("dots", choices=("dots", "bar", "none"))
+    after_gap: float = _opt(3.0, lo=0.5, hi=600.0)  # a pause longer than this gets a count-in
+    beats: int = _opt(4, lo=1, hi=8)  # dots (or the bar's steps), one going out a beat
+    seconds: float = _opt(2.0, lo=0.5, hi=10.0)  # the count-in's length; a beat is seconds / beats
+    color: str = _opt("#ffffff", colour=True)
+    size: int = _opt(26, lo=4, hi=200)  # a dot's diameter (the bar's height is half of it)
+
+
 _SECTIONS: dict[str, type] = {
     "video": VideoSettings,
     "text": TextSettings,
     "background": BackgroundSettings,
     "title": TitleSettings,
     "end": EndSettings,
+    "countin": CountInSettings,
 }
 
 
@@ -144,6 +164,7 @@ class Template:
     end: EndSettings = field(default_factory=EndSettings)
     # (name, settings) of each [voices.NAME] table, in file order; a voice not listed looks like [text]
     voices: tuple[tuple[str, VoiceSettings], ...] = ()
+    countin: CountInSettings = field(default_factory=CountInSettings)
     # where it came from, so later errors (e.g. from replace) still name the file
     source: str = field(default="<template>", compare=False, repr=False)
 

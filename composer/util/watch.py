@@ -43,5 +43,14 @@ def watch(
         done += 1
         if rounds is not None and done >= rounds:
             return
-        while [_stamp(p) for p in paths] == seen or None in [_stamp(p) for p in paths]:
+        now = seen
+        while now == seen or None in now:
             time.sleep(poll)
+            now = [_stamp(p) for p in paths]
+        # an editor may still be writing: wait until the files hold still for one poll
+        while True:
+            time.sleep(poll)
+            settled = [_stamp(p) for p in paths]
+            if settled == now:
+                break
+            now = settled

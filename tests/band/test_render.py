@@ -41,6 +41,14 @@ def test_tandem_render_is_a_finished_video_and_matches_sequential(debug_band, tm
     timeline = json.loads((tmp_path / "a" / "v.json").read_text())
     assert timeline["lines"], "a render with no lyrics"
     assert all(0 <= ln["start"] < ln["end"] <= 24.0 for ln in timeline["lines"])
+    # readable pacing over the whole render: no line swept faster than the template's cap
+    from composer.karaoke.template import load_template
+    from composer.media.syllables import line_syllables
+
+    cap = load_template(debug_band.template).text.max_syllables_per_s
+    assert timeline["meta"]["max_syllables_per_s"] == cap
+    for ln in timeline["lines"]:
+        assert line_syllables(ln["text"]) / (ln["end"] - ln["start"]) <= cap + 1e-3, ln["text"]
     assert [s["start"] for s in timeline["meta"]["songs"]] == [0.0, 12.0]
     # every sidecar and the upload kit are there; the description carries chapters and lyrics
     for ext in (".ass", ".lrc", ".srt", ".png", ".description.txt", ".upload.json"):
@@ -172,6 +180,36 @@ def test_one_song_rendered_with_two_templates(two_versions):
     b, _ = decode_audio(other.video)
     assert np.array_equal(a, b)
     assert _sha(red.video) != _sha(other.video)
+
+
+def test_a_phrase_too_short_for_its_line_gets_a_shorter_line_or_none(debug_band):
+    # the aligner put a seven-syllable line on a 0.8 s phrase between two others: no room to sweep it slower,
+    # so the lyric model writes a line that fits, or the phrase goes without words
+    from composer.band.render import _readable
+    from composer.karaoke.pacing import syllable_rate
+    from composer.media.timing import make_line
+    from composer.models.lyricgpt.generate import LyricStream
+    from composer.types import Timeline
+
+    lines = (
+        make_line("Into the pit we go", 2.0, 5.0),
+        make_line("Eyes of sludge, teeth of throne", 5.2, 6.0),
+        make_line("Rise again", 6.2, 9.0),
+        make_line("Feed the sigil with scorched tongues", 9.1, 12.0),
+    )
+    cap = 4.5
+    out = _readable(Timeline(lines, 20.0, "Rot"), LyricStream(debug_band.weights("lyrics"), 3), cap)
+    assert all(syllable_rate(ln) <= cap + 1e-6 for ln in out.lines)
+    assert out.lines[0] == lines[0] and [ln.text for ln in out.lines[-2:]] == [lines[2].text, lines[3].text]
+    assert lines[1].text not in [ln.text for ln in out.lines]
+    shortened, dropped = out.meta["shortened"], out.meta["dropped_too_fast"]
+    assert len(shortened) + len(dropped) == 1
+    if shortened:
+        assert shortened[0]["was"] == lines[1].text and out.lines[1].text == shortened[0]["now"]
+        assert 5.0 < out.lines[1].start and out.lines[1].end < 6.2
+    else:
+        assert dropped == [lines[1].text] and len(out.lines) == 3
+    out.validate()
 
 
 def test_a_song_without_phrasing_gets_its_words_paced_through_it():

@@ -108,8 +108,13 @@ def test_syllable_mode_lights_syllable_by_syllable():
     assert columns(first_pixels)[1] <= columns(second_pixels)[0] + 2
 
 
-def test_no_lyrics_over_a_long_instrumental_gap():
+def test_no_lyrics_over_a_long_instrumental_gap_when_the_template_asks_for_none():
     a, b = make_line("Into the pit", 1.0, 3.0), make_line("Rise again", 20.0, 23.0)
+    quiet = template(gap_show="none").replace(countin={"style": "none"})
+
+    def renderer(lines):
+        return FrameRenderer(quiet, Timeline(tuple(lines), 60.0, ""), grey())
+
     r = renderer([a, b])
     empty = renderer([])
     only_a = renderer([a])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -100,7 +101,8 @@ def test_watch_runs_again_after_each_save_and_survives_a_bad_one(tmp_path):
             while len(runs) < (2 if text == "bad" else 3) - 1:
                 time.sleep(0.02)
             time.sleep(0.05)
-            f.write_text(text)
+            (tmp_path / "next").write_text(text)
+            os.replace(tmp_path / "next", f)  # a save in one step, as most editors make it
 
     t = threading.Thread(target=edit)
     t.start()

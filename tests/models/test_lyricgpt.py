@@ -131,6 +131,25 @@ def test_stream_gives_lines_on_demand_across_songs(trained):
     assert next(iter(stream)).song == 2
 
 
+def test_a_line_of_at_most_so_many_syllables_on_demand(trained):
+    # render --band asks for a shorter line when the music's phrase is too short for the one written for it
+    from composer.media.syllables import line_syllables
+
+    _, folder, _ = trained
+    stream = LyricStream(folder, seed=2)
+    usual = sorted(line_syllables(line.text) for line in stream.take(12))
+    short = usual[0]
+    line = stream.line_within(short)
+    assert line is not None and line_syllables(line) <= short
+    assert line not in [x.text for x in LyricStream(folder, seed=2).take(12)], "a new line, not a repeat"
+    assert stream.line_within(0) is None
+    assert stream.line_within(1, tries=4) is None  # no line of this corpus is one syllable
+    assert stream.next_line().text  # the stream goes on
+    again = LyricStream(folder, seed=2)
+    again.take(12)
+    assert again.line_within(short) == line  # same seed, same line
+
+
 def test_endless_stream_remembers_a_bounded_number_of_verses(trained, monkeypatch):
     from composer.models.lyricgpt import generate as lyrics_generate
     from composer.models.lyricgpt.corpus import normalise_for_novelty

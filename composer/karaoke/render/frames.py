@@ -8,7 +8,9 @@ frame is only memory copies. Otherwise each text box is alpha-blended per frame 
 
 Which lines are on screen: the line being sung (or the next one, between lines) plus the following
 ``lines - 1`` previewed. Line i always sits in slot ``i % lines`` so nothing jumps (traditional karaoke
-alternation). A gap longer than ``gap_hide`` shows no lyrics until ``lead_in`` before the next line.
+alternation). A gap longer than ``gap_hide`` shows what comes next (``gap_show``: the next line faded, the title,
+or nothing) until the next line's lead-in: ``lead_in``, or longer for a line with more words to read. A count-in
+(``countin.py``) is drawn over the frame before a line that follows a pause.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from PIL import Image
 
 from composer.karaoke.render.background import RGB24, YUV420P, PlaneFormat, Slideshow
 from composer.karaoke.render.cards import CardLayer, PlacedCard, SongCard
+from composer.karaoke.render.countin import CountIn
 from composer.karaoke.render.text import (
     REFERENCE_SIDE,
     LineSprite,
@@ -46,6 +49,7 @@ class _Visible:
     key: int  # line index, or TITLE
     slot: int
     current: bool  # the line being (or about to be) sung; others are previews
+    faded: bool = False  # the next line shown across a long gap (gap_opacity)
 
 
 @dataclass(frozen=True, eq=False)
@@ -61,8 +65,21 @@ class _PlaneSprite:
 class _Schedule:
     """Which lines are visible when, from the timeline and the template's text settings."""
 
-    def __init__(self, lines: Sequence[LyricLine], n_slots: int, lead_in: float, gap_hide: float, title_seconds: float):
+    def __init__(
+        self,
+        lines: Sequence[LyricLine],
+        n_slots: int,
+        lead_in: float,
+        gap_hide: float,
+        title_seconds: float,
+        read_words_per_s: float = math.inf,
+        gap_show: str = "none",
+        counted_from: dict[int, float] | None = None,
+    ):
         self.lines = list(lines)
+        self.counted_from = counted_from or {}  # line -> start of its count-in: the line is on screen by then
+        self.read_words_per_s = read_words_per_s
+        self.gap_show = gap_show
         self.n_slots = n_slots
         self.gap_hide = gap_hide
         self.ends = [ln.end for ln in self.lines]
@@ -78,15 +95,22 @@ class _Schedule:
     def _show_from(self, i: int, lead_in: float) -> float:
         """When line i (as the current line) and its previews appear."""
         prev_end = self.lines[i - 1].end if i > 0 else 0.0
-        start = self.lines[i].start - lead_in if self._gap_before(i) > self.gap_hide else prev_end
+        # long enough to read it before its sweep: a line of many words comes in earlier
+        lead = max(lead_in, len(self.lines[i].text.split()) / self.read_words_per_s)
+        start = self.lines[i].start - lead if self._gap_before(i) > self.gap_hide else prev_end
+        start = min(start, self.counted_from.get(i, math.inf))
         return max(start, prev_end, self.title_end)
 
     def visible(self, t: float) -> list[_Visible]:
         if t < self.title_end:
             return [_Visible(TITLE, 0, False)]
         c = bisect.bisect_right(self.ends, t)  # first line not yet finished
-        if c >= len(self.lines) or t < self.show_from[c]:
+        if c >= len(self.lines):
             return []
+        if t < self.show_from[c]:  # a long gap: say what comes next
+            if self.gap_show == "next":
+                return [_Visible(c, c % self.n_slots, False, faded=True)]
+            return [_Visible(TITLE, 0, False)] if self.gap_show == "title" else []
         out = [_Visible(c, c % self.n_slots, True)]
         for j in range(c + 1, min(c + self.n_slots, len(self.lines))):
             if self._gap_before(j) > self.gap_hide:
@@ -124,8 +148,17 @@ class FrameRenderer:
             card = SongCard((title if title is not None else timeline.title).strip())
         self.card = card
         show_title = template.title.enabled and bool(card.title or card.band) and template.title.seconds > 0
+        title_text = card.title or card.band
+        self.countin = CountIn(template.countin, timeline.lines, (self.width, self.height), self.line_box)
         self._schedule = _Schedule(
-            timeline.lines, text.lines, text.lead_in, text.gap_hide, template.title.seconds if show_title else 0.0
+            timeline.lines,
+            text.lines,
+            text.lead_in,
+            text.gap_hide,
+            template.title.seconds if show_title else 0.0,
+            text.read_words_per_s,
+            "none" if text.gap_show == "title" and not title_text else text.gap_show,
+            {cue.line: cue.start for cue in self.countin.cues},
         )
         self._layout_lines()
         self._cards = CardLayer(
@@ -265,18 +298,19 @@ class FrameRenderer:
         visible = self._schedule.visible(t)
         items = [v for v in visible if v.key != TITLE]  # the cards are drawn by self._cards
         for card in self._cards_at(t, visible):
-            self._draw(planes, fmt, still, _Visible(card.key, 0, False), card.sprite, False, None, card.x, card.y)
+            self._draw(planes, fmt, still, _Visible(card.key, 0, False), card.sprite, 1.0, None, card.x, card.y)
         for item in items:
             sprite = self._sprite(item.key)
             if sprite.width > self.width or sprite.height > self.height:
                 continue  # cannot happen with layout_line's squeeze; guards the slicing below
-            dim = not item.current and self._preview_opacity < 1.0
+            dim = self._opacity(item)  # 1.0: drawn at full strength
             x, y = self._position(item, sprite)
             self._draw(planes, fmt, still, item, sprite, dim, t if item.current else None, x, y)
+        self.countin.draw(planes, fmt, t)
         return buf
 
-    def _draw(self, planes, fmt, still, item: _Visible, sprite: LineSprite, dim: bool, lit_at, x: int, y: int):
-        """One sprite into the frame's planes, swept up to ``lit_at`` (None: not lit)."""
+    def _draw(self, planes, fmt, still, item: _Visible, sprite: LineSprite, dim: float, lit_at, x: int, y: int):
+        """One sprite into the frame's planes at opacity ``dim``, swept up to ``lit_at`` (None: not lit)."""
         columns = sprite.columns(lit_at) if lit_at is not None else [0] * len(sprite.rows)
         if still is not None:
             plain, high = self._composite(item, sprite, dim, still, fmt, x, y)
@@ -284,6 +318,17 @@ class FrameRenderer:
         else:
             ps = self._plane_sprite(item.key, sprite, dim, fmt)
             self._cut_blend(planes, fmt, sprite, columns, ps, x, y)
+
+    def _opacity(self, item: _Visible) -> float:
+        if item.key == TITLE or item.current:
+            return 1.0
+        return self.template.text.gap_opacity if item.faded else self._preview_opacity
+
+    def line_box(self, i: int) -> tuple[int, int, int, int]:
+        """(x, y, height, width) of line i's sprite when it is sung."""
+        sprite = self._sprite(i)
+        x, y = self._position(_Visible(i, i % self.template.text.lines, True), sprite)
+        return x, y, sprite.height, sprite.width
 
     def _buffer(self, fmt: PlaneFormat) -> tuple[np.ndarray, list[np.ndarray]]:
         if fmt.name not in self._buffers:
@@ -294,13 +339,13 @@ class FrameRenderer:
         turn = self._turn[fmt.name] = 1 - self._turn[fmt.name]
         return self._buffers[fmt.name][turn]
 
-    def _plane_sprite(self, key: int, sprite: LineSprite, dim: bool, fmt: PlaneFormat) -> _PlaneSprite:
+    def _plane_sprite(self, key: int, sprite: LineSprite, dim: float, fmt: PlaneFormat) -> _PlaneSprite:
         cache_key = (key, dim, fmt.name)
         hit = self._plane_sprites.get(cache_key)
         if hit is not None:
             self._plane_sprites.move_to_end(cache_key)
             return hit
-        opacity = (self._preview_opacity if dim else 1.0) / 255.0
+        opacity = dim / 255.0
         # per plane: coverage of each flat colour, resampled to the plane (alpha compositing is linear in
         # coverage, so subsampling coverage and then mixing colours is exact in 4:2:0)
         cover = {
@@ -316,11 +361,11 @@ class FrameRenderer:
             base = cover["stroke"][i] * colour["stroke"][i] + cover["effect"][i] * colour["effect"][i]
             plain.append(_premultiplied(base + cover["fill"][i] * colour["plain"][i], a8))
             # previews are never lit, so they need no highlighted version
-            high.append(plain[-1] if dim else _premultiplied(base + cover["fill"][i] * colour["high"][i], a8))
+            high.append(plain[-1] if dim < 1.0 else _premultiplied(base + cover["fill"][i] * colour["high"][i], a8))
         return _remember(self._plane_sprites, cache_key, _PlaneSprite(inv, plain, high), 12)
 
     def _composite(
-        self, item: _Visible, sprite: LineSprite, dim: bool, image: int, fmt: PlaneFormat, x: int, y: int
+        self, item: _Visible, sprite: LineSprite, dim: float, image: int, fmt: PlaneFormat, x: int, y: int
     ) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """The sprite over its patch of a still background, plain and highlighted (cached)."""
         cache_key = (item.key, item.slot, dim, image, fmt.name)

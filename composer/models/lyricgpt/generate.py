@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from composer.errors import ComposerError
+from composer.media.syllables import line_syllables
 from composer.models.lyricgpt.corpus import NOVELTY_FILE, NoveltyIndex, normalise_for_novelty
 from composer.models.lyricgpt.model import NEWLINE, STANZA, load_model
 from composer.models.torchenv import torch_settings
@@ -38,6 +39,8 @@ REMEMBERED_VERSES = 20_000
 # after this many rejected draws for one line, the length rule is dropped (never the novelty rule)
 _RELAX_AFTER = 24
 _GIVE_UP_AFTER = 60
+# draws ``line_within`` makes for a line short enough for its phrase before the phrase goes without words
+SHORT_LINE_TRIES = 24
 
 
 @dataclass(frozen=True)
@@ -157,6 +160,33 @@ class LyricStream:
 
     def take(self, n: int) -> list[Line]:
         return [self.next_line() for _ in range(n)]
+
+    def line_within(self, syllables: int, tries: int = SHORT_LINE_TRIES) -> str | None:
+        """A new verse line of at most ``syllables`` sung syllables, or None when ``tries`` draws give none (a
+        phrase of the music too short for the line written for it). Rejected draws leave no trace in the
+        context; the accepted one is sung next in it."""
+        if syllables < 1:
+            return None
+        with torch.inference_mode(), torch_settings(threads=1):
+            if self._logits is None:  # nothing written yet: a song (its chorus) gives the line its context
+                self._start_song()
+            for _ in range(tries):
+                mark = self._mark()
+                text = self._sample_line()
+                key = normalise_for_novelty(text) if text else ""
+                # short, yet a line: a lone letter from an undertrained model is no lyric
+                if (
+                    text
+                    and len(text) >= min(self.min_chars, 2 * syllables + 1)
+                    and line_syllables(text) <= syllables
+                    and not self.novelty.copies(text)
+                    and key not in self._used_verses
+                    and text not in self._chorus
+                ):
+                    self._used_verses.add(key)
+                    return text
+                self._rewind(mark)
+        return None
 
     # -------------------------------------------------------------------------------- songs
 
