@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1] / "composer"
 
 # lowest first; a package may import its own modules and those of any package on a lower rank
-RANK = {"util": 0, "media": 1, "karaoke": 2, "models": 2, "synthetic": 3, "band": 4, "batch": 5, "cli": 6}
+RANK = {"util": 0, "media": 1, "karaoke": 2, "models": 2, "synthetic": 3, "band": 4, "stream": 5, "batch": 6, "cli": 7}
 BASE = {"composer", "composer.types", "composer.errors"}  # the shared vocabulary, importable from anywhere
 HEAVY = ("torch", "transformers", "ray")
 
