@@ -181,9 +181,11 @@ def _audio_worker(
 
         def gate(k: int) -> None:
             """Song k starts once the renderer has taken all but ``ahead`` songs before it: memory stays bounded."""
-            nonlocal consumed
+            nonlocal consumed, t0
             while k >= consumed + ahead:
+                waited = time.perf_counter()
                 permits.get()
+                t0 += time.perf_counter() - waited  # waiting for the consumer is not generating
                 consumed += 1
 
         def finish(k: int) -> None:
