@@ -718,7 +718,7 @@ def _status_line(state) -> Text:
     def clock(s: float) -> str:
         return f"{int(s // 3600)}:{int(s // 60 % 60):02d}:{int(s % 60):02d}"
 
-    line = Text()
+    line = Text(no_wrap=True, overflow="ellipsis")
     line.append("LIVE ", style="bold red")
     line.append(f"{clock(state.uptime_s)}  buffer {state.ahead_s:5.0f} s  ")
     line.append(f"generation {state.generation_speed:4.2f}x real time  songs {state.songs}  ")
@@ -765,11 +765,11 @@ def stream(
 
     _setup_logging()
     try:
-        targets = []
+        targets, bitrate_k = [], _bitrate_k(bitrate)
         if hls is not None:
             targets.append(HlsTarget(hls, segment_s=_seconds(segment, "--segment")))
         if rtmp is not None:
-            targets.append(RtmpTarget(rtmp, bitrate_k=_bitrate_k(bitrate)))
+            targets.append(RtmpTarget(rtmp, bitrate_k=bitrate_k))
         if not targets:
             raise ComposerError("give --hls DIR, --rtmp URL or both")
         options = {
