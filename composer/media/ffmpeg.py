@@ -217,6 +217,22 @@ class VideoWriter:
         self._atomic.__exit__(type(exc), exc, exc.__traceback__)
 
 
+def start_live(args: list[str], *, pass_fds: tuple[int, ...] = ()) -> subprocess.Popen:
+    """ffmpeg with ``args`` for a live stream: raw input on stdin (and on ``pass_fds``), its log on a pipe for the
+    caller to read (recoveries, errors), in its own session so a terminal's Ctrl-C reaches only composer, which
+    then ends it cleanly."""
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "level+info", "-y", *args]
+    return subprocess.Popen(
+        cmd,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        pass_fds=pass_fds,
+        start_new_session=True,
+        bufsize=0,
+    )
+
+
 def mux(video: Path, audio: Path, target: str | os.PathLike, settings: EncodeSettings | None = None) -> None:
     """Put an already encoded video stream and a WAV together into ``target`` (video copied, audio to AAC).
 

@@ -344,23 +344,23 @@ def remove_stale_parts(folder: str | os.PathLike, stems: Iterable[str]) -> list[
 
 
 @contextlib.contextmanager
-def folder_lock(folder: str | os.PathLike) -> Iterator[None]:
-    """Hold ``folder``'s lock file (flock) for a batch writing there; a second one gets one clear error."""
+def folder_lock(
+    folder: str | os.PathLike, who: str = "batch", hint: str = "wait for it to finish or use another out_dir"
+) -> Iterator[None]:
+    """Hold ``folder``'s lock file (flock) for a composer ``who`` (a batch, a stream) writing there; a second
+    one gets one clear error naming the holder, then ``hint``."""
     path = Path(folder) / LOCK_FILE
     while True:
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
         except OSError as e:
-            raise ComposerError(f"{path}: cannot create the batch lock ({e.strerror})") from None
+            raise ComposerError(f"{path}: cannot create the {who} lock ({e.strerror})") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            holder = os.read(fd, 200).decode("utf-8", "replace").strip() or "another process"
+            holder = os.read(fd, 200).decode("utf-8", "replace").strip() or "composer process"
             os.close(fd)
-            raise ComposerError(
-                f"{folder}: another composer batch is writing in this folder ({holder}); wait for "
-                f"it to finish or use another out_dir"
-            ) from None
+            raise ComposerError(f"{folder}: another {holder} is writing in this folder; {hint}") from None
         # the holder before us may have removed the file after we opened it: the lock must be on the one there
         with contextlib.suppress(OSError):
             if os.path.samestat(os.fstat(fd), os.stat(path, follow_symlinks=False)):
@@ -368,7 +368,7 @@ def folder_lock(folder: str | os.PathLike) -> Iterator[None]:
         os.close(fd)
     try:
         os.ftruncate(fd, 0)
-        os.write(fd, f"composer batch, pid {os.getpid()}\n".encode())
+        os.write(fd, f"composer {who}, pid {os.getpid()}\n".encode())
         yield
     finally:
         with contextlib.suppress(OSError):
