@@ -230,8 +230,8 @@ def test_a_dry_buffer_plays_the_holding_card_and_the_stream_recovers(debug_band,
     def off_card(k: int) -> float:
         return min(float(np.abs(d["frames"][k].astype(float) - c)[text].mean()) for c in cards)
 
-    for k in (a, (a + b) // 2, b):
-        assert off_card(k) < 25, f"frame {k} is not the holding card"
+    for i in (a, (a + b) // 2, b):
+        assert off_card(i) < 25, f"frame {i} is not the holding card"
     # room tone under the card: quiet, but not silence
     tone = d["audio"][:, round(hold["start"] * 48000) + 4800 : round(after["start"] * 48000) - 4800]
     rms_db = 20 * np.log10(float(np.sqrt(np.mean(tone**2))) + 1e-12)
