@@ -770,6 +770,114 @@ def render(
         err.print(f"  {p}", markup=False)
 
 
+def _bitrate_k(text: str) -> int:
+    """--bitrate 4500k, 4.5M or 4500 (kbit/s)."""
+    t = text.strip().lower()
+    scale = 1000 if t.endswith("m") else 1
+    try:
+        value = float(t.rstrip("km")) * scale
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or not 300 <= value <= 51000:
+        raise ComposerError(f"--bitrate {text!r}: expected kbit/s from 300k to 51000k, e.g. 4500k")
+    return round(value)
+
+
+def _status_line(state) -> Text:
+    def clock(s: float) -> str:
+        return f"{int(s // 3600)}:{int(s // 60 % 60):02d}:{int(s % 60):02d}"
+
+    line = Text(no_wrap=True, overflow="ellipsis")
+    line.append("LIVE ", style="bold red")
+    line.append(f"{clock(state.uptime_s)}  buffer {state.ahead_s:5.0f} s  ")
+    line.append(f"generation {state.generation_speed:4.2f}x real time  songs {state.songs}  ")
+    line.append(f"reconnects {state.reconnects}  ")
+    if state.holding:
+        line.append("holding card", style="yellow")
+    else:
+        line.append(state.title[:60])
+    if state.late_s > 2:
+        line.append(f"  {state.late_s:.0f} s behind", style="yellow")
+    return line
+
+
+@app.command()
+def stream(
+    band: Annotated[str, typer.Option("--band", "-b", help="Band name (see `composer band list`).")],
+    hls: Annotated[Path | None, typer.Option("--hls", help="Folder for a live HLS playlist and its segments.")] = None,
+    rtmp: Annotated[str | None, typer.Option("--rtmp", help="RTMP ingest URL (rtmp://host/app/key).")] = None,
+    template: Annotated[str | None, typer.Option("--template", "-t", help="Template (default: the band's).")] = None,
+    size: Annotated[str | None, typer.Option("--size", help="Frame size: 720p, 1080p, portrait or WxH.")] = None,
+    duration: Annotated[
+        str | None, typer.Option("--duration", help="Stop after this much stream (2h, 90m); default: until stopped.")
+    ] = None,
+    buffer: Annotated[str, typer.Option("--buffer", help="Finished songs kept ahead of the playhead.")] = "3m",
+    song_length: Annotated[str, typer.Option("--song-length", help="Length of each song.")] = "200s",
+    segment: Annotated[str, typer.Option("--segment", help="HLS segment length.")] = "4s",
+    bitrate: Annotated[str, typer.Option("--bitrate", help="Video bitrate (constant, RTMP): 4500k, 6M.")] = "4500k",
+    now_playing: Annotated[
+        Path | None, typer.Option("--now-playing", help="File that gets a JSON line per song as it goes on air.")
+    ] = None,
+    temperature: Annotated[
+        float, typer.Option("--temperature", callback=_finite, help="Audio sampling temperature.")
+    ] = 1.0,
+    speed: Annotated[float, typer.Option("--speed", callback=_finite, hidden=True)] = 1.0,  # tests only: pace x
+    bands_dir: BandsDir = None,
+    seed: Seed = 0,
+    quiet: Quiet = False,
+) -> None:
+    """A live stream of a band's new songs without end: HLS and/or RTMP, paced at real time."""
+    from rich.live import Live
+
+    from composer.stream.live import stream_band
+    from composer.stream.sink import HlsTarget, RtmpTarget
+
+    _setup_logging()
+    try:
+        targets, bitrate_k = [], _bitrate_k(bitrate)
+        if hls is not None:
+            targets.append(HlsTarget(hls, segment_s=_seconds(segment, "--segment")))
+        if rtmp is not None:
+            targets.append(RtmpTarget(rtmp, bitrate_k=bitrate_k))
+        if not targets:
+            raise ComposerError("give --hls DIR, --rtmp URL or both")
+        options = {
+            "template": template,
+            "size": _size(size),
+            "seed": seed,
+            "duration": _seconds(duration, "--duration") if duration is not None else None,
+            "buffer_s": _seconds(buffer, "--buffer"),
+            "song_seconds": _seconds(song_length, "--song-length"),
+            "now_playing": now_playing,
+            "temperature": temperature,
+            "speed": speed,
+        }
+        with (
+            Live(Text("starting: generating the first song"), console=err, transient=False)
+            if not quiet
+            else (contextlib.nullcontext()) as live
+        ):
+
+            def status(state) -> None:
+                if live is not None:
+                    live.update(_status_line(state) if state.songs else Text("starting: generating the first song"))
+
+            result = stream_band(_band(band, bands_dir), targets, status=status, **options)
+    except ComposerError as e:
+        err.print(f"[red]error:[/] {escape(str(e))}", markup=True, soft_wrap=True)
+        raise typer.Exit(e.exit_code) from None
+    except KeyboardInterrupt as e:
+        why = "SIGTERM" if isinstance(e, Terminated) else "Ctrl-C"
+        err.print(f"stream stopped ({why}): the playlist is ended, ffmpeg stopped", markup=False)
+        raise typer.Exit(_interrupted_status(e)) from None
+    if not quiet:
+        err.print(
+            f"stream ended: {result.seconds:.0f} s sent, {result.songs} songs, the buffer ran dry {result.holds} "
+            f"time(s), {result.reconnects} reconnect(s)",
+            markup=False,
+        )
+
+
 @app.command()
 def batch(
     jobfile: Annotated[Path, typer.Argument(help="Job file (TOML): defaults and a list of jobs.")],

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import logging
 import math
 import multiprocessing as mp
@@ -25,7 +26,7 @@ import os
 import queue as queue_mod
 import signal
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -159,9 +160,13 @@ def _audio_worker(
     band: Band,
     permits,
     out,
+    endless: bool = False,
+    pause_s: float = 0.0,
 ) -> None:
     """Child process: generate the songs, several at once, each once permitted; send each song's pieces, then a
-    summary, or the error."""
+    summary, or the error. ``endless``: the songs of ``lengths`` again and again, each round with a seed of its
+    own, until the process is stopped (a live stream); ``pause_s``: a wait before each round after the first
+    (tests only: a band slowed on purpose)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
     try:
         from composer.models.samplernn.generate import GenerateStats, iter_tracks
@@ -172,14 +177,16 @@ def _audio_worker(
         # stretches that start inside a song first hear the band's own recordings, as the model learned them
         pool = band.prime_pool(model.config.sample_rate)
         stats = GenerateStats()
-        song, t0, regenerated = 0, time.perf_counter(), 0
+        t0, regenerated = time.perf_counter(), 0
         consumed, ahead = 0, SONGS_AT_ONCE * (2 if tandem else 1)
 
         def gate(k: int) -> None:
             """Song k starts once the renderer has taken all but ``ahead`` songs before it: memory stays bounded."""
-            nonlocal consumed
+            nonlocal consumed, t0
             while k >= consumed + ahead:
+                waited = time.perf_counter()
                 permits.get()
+                t0 += time.perf_counter() - waited  # waiting for the consumer is not generating
                 consumed += 1
 
         def finish(k: int) -> None:
@@ -188,34 +195,60 @@ def _audio_worker(
             out.put(("done", k, summary))
             t0, regenerated = time.perf_counter(), stats.regenerated
 
-        for k, piece in iter_tracks(
-            model,
-            lengths,
-            seed=seed,
-            streams=streams,
-            temperature=temperature,
-            pool=pool,
-            group=SONGS_AT_ONCE,
-            gate=gate,
-            stats=stats,
-        ):
-            if k != song:
-                finish(song)
-                song = k
-            out.put(("piece", k, piece))
-        finish(song)
+        song = None
+        rounds = itertools.count() if endless else [None]
+        for r in rounds:
+            if r:
+                time.sleep(pause_s)
+            # a render is one round with the plain seed (the same seed, the same songs as always)
+            base = 0 if r is None else r * len(lengths)
+            for k, piece in iter_tracks(
+                model,
+                lengths,
+                seed=seed if r is None else song_seed(seed, r, 4),
+                streams=streams,
+                temperature=temperature,
+                pool=pool,
+                group=SONGS_AT_ONCE,
+                gate=lambda k, base=base: gate(base + k),
+                stats=stats,
+            ):
+                if base + k != song:
+                    if song is not None:
+                        finish(song)
+                    song = base + k
+                out.put(("piece", song, piece))
+            finish(song)
+            song = None
+            stats, regenerated = GenerateStats(unfixed=stats.unfixed), 0  # its lists would grow with uptime
     except BaseException as e:  # noqa: BLE001 - everything goes back to the parent as one line
         out.put(("error", -1, f"{type(e).__name__}: {e}" if not isinstance(e, ComposerError) else str(e)))
 
 
-class _AudioProcess:
-    def __init__(self, plan: _Plan):
+class AudioProcess:
+    """The band's SampleRNN in a process of its own, generating songs of ``lengths`` (again and again when
+    ``endless``) at most a few songs ahead of what has been ``taken()``."""
+
+    def __init__(
+        self,
+        band: Band,
+        audio_model: Path,
+        lengths: list[float],
+        *,
+        seed: int,
+        streams: int = STREAMS,
+        temperature: float = 1.0,
+        tandem: bool = True,
+        endless: bool = False,
+        pause_s: float = 0.0,
+    ):
         ctx = mp.get_context("spawn")  # a fresh interpreter: no torch thread pools inherited through fork
         self.permits, self.out = ctx.Queue(), ctx.Queue(maxsize=256)
         self.rate: int | None = None  # the model's sample rate, the worker's first message
-        # the plan's fields, not the plan: its decoded images need not be pickled into the worker
-        args = (str(plan.audio_model), plan.lengths, plan.seed, plan.streams, plan.temperature, plan.tandem, plan.band)
-        self.proc = ctx.Process(target=_audio_worker, daemon=True, args=(*args, self.permits, self.out))
+        args = (str(audio_model), list(lengths), seed, streams, temperature, tandem, band, self.permits, self.out)
+        self.proc = ctx.Process(
+            target=_audio_worker, daemon=True, args=args, kwargs={"endless": endless, "pause_s": pause_s}
+        )
         self.proc.start()
 
     def taken(self) -> None:
@@ -401,7 +434,15 @@ def _render(plan: _Plan, progress: Progress, encode, t_start: float, outputs: Ou
     # intermediate files sit beside the (first) output, on its disk, in the output set's work folder
     with outputs:
         tmp = outputs.scratch
-        worker = _AudioProcess(plan)
+        worker = AudioProcess(
+            plan.band,
+            plan.audio_model,
+            plan.lengths,
+            seed=plan.seed,
+            streams=plan.streams,
+            temperature=plan.temperature,
+            tandem=plan.tandem,
+        )
         try:
             timelines, song_info, frames = _render_songs(
                 worker,
@@ -455,7 +496,7 @@ def _render(plan: _Plan, progress: Progress, encode, t_start: float, outputs: Ou
 
 
 def _render_songs(
-    worker: _AudioProcess,
+    worker: AudioProcess,
     lengths,
     lyrics_model,
     tmpls,
@@ -482,7 +523,6 @@ def _render_songs(
     timelines: list[Timeline] = []
     info: list[Song] = []
     frame_no = [0] * len(tmpls)
-    generated = 0.0
     progress("audio", 0, total_s)  # the bar and its clock show from the start, before the first piece is done
     with contextlib.ExitStack() as stack:
         writers = [
@@ -497,42 +537,25 @@ def _render_songs(
             sf.SoundFile(tmp / "audio.wav", "w", samplerate=48000, channels=2, subtype="PCM_24", format="RF64")
         )
         start = 0.0
-        for k, seconds in enumerate(lengths):
-            n_lines = math.ceil(seconds / LINE_SECONDS) + 4
-            with stages.timed("lyrics"):
-                lyr = _SongLyrics(lyrics_model, song_seed(seed, k, 2), n_lines, band.voices)
-            pieces: list[np.ndarray] = []
-            summary = None
-            while summary is None:
-                # in tandem, write lyric lines while the audio is not there yet
-                blocking = not (tandem and not lyr.complete)
-                with stages.timed("waiting") if blocking else contextlib.nullcontext():
-                    msg = worker.get(timeout=None if blocking else 0.0)
-                if msg is None:
-                    with stages.timed("lyrics"):
-                        lyr.step()
-                    continue
-                kind, song, payload = msg
-                if kind == "error":
-                    raise ComposerError(f"audio generation failed: {payload}")
-                if kind == "piece":
-                    pieces.append(payload)
-                    generated += len(payload) / worker.rate
-                    progress("audio", generated, total_s)
-                else:
-                    summary = payload
-            stages.audio += summary.seconds
-            if tandem:
-                worker.taken()  # the worker may start a song more
-            with stages.timed("lyrics"):
-                lyrics = lyr.lyrics()
-            audio = Audio(np.concatenate(pieces)[:, None], worker.rate)
-            del pieces
-            with stages.timed("align"):
-                timeline = _readable(_align(audio, lyrics), lyr.stream, max_rate)
+
+        def on_audio(generated: float) -> None:
+            progress("audio", generated, total_s)
+
+        for song in finished_songs(
+            worker,
+            lengths,
+            lyrics_model,
+            seed,
+            tandem=tandem,
+            stages=stages,
+            on_audio=on_audio,
+            voices=band.voices,
+            max_rate=max_rate,
+        ):
+            k, seconds, timeline, lyrics = song.index, song.seconds, song.timeline, song.lyrics
             with stages.timed("audio_out"):
-                _append_audio(audio, wav, tmp)
-            del audio
+                _append_audio(song.audio, wav, tmp)
+            song.audio = None  # rendering needs only the timeline: the song's samples go now
             last = k + 1 == len(lengths)
             with stages.timed("render"):
                 for i, (tmpl, writer) in enumerate(zip(tmpls, writers)):
@@ -550,11 +573,88 @@ def _render_songs(
                         stage="render",
                     )
             timelines.append(timeline)
-            info.append(Song(k, lyrics.title, start, seconds, len(timeline.lines), summary.regenerated))
-            if not tandem:
-                worker.taken()
+            info.append(Song(k, lyrics.title, start, seconds, len(timeline.lines), song.regenerated))
             start += seconds
     return timelines, info, frame_no
+
+
+@dataclass
+class FinishedSong:
+    """A generated song with its lyrics, timed: what a render or a stream plays next."""
+
+    index: int  # its number, from 0
+    seconds: float
+    lyrics: Lyrics
+    timeline: Timeline
+    audio: Audio | None  # as generated (the model's rate, mono); a consumer drops it once it has taken it
+    regenerated: int  # audio segments regenerated (silent, clipped, looping)
+    generation_s: float  # the audio process's time for it
+
+
+def finished_songs(
+    worker: AudioProcess,
+    lengths: Iterable[float],
+    lyrics_model: Path,
+    seed: int,
+    *,
+    tandem: bool = True,
+    stages: StageTimes | None = None,
+    on_audio: Callable[[float], None] | None = None,
+    voices: tuple[str, ...] = (),
+    max_rate: float | None = None,
+) -> Iterator[FinishedSong]:
+    """The songs ``worker`` generates, one per length (an endless iterable for a stream), each with lyrics
+    written while its audio is generated (stanzas given to ``voices`` in turn), then timed to it, no line faster
+    than ``max_rate`` syllables a second (see ``_readable``).
+
+    In tandem, a song is handed back to the worker's permits as soon as its audio is in; else once the consumer
+    asks for the next song. ``on_audio(seconds)``: the seconds of audio generated so far, as pieces arrive.
+    """
+    stages = stages if stages is not None else StageTimes()
+    generated = 0.0
+    for k, seconds in enumerate(lengths):
+        n_lines = math.ceil(seconds / LINE_SECONDS) + 4
+        with stages.timed("lyrics"):
+            lyr = _SongLyrics(lyrics_model, song_seed(seed, k, 2), n_lines, voices)
+        pieces: list[np.ndarray] = []
+        summary = None
+        while summary is None:
+            # in tandem, write lyric lines while the audio is not there yet
+            blocking = not (tandem and not lyr.complete)
+            with stages.timed("waiting") if blocking else contextlib.nullcontext():
+                msg = worker.get(timeout=None if blocking else 0.0)
+            if msg is None:
+                with stages.timed("lyrics"):
+                    lyr.step()
+                continue
+            kind, _, payload = msg
+            if kind == "error":
+                raise ComposerError(f"audio generation failed: {payload}")
+            if kind == "piece":
+                pieces.append(payload)
+                generated += len(payload) / worker.rate
+                if on_audio is not None:
+                    on_audio(generated)
+            else:
+                summary = payload
+        stages.audio += summary.seconds
+        if tandem:
+            worker.taken()  # the worker may start a song more
+        with stages.timed("lyrics"):
+            lyrics = lyr.lyrics()
+        audio = Audio(np.concatenate(pieces)[:, None], worker.rate)
+        del pieces
+        with stages.timed("align"):
+            timeline = _align(audio, lyrics)
+            if max_rate is not None:
+                timeline = _readable(timeline, lyr.stream, max_rate)
+        del lyr
+        song = FinishedSong(k, seconds, lyrics, timeline, audio, summary.regenerated, summary.seconds)
+        del audio
+        yield song
+        del song
+        if not tandem:
+            worker.taken()
 
 
 def _align(audio: Audio, lyrics: Lyrics) -> Timeline:
@@ -687,4 +787,14 @@ def _video_title(band: Band, songs: list[Song]) -> str:
     return f"{band.name.upper()} - {songs[0].title} (+{len(songs) - 1} more)"
 
 
-__all__ = ["BandRenderResult", "Song", "StageTimes", "plan_songs", "render_band", "render_band_versions"]
+__all__ = [
+    "AudioProcess",
+    "BandRenderResult",
+    "FinishedSong",
+    "finished_songs",
+    "Song",
+    "StageTimes",
+    "plan_songs",
+    "render_band",
+    "render_band_versions",
+]

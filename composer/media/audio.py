@@ -668,6 +668,33 @@ def prepare_output_audio(
         )
 
 
+def normalised_stereo(
+    audio: Audio, rate: int = 48000, *, target_lufs: float = -14.0, ceiling_dbtp: float = -1.0
+) -> tuple[np.ndarray, LoudnessStats]:
+    """``prepare_output_audio`` in memory: float32 (frames, 2) at ``rate``, normalised the same way (a live
+    stream hands its audio to ffmpeg as it goes, no file between)."""
+    stereo = _as_stereo(audio.samples)
+    input_lufs = _measure_loudness(stereo, audio.rate)
+    resampler = _Resampler(stereo, audio.rate, int(rate))
+    out = np.zeros((resampler.frames, 2), dtype=np.float32)
+
+    @contextlib.contextmanager
+    def into_array():
+        at = 0
+
+        def write(block: np.ndarray) -> None:
+            nonlocal at
+            out[at : at + block.shape[1]] = block.T
+            at += block.shape[1]
+
+        yield write  # a pass that has to be redone writes from the start again
+
+    stats = _normalise_passes(
+        resampler.range, resampler.frames, int(rate), 2, input_lufs, target_lufs, ceiling_dbtp, into_array
+    )
+    return out, stats
+
+
 def _padded_slice(samples: np.ndarray, a: int, b: int) -> np.ndarray:
     """samples[a:b] as float32 (channels, b - a), zeros outside the signal."""
     out = np.zeros((samples.shape[1], b - a), dtype=np.float32)

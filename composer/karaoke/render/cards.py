@@ -27,7 +27,8 @@ _DASHES = " \t—–-|·:,"  # what an [end] text's empty placeholder leaves dan
 
 @dataclass(frozen=True)
 class SongCard:
-    """What a song's title card says. ``number`` counts from 1 in a set of ``songs``; a lone song has 0 of 0."""
+    """What a song's title card says. ``number`` counts from 1 in a set of ``songs``; a lone song has 0 of 0, a
+    song of an endless set (a stream) its number and 0."""
 
     title: str
     band: str = ""
@@ -36,8 +37,10 @@ class SongCard:
 
     @property
     def place(self) -> str:
-        """``song 2 of 5``, or "" for a song on its own."""
-        return f"song {self.number} of {self.songs}" if self.songs > 1 and self.number > 0 else ""
+        """``song 2 of 5``, ``song 7`` in a stream, or "" for a song on its own."""
+        if self.number <= 0 or self.songs == 1:
+            return ""
+        return f"song {self.number} of {self.songs}" if self.songs else f"song {self.number}"
 
     def end_text(self, pattern: str) -> str:
         """The [end] card's text: ``pattern``'s placeholders filled, separators left by empty ones dropped."""
