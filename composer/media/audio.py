@@ -616,18 +616,6 @@ def loudness_normalise(
     samples = audio.samples
     input_lufs = _measure_loudness(samples, audio.rate)
     out = np.empty(samples.shape, dtype=np.float32)
-
-    @contextlib.contextmanager
-    def into_array():
-        position = 0
-
-        def write(block: np.ndarray) -> None:
-            nonlocal position
-            out[position : position + block.shape[1]] = block.T
-            position += block.shape[1]
-
-        yield write
-
     stats = _normalise_passes(
         lambda a, b: _padded_slice(samples, a, b),
         samples.shape[0],
@@ -636,9 +624,26 @@ def loudness_normalise(
         input_lufs,
         target_lufs,
         ceiling_dbtp,
-        into_array,
+        _into_array(out),
     )
     return Audio(out, audio.rate), stats
+
+
+def _into_array(out: np.ndarray):
+    """A normalising pass's writer into ``out`` (frames, channels): each pass writes from the start again."""
+
+    @contextlib.contextmanager
+    def writer():
+        at = 0
+
+        def write(block: np.ndarray) -> None:
+            nonlocal at
+            out[at : at + block.shape[1]] = block.T
+            at += block.shape[1]
+
+        yield write
+
+    return writer
 
 
 def prepare_output_audio(
@@ -677,20 +682,8 @@ def normalised_stereo(
     input_lufs = _measure_loudness(stereo, audio.rate)
     resampler = _Resampler(stereo, audio.rate, int(rate))
     out = np.zeros((resampler.frames, 2), dtype=np.float32)
-
-    @contextlib.contextmanager
-    def into_array():
-        at = 0
-
-        def write(block: np.ndarray) -> None:
-            nonlocal at
-            out[at : at + block.shape[1]] = block.T
-            at += block.shape[1]
-
-        yield write  # a pass that has to be redone writes from the start again
-
     stats = _normalise_passes(
-        resampler.range, resampler.frames, int(rate), 2, input_lufs, target_lufs, ceiling_dbtp, into_array
+        resampler.range, resampler.frames, int(rate), 2, input_lufs, target_lufs, ceiling_dbtp, _into_array(out)
     )
     return out, stats
 

@@ -131,3 +131,23 @@ def test_convenience_properties_and_ass_style():
         "voices": {"growl": ("#e8ddd0", "#d00000", "bottom"), "scream": ("#c9d6e3", "#f0c000", "bottom")},
     }
     assert "voices" not in load_template("gore").replace(voices={}).ass_style()
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ('[title]\nlayout = "side"\n', '[title] layout = "side": allowed values are "share", "corner", "yield"'),
+        ('[end]\ntext = "{bnd} - {title}"\n', '[end] text = "{bnd} - {title}": unknown placeholder {bnd}'),
+        ("[end]\nseconds = 0\n", "[end] seconds = 0: allowed range is 0.5 to 60"),
+        ('[title]\nband_color = "grey"\n', '[title] band_color = "grey": expected a hex colour'),
+        ('[voices.growl]\ncolour = "#ffffff"\n', "[voices.growl] unknown key 'colour': allowed keys are color"),
+        ('[voices.growl]\ncolor = "green"\n', '[voices.growl] color = "green": expected a hex colour'),
+        ('[voices.growl]\nposition = "left"\n', '[voices.growl] position = "left": allowed values are "bottom"'),
+        ('[voices.Growl]\ncolor = "#ffffff"\n', "[voices.Growl]: a voice name is lowercase letters"),
+        ('voices = "growl"\n', "voices must be tables [voices.NAME]"),
+    ],
+)
+def test_bad_card_and_voice_keys_give_one_line_naming_the_key(tmp_path, body, expected):
+    path = write(tmp_path, body)
+    message = error_of(path)
+    assert expected in message and message.startswith(str(path)) and "\n" not in message

@@ -7,10 +7,8 @@ import json
 from dataclasses import replace
 
 import numpy as np
-import pytest
 from PIL import Image
 
-from composer.errors import ComposerError
 from composer.karaoke.engine import load_audio, time_lyrics
 from composer.karaoke.render.frames import FrameRenderer
 from composer.karaoke.template import hex_rgb, load_template
@@ -54,25 +52,6 @@ def test_each_voice_has_its_colours_and_place():
 def test_a_voice_the_template_does_not_list_looks_like_the_main_voice():
     line = make_line("Eyes of sludge", 1.0, 3.0)
     assert np.array_equal(renderer([replace(line, voice="scream")]).rgb(2.0), renderer([line]).rgb(2.0))
-
-
-@pytest.mark.parametrize(
-    ("body", "expected"),
-    [
-        ('[voices.growl]\ncolour = "#ffffff"\n', "[voices.growl] unknown key 'colour': allowed keys are color"),
-        ('[voices.growl]\ncolor = "green"\n', '[voices.growl] color = "green": expected a hex colour'),
-        ('[voices.growl]\nposition = "left"\n', '[voices.growl] position = "left": allowed values are "bottom"'),
-        ('[voices.Growl]\ncolor = "#ffffff"\n', "[voices.Growl]: a voice name is lowercase letters"),
-        ('voices = "growl"\n', "voices must be tables [voices.NAME]"),
-    ],
-)
-def test_bad_voice_keys_give_one_line_naming_the_key(tmp_path, body, expected):
-    path = tmp_path / "x.toml"
-    path.write_text(body, encoding="utf-8")
-    with pytest.raises(ComposerError) as info:
-        load_template(path)
-    message = str(info.value)
-    assert expected in message and message.startswith(str(path)) and "\n" not in message
 
 
 def test_plain_lyrics_with_voice_prefixes_round_trip_through_every_sidecar(song_inputs, tmp_path):
