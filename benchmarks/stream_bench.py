@@ -81,7 +81,8 @@ class Watch:
             t.start()
 
     def _read(self) -> None:
-        with (Path(self.stderr.name).parent / "status.jsonl").open("w") as log:
+        # line-buffered: `tail -f status.jsonl` follows the run as it goes
+        with (Path(self.stderr.name).parent / "status.jsonl").open("w", buffering=1) as log:
             for line in self.proc.stdout:
                 log.write(line)
                 with contextlib.suppress(ValueError):
