@@ -69,6 +69,7 @@ class Watch:
     def __init__(self, cmd: list[str], out: Path):
         self.status: list[tuple[float, dict]] = []  # (wall time, status line)
         self.rss: list[tuple[float, float]] = []  # (wall time, MB of the whole tree)
+        self.parts: list[tuple[float, dict[str, float]]] = []  # (wall time, MB by process)
         self.stderr = (out / "composer.stderr.txt").open("w")
         self.proc = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=self.stderr, text=True, start_new_session=True, cwd=ROOT
@@ -92,10 +93,26 @@ class Watch:
         while not self._done.is_set():
             pids = tree(self.proc.pid)
             self.pids |= pids
-            kb = sum(rss_kb(pid) for pid in pids)
-            if kb:
-                self.rss.append((time.monotonic(), kb / 1024))
+            parts: dict[str, float] = {}
+            for pid in pids:
+                role = self._role(pid)
+                parts[role] = parts.get(role, 0.0) + rss_kb(pid) / 1024
+            if sum(parts.values()):
+                now = time.monotonic()
+                self.rss.append((now, sum(parts.values())))
+                self.parts.append((now, parts))
             self._done.wait(1.0)
+
+    def _role(self, pid: int) -> str:
+        """Which part of composer a process is: the main process, its encoder, or the audio process (and the
+        small multiprocessing helper beside it)."""
+        if pid == self.proc.pid:
+            return "composer"
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return "other"
+        return "ffmpeg" if b"ffmpeg" in cmdline else "audio process"
 
     def wait(self, timeout: float) -> int:
         try:
@@ -226,6 +243,12 @@ def summarise(args, out: Path, watch: Watch, rc: int, reader_rc: int | None) -> 
     scale = min(1.0, args.minutes / 10)
     checkpoints = {f"{m * scale:g}": at_minutes(rss, m * scale) for m in RSS_AT_MIN}
     base = checkpoints[f"{RSS_AT_MIN[0] * scale:g}"]
+    parts = [((t - t_on) / 60, p) for t, p in watch.parts if t_on <= t <= t_off]
+    by_process = {}  # which process the memory is in, at the same checkpoints
+    for m in RSS_AT_MIN:
+        near = min(parts, key=lambda x: abs(x[0] - m * scale), default=None)
+        if near is not None and abs(near[0] - m * scale) <= 0.5:
+            by_process[f"{m * scale:g}"] = {k: round(v, 1) for k, v in sorted(near[1].items())}
     ratios = {k: round(v / base, 3) for k, v in checkpoints.items() if v and base}
     thirds = np.array_split(np.array([a for _, a in ahead]), 3)
     xs, ys = np.array([m for m, _ in ahead]), np.array([a for _, a in ahead])
@@ -256,7 +279,12 @@ def summarise(args, out: Path, watch: Watch, rc: int, reader_rc: int | None) -> 
             "target": BUFFER_S,
             "min_over_target": round(float(ys.min()) / BUFFER_S, 3),
         },
-        "rss_mb": {"at_minutes": checkpoints, "over_first": ratios, "peak": round(max(v for _, v in rss), 1)},
+        "rss_mb": {
+            "at_minutes": checkpoints,
+            "over_first": ratios,
+            "peak": round(max(v for _, v in rss), 1),
+            "by_process_at_minutes": by_process,
+        },
         "rss_flat_within_10pct": bool(ratios) and max(ratios.values()) <= 1 + FLAT and min(ratios.values()) >= 1 - FLAT,
         "songs_on_air": len(songs),
         "holding_card": {"episodes": len(holds), "seconds": hold_s},
