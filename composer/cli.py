@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import functools
+import json
 import logging
 import math
 import signal
@@ -783,6 +785,21 @@ def _bitrate_k(text: str) -> int:
     return round(value)
 
 
+def _status_fields(state) -> dict:
+    """The status line's figures for a machine (``--status-json``); ``time`` is the wall clock, UTC."""
+    return {
+        "time": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
+        "uptime_s": state.uptime_s,
+        "ahead_s": round(state.ahead_s, 3),
+        "generation_speed": round(state.generation_speed, 4),
+        "songs": state.songs,
+        "reconnects": state.reconnects,
+        "holding": state.holding,
+        "late_s": round(state.late_s, 3),
+        "title": state.title,
+    }
+
+
 def _status_line(state) -> Text:
     def clock(s: float) -> str:
         return f"{int(s // 3600)}:{int(s // 60 % 60):02d}:{int(s % 60):02d}"
@@ -822,6 +839,9 @@ def stream(
         float, typer.Option("--temperature", callback=_finite, help="Audio sampling temperature.")
     ] = 1.0,
     speed: Annotated[float, typer.Option("--speed", callback=_finite, hidden=True)] = 1.0,  # tests only: pace x
+    status_json: Annotated[
+        bool, typer.Option("--status-json", help="The status as one JSON line on stdout per second of stream.")
+    ] = False,
     bands_dir: BandsDir = None,
     seed: Seed = 0,
     quiet: Quiet = False,
@@ -857,10 +877,14 @@ def stream(
             if not quiet
             else (contextlib.nullcontext()) as live
         ):
+            sent = [-1.0]  # the uptime last written as JSON: a line as it starts, then one per second of stream
 
             def status(state) -> None:
                 if live is not None:
                     live.update(_status_line(state) if state.songs else Text("starting: generating the first song"))
+                if status_json and state.uptime_s != sent[0]:
+                    sent[0] = state.uptime_s
+                    print(json.dumps(_status_fields(state)), flush=True)
 
             result = stream_band(_band(band, bands_dir), targets, status=status, **options)
     except ComposerError as e:

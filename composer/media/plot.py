@@ -18,9 +18,12 @@ def write_curve(
     *,
     title: str,
     ylabel: str,
+    xlabel: str = "step",
+    ylim: tuple[float, float] | None = None,
     size: tuple[int, int] = (900, 520),
 ) -> None:
-    """``series`` maps a name to (step, value) points; axes span all of them. Written atomically."""
+    """``series`` maps a name to (x, value) points (training steps unless ``xlabel`` says otherwise); axes span
+    all of them, or the y axis spans ``ylim`` (e.g. from 0, to show how flat a curve is). Written atomically."""
     from composer.media.fonts import load_font
 
     w, h = size
@@ -35,7 +38,7 @@ def write_curve(
         y0, y1 = min(p[1] for p in points), max(p[1] for p in points)
         x1, y1 = (x1 if x1 > x0 else x0 + 1), (y1 if y1 > y0 else y0 + 1)
         pad = 0.05 * (y1 - y0)
-        y0, y1 = y0 - pad, y1 + pad
+        y0, y1 = ylim if ylim is not None else (y0 - pad, y1 + pad)
 
         def at(x: float, y: float) -> tuple[float, float]:
             return (
@@ -51,7 +54,7 @@ def write_curve(
         for k in range(6):
             x = x0 + (x1 - x0) * k / 5
             px, _ = at(x, y0)
-            draw.text((px - 12, h - bottom + 8), f"{x:.0f}", fill="#444444", font=small)
+            draw.text((px - 12, h - bottom + 8), f"{x:.0f}" if x1 - x0 >= 5 else f"{x:.1f}", fill="#444444", font=small)
         for i, (name, pts) in enumerate(series.items()):
             colour = _COLOURS[i % len(_COLOURS)]
             xy = [at(x, y) for x, y in pts if math.isfinite(y)]
@@ -61,7 +64,7 @@ def write_curve(
                 draw.ellipse([px - 3, py - 3, px + 3, py + 3], fill=colour)
             draw.text((w - right - 260, top + 6 + 24 * i), f"— {name}", fill=colour, font=small)
     draw.rectangle([left, top, w - right, h - bottom], outline="black")
-    draw.text((left, h - 26), "step", fill="black", font=small)
+    draw.text((left, h - 26), xlabel, fill="black", font=small)
     draw.text((8, top - 24), ylabel, fill="black", font=small)
     with atomic_path(path) as tmp:
         image.save(tmp, format="PNG")

@@ -109,8 +109,11 @@ def _now_playing(out: Path) -> list[dict]:
 @pytest.fixture(scope="module")
 def bounded(debug_band, tmp_path_factory):
     out = tmp_path_factory.mktemp("bounded")
-    result = _stream(debug_band, out, "--duration", "30s", "--segment", "4s", "--seed", "3", "--buffer", "40s")
+    result = _stream(
+        debug_band, out, "--duration", "30s", "--segment", "4s", "--seed", "3", "--buffer", "40s", "--status-json"
+    )
     assert result.returncode == 0, result.stderr
+    (out / "status.jsonl").write_text(result.stdout)
     return out
 
 
@@ -131,6 +134,19 @@ def test_bounded_stream_is_a_finished_continuous_hls_playlist(bounded):
     # the song boundary is in the video: the title card of song 2 is not the last frame of song 1
     assert np.abs(d["frames"][k].astype(int) - d["frames"][k - 1].astype(int)).mean() > 5
     assert float(np.sqrt(np.mean(d["audio"] ** 2))) > 0.01  # music, not silence
+
+
+def test_status_json_gives_a_line_per_second_of_stream(bounded):
+    lines = [json.loads(line) for line in (bounded / "status.jsonl").read_text().splitlines()]
+    # (a line as it starts, before any stream is sent,) then one per second of stream, in order, to the end
+    uptimes = [e["uptime_s"] for e in lines]
+    assert uptimes[uptimes.count(0) :] == list(range(1, 31)) and uptimes.count(0) <= 1
+    last = lines[-1]
+    played = [e for e in _now_playing(bounded) if not e.get("holding")]
+    assert last["songs"] == len(played)
+    assert last["title"] == (HOLDING_TEXT if last["holding"] else played[-1]["title"])
+    assert last["generation_speed"] > 0 and last["reconnects"] == 0
+    assert all(e["ahead_s"] >= 0 and e["late_s"] >= 0 and isinstance(e["holding"], bool) for e in lines)
 
 
 def test_sigterm_ends_the_playlist_and_a_restart_continues_its_numbers(debug_band, tmp_path):
