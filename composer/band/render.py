@@ -37,6 +37,7 @@ from composer.band.profile import Band
 from composer.errors import ComposerError
 from composer.types import Audio, LyricLine, Lyrics, Progress, Timeline, no_progress, shift_line
 from composer.util.files import Input, OutputSet, check_writable_dir, write_errors
+from composer.util.memory import release_free_memory
 
 if TYPE_CHECKING:  # the template module loads fonts: imported where a render needs it
     from composer.karaoke.template import Template
@@ -193,6 +194,7 @@ def _audio_worker(
             nonlocal t0, regenerated
             summary = SongAudioStats(time.perf_counter() - t0, stats.regenerated - regenerated, stats.unfixed)
             out.put(("done", k, summary))
+            release_free_memory()  # the song's pieces are gone: a process that generates for days must not creep
             t0, regenerated = time.perf_counter(), stats.regenerated
 
         song = None

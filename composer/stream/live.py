@@ -41,6 +41,7 @@ from composer.band.render import (
 from composer.errors import ComposerError
 from composer.karaoke.render.cards import SongCard
 from composer.types import Timeline
+from composer.util.memory import release_free_memory
 
 log = logging.getLogger("composer")
 
@@ -258,6 +259,7 @@ class _Program:
     def _song(self, ready: _Ready, at: int) -> _OnAir:
         from composer.karaoke.render.frames import FrameRenderer
 
+        release_free_memory()  # the song before's renderer, frames and samples were freed: give the pages back
         renderer = FrameRenderer(
             self.tmpl,
             ready.song.timeline,
