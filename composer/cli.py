@@ -289,6 +289,7 @@ def preview(
 ) -> None:
     """A frame (or a short low-resolution clip) of a template over sample lyrics, to tweak a template by eye."""
     from composer.karaoke.preview import PreviewInputs, preview_clip, preview_frame
+    from composer.karaoke.template import is_template_file
 
     what = PreviewInputs(template, images, lyrics, seed)
     with _reporting(True):
@@ -297,7 +298,7 @@ def preview(
     if seconds is not None and not 0 < seconds <= 600:
         _option_error(f"--clip {clip}: give a length from 0.1s to 10m")
     target = out or Path("preview.mp4" if clip else "preview.png")
-    if watch and not str(template).lower().endswith(".toml"):
+    if watch and not is_template_file(template):
         _option_error(f"--watch {template}: give a template file (.toml) to watch; copy a built-in one to edit it")
 
     def draw() -> None:
@@ -921,8 +922,6 @@ def batch(
     quiet: Quiet = False,
 ) -> None:
     """Many videos from one job file: resumable (a manifest beside the outputs), local pool or Ray."""
-    import time as _time
-
     from rich.live import Live
     from rich.table import Table
 
@@ -938,7 +937,7 @@ def batch(
             secs = (
                 r.get("seconds")
                 if r["state"] in ("done", "failed")
-                else (_time.monotonic() - r["since"] if r["state"] == "running" else None)
+                else (time.monotonic() - r["since"] if r["state"] == "running" else None)
             )
             pct = (
                 "100%"
@@ -956,9 +955,9 @@ def batch(
         return t
 
     def event(name: str, state: str, info: dict) -> None:
-        row = rows.setdefault(name, {"state": state, "since": _time.monotonic()})
+        row = rows.setdefault(name, {"state": state, "since": time.monotonic()})
         if state == "running" and row["state"] != "running":
-            row["since"] = _time.monotonic()
+            row["since"] = time.monotonic()
         row["state"] = state
         row.update({k: v for k, v in info.items() if v is not None})
 

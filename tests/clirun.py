@@ -9,8 +9,8 @@ def cli(*args):
     return CliRunner().invoke(app, [str(a) for a in args])
 
 
-def karaoke_cli(song_inputs, lyrics, out, *extra):
-    """`composer karaoke -q` of the test song (``song_inputs``) with these lyrics into ``out``."""
+def karaoke_cli(song_inputs, lyrics, out, *extra, quiet: bool = True):
+    """`composer karaoke [-q]` of the test song (``song_inputs``) with these lyrics into ``out``."""
     return cli(
         "karaoke",
         song_inputs.audio,
@@ -21,6 +21,6 @@ def karaoke_cli(song_inputs, lyrics, out, *extra):
         out,
         "--template",
         song_inputs.template,
-        "-q",
+        *(["-q"] if quiet else []),
         *extra,
     )

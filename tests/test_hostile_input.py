@@ -155,19 +155,7 @@ def test_markup_in_paths_and_title_does_not_break_the_report(song_inputs, tmp_pa
     folder = tmp_path / "out[red]["
     folder.mkdir()
     out = folder / "b]v.mp4"  # the path reads ".../out[red][/b]v.mp4"
-    res = cli(
-        "karaoke",
-        song_inputs.audio,
-        song_inputs.lyrics,
-        "--images",
-        song_inputs.images,
-        "-o",
-        out,
-        "--template",
-        song_inputs.template,
-        "--title",
-        "[/]Gore [bold]",
-    )
+    res = karaoke_cli(song_inputs, song_inputs.lyrics, out, "--title", "[/]Gore [bold]", quiet=False)
     assert res.exit_code == 0, res.output
     assert out.is_file()
     assert str(out) in res.output.replace("\n", "")

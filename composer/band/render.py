@@ -396,6 +396,7 @@ def render_band_versions(
 def band_inputs(band: Band, templates: Sequence[str | Path | None] = ()) -> list[Input]:
     """What a band render reads: no output of the run may replace one or land among them."""
     from composer.karaoke.render.background import IMAGE_SUFFIXES
+    from composer.karaoke.template import is_template_file
 
     inputs = [
         Input(band.images_dir, "the band's image folder", IMAGE_SUFFIXES),
@@ -403,7 +404,7 @@ def band_inputs(band: Band, templates: Sequence[str | Path | None] = ()) -> list
         Input(band.lyrics_model_dir, "the band's lyric model", ("*",)),
     ]
     for template in (band.template, *templates):
-        if template is not None and str(template).lower().endswith(".toml"):
+        if template is not None and is_template_file(template):
             inputs.append(Input(Path(template), "the template"))
     return inputs
 

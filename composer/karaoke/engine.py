@@ -159,13 +159,14 @@ def karaoke_inputs(
 ) -> list[Input]:
     """What `composer karaoke` reads: no output of the run may replace one (``fsutil.OutputSet``)."""
     from composer.karaoke.render.background import IMAGE_SUFFIXES
+    from composer.karaoke.template import is_template_file
 
     inputs = [Input(Path(audio_path), "the audio"), Input(Path(lyrics_path), "the lyrics")]
     if images_dir is not None:
         inputs.append(Input(Path(images_dir), "the image folder", IMAGE_SUFFIXES))
     if background is not None:
         inputs.append(Input(Path(background), "the background video"))
-    if str(template).lower().endswith(".toml"):
+    if template and is_template_file(template):
         inputs.append(Input(Path(template), "the template"))
     return inputs
 

@@ -55,9 +55,10 @@ class PreviewInputs:
 
     def inputs(self):
         from composer.karaoke.render.background import IMAGE_SUFFIXES
+        from composer.karaoke.template import is_template_file
         from composer.util.files import Input
 
-        found = [Input(Path(self.template), "the template")] if _is_file(self.template) else []
+        found = [Input(Path(self.template), "the template")] if is_template_file(self.template) else []
         if self.lyrics_path is not None:
             found.append(Input(Path(self.lyrics_path), "the lyrics"))
         if self.images_dir is not None:
@@ -134,10 +135,6 @@ def template_sheet(
                 draw.text((x + 12, y + 6), name, fill="#dddddd", font=label_font)
         save_png(np.asarray(sheet), outputs.staged(out))
     return out
-
-
-def _is_file(template: str | Path) -> bool:
-    return str(template).lower().endswith(".toml")
 
 
 def _load(what: PreviewInputs):

@@ -265,9 +265,15 @@ def parse_template(data: dict[str, Any], source: str = "<template>") -> Template
     return Template(**top)
 
 
+def is_template_file(name_or_path: str | Path) -> bool:
+    """Whether ``name_or_path`` names a template file (read from disk, an input of the run), not a built-in one."""
+    as_text = str(name_or_path)
+    return isinstance(name_or_path, Path) or "/" in as_text or "\\" in as_text or as_text.endswith(".toml")
+
+
 def _read_source(name_or_path: str | Path) -> tuple[str, str]:
     as_text = str(name_or_path)
-    if isinstance(name_or_path, Path) or "/" in as_text or "\\" in as_text or as_text.endswith(".toml"):
+    if is_template_file(name_or_path):
         path = Path(name_or_path)
         return read_small_text(path, "template file"), str(path)
     ref = resources.files("composer.templates").joinpath(f"{as_text}.toml")
