@@ -256,6 +256,9 @@ def align(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output .lrc (enhanced), .ass, .srt or .json.")],
     title: Annotated[str | None, typer.Option(help="Title written into the file.")] = None,
     offset: Offset = 0.0,
+    report: Annotated[
+        bool, typer.Option("--report", help="Print each line's time and the aligner's confidence in it.")
+    ] = False,
     quiet: Quiet = False,
 ) -> None:
     """Time lyrics to a song and write the timing alone, for your own karaoke player."""
@@ -263,8 +266,30 @@ def align(
 
     with _reporting(quiet):
         timeline = align_file(audio, lyrics, out, title=title, offset=offset)
+    if report:
+        _print_alignment_report(timeline)
     if not quiet:
         err.print(f"wrote [bold]{escape(str(out))}[/] ({len(timeline.lines)} lines)")
+
+
+def _print_alignment_report(timeline) -> None:
+    """One row a line: start, end, confidence, a flag for lines the aligner is unsure of, the text."""
+    from rich.table import Table
+
+    confidence = timeline.meta.get("line_confidence", [])
+    unsure = set(timeline.meta.get("unsure_lines", []))
+    table = Table(box=None, header_style="bold")
+    for name in ("line", "start", "end", "confidence", "", "text"):
+        table.add_column(name, justify="right" if name in ("line", "start", "end", "confidence") else "left")
+    for i, line in enumerate(timeline.lines):
+        conf = f"{confidence[i]:.2f}" if i < len(confidence) else "-"
+        table.add_row(
+            str(i + 1), f"{line.start:.2f}", f"{line.end:.2f}", conf, "unsure" if i in unsure else "", escape(line.text)
+        )
+    console = Console(highlight=False)
+    console.print(table)
+    dropped = timeline.meta.get("dropped_lines", 0)
+    console.print(f"{len(unsure)} of {len(timeline.lines)} lines unsure; {dropped} dropped", markup=False)
 
 
 @app.command()

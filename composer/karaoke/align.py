@@ -1,20 +1,19 @@
-"""Lyrics to audio without a trained model: vocal activity -> voiced units -> lines by dynamic programming.
+"""Lyrics to audio without a network: vocal activity -> voiced units -> lines by dynamic programming.
 
-1. ``vocal_activity``: log band energies on 10 ms frames of the mix (and, for stereo, of the centre's share
-   over the sides: metal puts the voice in the middle and the rhythm guitars hard left and right). Each
-   band's bed (the guitar wall, a steady beat) is its running low percentile over many seconds and is
-   subtracted. What rises in the first-formant (300-1000 Hz) and upper-formant (1-3.5 kHz) regions together,
-   and not below 250 Hz (a new riff) or above 5 kHz (snare, cymbals), median-filtered in time so drum hits
-   drop out, is the voice.
+1. ``vocal_activity``: log mel band energies on 10 ms frames of the mix (and, for stereo, of the centre's
+   share over the sides), each less its running floor over many seconds, read by a small learned detector
+   (``vad.py``, trained on composer's own mixtures) into the chance that a voice sings in each frame.
 2. Units: stretches where the activity is up (hysteresis), also cut at its valleys, with tightened edges.
    A gap between lines, a pause inside a line, or two lines bled together by reverb all become unit edges.
-3. A dynamic program places the lines in order, each on a run of consecutive units. A line's span should
-   fit its syllables at one song-wide rate (searched over a plausible range, which also keeps lines from
-   stretching over a song that has more singing than lyrics); a line pays for the quiet it spans (short
-   pauses between its words are not quiet) and wants quiet at its edges; no line spans a long instrumental
+3. A dynamic program places the lines in order, each on a run of consecutive units. A line's sung time
+   (its units, pauses left out) should fit its syllables and words at one song-wide rate (searched over a
+   plausible range); a line pays for long pauses inside it, for starting or ending at a gap shorter than
+   any between lines, and earns a little for ending on a held note; no line spans a long instrumental
    stretch; voice left unsung costs most between lines, less before the first line (an intro), least after
    the last (the lyrics ran out); lines that fit nowhere are dropped from the end.
-4. Words and syllables inside each line: ``make_line`` spreads them by syllables and by the activity.
+4. Each line gets a confidence (how well its sung time fits its words, times how sure the detector is of
+   the voice under it); lines below ``UNSURE`` are listed in ``Timeline.meta["unsure_lines"]``.
+5. Words and syllables inside each line: ``make_line`` spreads them by syllables and by the activity.
 """
 
 from __future__ import annotations
@@ -36,11 +35,11 @@ log = logging.getLogger("composer")
 FRAME_RATE = 100  # activity frames per second
 # syllables per second over a line's span (its held last syllable counted as one more): the song-wide rate
 # is searched in this range, which bounds how far lines stretch or squeeze
-RATE_RANGE = (2.7, 6.5)
+RATE_RANGE = (3.0, 12.0)
 
 _N_BANDS = 40
+_SMOOTH = 5  # frames of median filter on the detector's output
 _F_MIN, _F_MAX = 60.0, 8000.0
-_F1_BAND, _F2_BAND = (300.0, 1000.0), (1000.0, 3500.0)
 _SILENT_PEAK = 1e-4
 
 
@@ -54,9 +53,9 @@ def align(audio: Audio, lyrics: Lyrics, *, title: str | None = None, warn_droppe
     _check_not_silent(audio)
     times, act = vocal_activity(audio)
     texts = lyrics.lines
-    syllables = np.array([line_syllables(text) for text, _ in texts], float)
+    syllables = np.array([line_syllables(text) + len(text.split()) for text, _ in texts], float)
     units = _units(act)
-    spans = _place_lines(units, act, syllables, audio.duration) if len(texts) and units.size else []
+    spans, confidence = _place_lines(units, act, syllables, audio.duration) if len(texts) and units.size else ([], [])
     dropped = len(texts) - len(spans)
     if dropped and warn_dropped:
         log.warning("%d lyric lines did not fit the song and were dropped from the end", dropped)
@@ -70,7 +69,11 @@ def align(audio: Audio, lyrics: Lyrics, *, title: str | None = None, warn_droppe
         lines=lines,
         duration=audio.duration,
         title=title if title is not None else lyrics.title,
-        meta={"dropped_lines": dropped},
+        meta={
+            "dropped_lines": dropped,
+            "line_confidence": confidence,
+            "unsure_lines": [i for i, c in enumerate(confidence) if c < UNSURE],
+        },
     )
     timeline.validate()
     return timeline
@@ -86,16 +89,16 @@ def _check_not_silent(audio: Audio) -> None:
 
 
 def vocal_activity(audio: Audio) -> tuple[np.ndarray, np.ndarray]:
-    """(times, values): how strongly a voice stands out of the band at each 10 ms frame, values in [0, 1].
+    """(times, values): the chance that a voice sings at each 10 ms frame, from the learned detector.
 
-    Two views are averaged: the mix itself, and (for stereo) how much more the centre than the sides
-    carries. Metal is mixed with the voice, kick and snare in the middle and the rhythm guitars panned
-    hard left and right, so a voice rises in the centre's share of the formant region.
+    It reads the mix's band energies and (for stereo) the centre's share over the sides: metal is mixed
+    with the voice, kick and snare in the middle and the rhythm guitars panned hard left and right.
     """
-    mid, side, freqs = _band_energies(audio)
-    act = _voice_salience(mid, freqs)
-    if side is not None:
-        act = 0.5 * (act + _voice_salience(mid - side, freqs))
+    from composer.karaoke.vad import detect, features
+
+    mid, side, _ = _band_energies(audio)
+    act = detect(features(mid, mid - side if side is not None else None))
+    act = ndimage.median_filter(act, size=_SMOOTH, mode="nearest")
     times = (np.arange(len(act)) + 0.5) / FRAME_RATE
     return times, act
 
@@ -175,44 +178,6 @@ def _mel_filterbank(n_fft: int, rate: int) -> tuple[np.ndarray, np.ndarray]:
     return fb, edges[1:-1]
 
 
-def _running_floor(x: np.ndarray, seconds: float, pct: float, block: int = 10) -> np.ndarray:
-    """Per-column running low percentile of x over a window, on 0.1 s block means (cheap for long songs)."""
-    n = x.shape[0]
-    nb = int(np.ceil(n / block))
-    padded = np.concatenate([x, np.repeat(x[-1:], nb * block - n, axis=0)])
-    blocks = padded.reshape(nb, block, -1).mean(axis=1)
-    size = max(3, int(seconds * FRAME_RATE / block) | 1)
-    floor = ndimage.percentile_filter(blocks, pct, size=(size, 1), mode="reflect")
-    centres = (np.arange(nb) + 0.5) * block
-    idx = np.arange(n)
-    return np.stack([np.interp(idx, centres, floor[:, k]) for k in range(x.shape[1])], axis=1).astype(np.float32)
-
-
-_W_LOW, _W_HIGH = 0.5, 0.3  # how much a rise below 250 Hz / above 5 kHz discounts one in the formants
-_MEDIAN_FRAMES = 15  # 150 ms: longer than a drum hit, shorter than a sung syllable
-_FLOOR_SECONDS, _FLOOR_PCT = 20.0, 10  # long enough to find the bed between the lines of a busy verse
-
-
-def _voice_salience(bands: np.ndarray, freqs: np.ndarray) -> np.ndarray:
-    floor = _running_floor(bands, seconds=_FLOOR_SECONDS, pct=_FLOOR_PCT)
-    excess = np.clip(bands - floor, 0.0, 4.0)  # natural-log units: 4 ~ 17 dB
-
-    def band(lo: float, hi: float) -> np.ndarray:
-        sel = (freqs >= lo) & (freqs < hi)
-        return excess[:, sel].mean(axis=1) if sel.any() else np.zeros(len(excess), np.float32)
-
-    # a voice lifts its first formant and its upper formants together; a lead guitar note or a chord
-    # change mostly lifts one region, a new riff lifts the low end too, a snare or cymbal the top
-    voice = np.minimum(band(*_F1_BAND), band(*_F2_BAND))
-    s = np.clip(voice - _W_LOW * band(0.0, 250.0) - _W_HIGH * band(5000.0, np.inf), 0.0, None)
-    s = ndimage.median_filter(s, size=_MEDIAN_FRAMES, mode="nearest")
-    s = ndimage.uniform_filter1d(s, 5, mode="nearest")
-    top = np.percentile(s, 95)
-    if top <= 1e-6:
-        return np.zeros(len(s), np.float32)
-    return np.clip(s / top, 0.0, 1.0).astype(np.float32)
-
-
 # ----------------------------------------------------------------------------------------------- units
 
 _HI, _LO = 0.25, 0.1  # hysteresis thresholds on the activity
@@ -257,35 +222,59 @@ def _trim(act: np.ndarray, a: int, b: int) -> tuple[int, int]:
 
 # -------------------------------------------------------------------------------------- line placement
 
-_HELD = 1.0  # a line's last syllable is held: its span lasts about this many syllables more
-_W_DUR = 25.0  # per squared log ratio of a line's span to its syllables at the song's rate
-_DUR_KNEE = 0.5  # log ratio: beyond about 1.6 times too long or short
+_W_DUR = 15.0  # per squared log ratio of a line's sung time to its length at the song's rate
+_DUR_KNEE = 0.5  # log ratio: beyond about 1.6 times too long or short the cost grows linearly
 _THETA = 0.3  # activity above this is more likely voice than not
-_W_QUIET = 10.0  # per second of line, times how far its activity falls below _THETA
 # per second of voice left unsung, times its excess over _THETA: between lines it is most likely a
 # misplacement; before the first line it may be an intro, after the last the lyrics may have run out.
-# (Cheap trailing voice also lets the lines of a voice slower than composer's growls squeeze into the
-# song's first half; _W_TRAIL 5 halves that on the espeak-ng tuning set but then half the lyrics stretch
-# over a whole song: issue 16.)
-_W_SKIP, _W_LEAD, _W_TRAIL = 20.0, 10.0, 2.0
-_W_EDGE = 5.0  # a line should start and end in a quiet valley: times the activity left there
-_MAX_PAUSE = 1.6  # seconds: a longer quiet stretch is never inside a line
-_W_DROP = 3.0  # per line dropped from the end
+# _W_TRAIL is a compromise (issue 16): 1 lets lyrics shorter than the song end early more often (59% vs
+# 42% of such lines right on the espeak-ng tuning set) but squeezes buried vocals (0.31 s mean vs 0.21 s).
+_W_SKIP, _W_LEAD, _W_TRAIL = 20.0, 10.0, 3.0
+# a line starts and ends at a real gap: a boundary at a gap shorter than _EDGE_GAP costs up to _W_EDGE
+_W_EDGE, _EDGE_GAP = 2.0, 0.2
+_W_PAUSE, _FREE_PAUSE = 2.0, 0.3  # per second of a pause inside a line beyond _FREE_PAUSE
+_W_HELD_END = 3.0  # a sung line most often ends on a held note: ending on a long unit earns this much
+_SHED_OVER, _SHED_KEEP = 1.3, 0.75  # a line sung this much longer than expected sheds trailing units
+_MAX_PAUSE = 1.2  # seconds: a longer quiet stretch is never inside a line
+_W_DROP = 5.0  # per line dropped from the end
 _W_LATE = 0.3  # per line, times its start as a share of the song: with too few lines, sing the first verses
-# a dip shorter than this (frames) between voiced stretches is a pause between words, not quiet in a line
-_BRIDGE = 45
 _MAX_UNITS = 40  # most units one line may span
-_N_RATES = 24
+_N_RATES = 32
 
 
-def _place_lines(units: _Units, act: np.ndarray, syllables: np.ndarray, duration: float) -> list[tuple[float, float]]:
-    """(start, end) in seconds of each placed line, in order; lines that fit nowhere are left off the end."""
+def _place_lines(
+    units: _Units, act: np.ndarray, syllables: np.ndarray, duration: float
+) -> tuple[list[tuple[float, float]], list[float]]:
+    """(start, end) in seconds of each placed line, in order (lines that fit nowhere are left off the end),
+    and each placed line's confidence in [0, 1]."""
     tables = _span_tables(units, act, duration)
     rate = _best_rate(tables, syllables)
     _, path = _dp(tables, syllables, rate, backtrack=True)
-    # no unit is shed from a line's ends: a short first word a pause before the rest ("No ... plague") is
+    path = [_shed_tail(units, j, k, syllables[i] / rate) for i, (j, k) in enumerate(path)]
+    # no unit is shed from a line's start: a short first word a pause before the rest ("No ... plague") is
     # sung, and shedding it started such lines late
-    return [(units.start[j] / FRAME_RATE, units.end[k - 1] / FRAME_RATE) for j, k in path]
+    spans = [(units.start[j] / FRAME_RATE, units.end[k - 1] / FRAME_RATE) for j, k in path]
+    return spans, [_confidence(units, act, j, k, syllables[i] / rate) for i, (j, k) in enumerate(path)]
+
+
+UNSURE = 0.35  # a line placed with less confidence than this is flagged
+
+
+def _confidence(units: _Units, act: np.ndarray, j: int, k: int, expected: float) -> float:
+    """How well units j..k-1 fit a line expected to sing `expected` seconds, times the detector's mean
+    certainty over them: a line squeezed or stretched far from its words, or on faint voice, is unsure."""
+    frames = np.concatenate([act[a:b] for a, b in zip(units.start[j:k], units.end[j:k])])
+    fit = np.exp(-0.5 * (np.log(len(frames) / FRAME_RATE / expected) / 0.35) ** 2)
+    return round(float(fit * frames.mean()), 2)
+
+
+def _shed_tail(units: _Units, j: int, k: int, expected: float) -> tuple[int, int]:
+    """Units j..k-1 less trailing units while the line sings far longer than its words take at the
+    song's rate: the last line before voice the lyrics do not cover should not sweep on over it."""
+    sung = lambda a, b: (units.end[a:b] - units.start[a:b]).sum() / FRAME_RATE  # noqa: E731
+    while k - j > 1 and sung(j, k) > _SHED_OVER * expected and sung(j, k - 1) >= _SHED_KEEP * expected:
+        k -= 1
+    return j, k
 
 
 def _best_rate(tables: _Tables, syllables: np.ndarray) -> float:
@@ -313,38 +302,27 @@ def _span_tables(units: _Units, act: np.ndarray, duration: float) -> _Tables:
     m = units.size
     K = min(_MAX_UNITS, m)
     a = act.astype(np.float64)
-    # a voice that pauses between words (espeak-ng sings word by word) is not quiet inside its line: dips
-    # shorter than _BRIDGE between voiced frames cost nothing. Only voiced frames are bridged, so a faint
-    # unit (reverb, a guitar) just before a line still costs its quiet if the line reaches back over it.
-    voiced = a > _THETA
-    bridged = ndimage.binary_closing(np.pad(voiced, _BRIDGE), structure=np.ones(_BRIDGE, bool))[_BRIDGE:-_BRIDGE]
-    quiet_act = np.where(bridged & ~voiced, _THETA, a)
-    quiet = np.concatenate([[0.0], np.cumsum(np.maximum(_THETA - quiet_act, 0.0))]) / FRAME_RATE
     voice = np.concatenate([[0.0], np.cumsum(np.maximum(a - _THETA, 0.0))]) / FRAME_RATE
     gaps = (units.start[1:] - units.end[:-1]) / FRAME_RATE
     cum_long = np.concatenate([[0], np.cumsum(gaps > _MAX_PAUSE)])
-    edge = _W_EDGE * _valley_levels(units, a)  # (m + 1,): before each unit, and after the last
+    # a line starts and ends at a real gap: a boundary at a gap shorter than a pause between words costs
+    edge = _W_EDGE * np.clip(1.0 - np.concatenate([[np.inf], gaps, [np.inf]]) / _EDGE_GAP, 0.0, 1.0) ** 2
+    pause = np.concatenate([[0.0], np.cumsum(_W_PAUSE * np.maximum(gaps - _FREE_PAUSE, 0.0))])
     late = _W_LATE * units.start / FRAME_RATE / max(duration, 1e-9)
+    sung = np.concatenate([[0], np.cumsum(units.end - units.start)])
+    length_share = (units.end - units.start) / max(float(np.median(units.end - units.start)), 1.0)
+    # a sung line most often ends on a held note: a line ending on a long unit is cheaper
+    held = -_W_HELD_END * np.clip(length_share - 1.0, 0.0, 1.0)
     log_span = np.full((m, K), np.inf)
     base = np.full((m, K), np.inf)
     for length in range(1, K + 1):
         j = np.arange(m - length + 1)
         last = j + length - 1
-        log_span[j, length - 1] = np.log((units.end[last] - units.start[j]) / FRAME_RATE)
-        spanned_quiet = quiet[units.end[last]] - quiet[units.start[j]]
-        cost = _W_QUIET * spanned_quiet + edge[j] + edge[last + 1] + late[j]
+        log_span[j, length - 1] = np.log((sung[last + 1] - sung[j]) / FRAME_RATE)
+        cost = pause[last] - pause[j] + edge[j] + edge[last + 1] + late[j] + held[last]
         base[j, length - 1] = np.where(cum_long[last] > cum_long[j], np.inf, cost)
     unit_voice = np.concatenate([[0.0], np.cumsum(voice[units.end] - voice[units.start])])
     return _Tables(log_span, base, unit_voice)
-
-
-def _valley_levels(units: _Units, act: np.ndarray) -> np.ndarray:
-    """Lowest activity between consecutive units (at the cut where they touch); song edges count as quiet."""
-    inner = [
-        act[e : max(s, e + 1)].min() if s > e else act[max(s - 1, 0) : s + 1].min()
-        for e, s in zip(units.end[:-1], units.start[1:])
-    ]
-    return np.concatenate([[0.0], np.asarray(inner, dtype=np.float64), [0.0]])
 
 
 def _dp(tables: _Tables, syllables: np.ndarray, rate: float, *, backtrack: bool):
@@ -363,7 +341,7 @@ def _dp(tables: _Tables, syllables: np.ndarray, rate: float, *, backtrack: bool)
     history = []
     finals = [_W_LEAD * V[m] + _W_DROP * n]
     for i in range(n):
-        ratio = tables.log_span + np.log(rate / (syllables[i] + _HELD))
+        ratio = tables.log_span + np.log(rate / syllables[i])
         cost = F[:m, None] + tables.base + _duration_cost(ratio)
         E = np.full(m + 1, np.inf)
         arg = np.zeros(m + 1, np.int64)

@@ -70,6 +70,7 @@ class TtsSong:
     backing: str
     voice: str
     treatment: str  # "plain", "dark", "buried", "growl" or "scream"
+    voiced: np.ndarray  # bool per 10 ms frame: the voice sounds (within VOICED_DB of its loud level)
 
 
 @dataclass(frozen=True)
@@ -189,6 +190,7 @@ def make_tts_song(seed: int, kind: str = "clear", backing: str = "synth", durati
             t += float(rng.uniform(4.0, 9.0))
     vocal = _treat(rng, vocal, style)
     audio = _mix(bed, vocal, times, style)
+    voiced = voiced_frames(vocal, RATE)
     return TtsSong(
         audio=Audio(audio, RATE),
         lyrics=Lyrics(stanzas=tuple(stanzas), title=lyrics.title),
@@ -198,6 +200,7 @@ def make_tts_song(seed: int, kind: str = "clear", backing: str = "synth", durati
         backing=backing,
         voice=style.voice,
         treatment=style.treatment,
+        voiced=voiced,
     )
 
 
@@ -261,6 +264,19 @@ def _line_audio(rng, speaker: Speaker, style: _Style, text: str) -> tuple[np.nda
         offsets = [o * up / down for o in offsets]
     # where each word's sound really begins after processing (a word may open on a faint consonant)
     return x, [o + _first_sound(x[int(o * RATE) :]) / RATE for o in offsets]
+
+
+VOICED_DB = 20.0
+
+
+def voiced_frames(vocal: np.ndarray, rate: int, frame_rate: int = 100, below_db: float = VOICED_DB) -> np.ndarray:
+    """Where a vocal stem sounds, per frame: within VOICED_DB of its loud (95th percentile) frames."""
+    n = int(np.ceil(len(vocal) * frame_rate / rate))
+    edges = np.minimum(np.round(np.arange(n) * rate / frame_rate).astype(np.int64), len(vocal) - 1)
+    power = np.add.reduceat(vocal.astype(np.float64) ** 2, edges) / (rate / frame_rate)
+    db = 10 * np.log10(power + 1e-20)
+    loud = np.percentile(db, 95)
+    return db > loud - below_db
 
 
 def _frame_db(x: np.ndarray, hop: int = 110) -> np.ndarray:
