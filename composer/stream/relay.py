@@ -92,15 +92,7 @@ class RtmpRelay:
                 data = rest + data
                 cut = len(data) - len(data) % TS_PACKET
                 rest = data[cut:]
-                chunk = (data[:cut], _keyframe_at(data[:cut], self._tables))
-                while True:
-                    try:
-                        self._queue.put_nowait(chunk)
-                        break
-                    except queue.Full:
-                        with contextlib.suppress(queue.Empty):
-                            old = self._queue.get_nowait()
-                            self.dropped_bytes += len(old[0]) if old else 0
+                self._put_dropping_oldest((data[:cut], _keyframe_at(data[:cut], self._tables)))
         except OSError:
             pass
         finally:
@@ -108,13 +100,18 @@ class RtmpRelay:
             self._put_end()
 
     def _put_end(self) -> None:
+        self._put_dropping_oldest(None)
+
+    def _put_dropping_oldest(self, item) -> None:
+        """Queue item; when the queue is full the oldest chunk goes (its bytes counted as dropped)."""
         while True:
             try:
-                self._queue.put_nowait(None)
+                self._queue.put_nowait(item)
                 return
             except queue.Full:
                 with contextlib.suppress(queue.Empty):
-                    self._queue.get_nowait()
+                    old = self._queue.get_nowait()
+                    self.dropped_bytes += len(old[0]) if old else 0
 
     def _push(self) -> None:
         """Start relays, feed them, and when one ends before the stream does, wait and start the next one.
