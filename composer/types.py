@@ -113,6 +113,8 @@ class LyricLine:
     words: tuple[Word, ...]
     stanza: int = 0
     voice: str = ""  # who sings it: a template's [voices.NAME]; "" is the main voice
+    # the aligner could not place it (timed by the lines around it): shown, never swept as sung
+    unsure: bool = False
 
 
 def shift_line(line: LyricLine, dt: float, stanzas: int = 0, *, within: tuple[float, float] | None = None) -> LyricLine:
@@ -133,6 +135,7 @@ def shift_line(line: LyricLine, dt: float, stanzas: int = 0, *, within: tuple[fl
         ),
         line.stanza + stanzas,
         line.voice,
+        line.unsure,
     )
 
 
@@ -190,6 +193,7 @@ class Timeline:
                     "end": round(line.end, 4),
                     "stanza": line.stanza,
                     **({"voice": line.voice} if line.voice else {}),
+                    **({"unsure": True} if line.unsure else {}),
                     "words": [
                         {
                             "text": w.text,
@@ -216,6 +220,7 @@ class Timeline:
                 end=float(ln["end"]),
                 stanza=int(ln.get("stanza", 0)),
                 voice=str(ln.get("voice", "")),
+                unsure=ln.get("unsure") is True,
                 words=tuple(
                     Word(
                         text=w["text"],

@@ -1,41 +1,35 @@
-"""Lyrics to audio without a network: vocal activity -> voiced units -> lines by dynamic programming.
+"""Lyrics to audio without a network: vocal activity -> voiced units -> lines placed -> words inside.
 
 1. ``vocal_activity``: log mel band energies on 10 ms frames of the mix (and, for stereo, of the centre's
    share over the sides), each less its running floor over many seconds, read by a small learned detector
    (``vad.py``, trained on composer's own mixtures) into the chance that a voice sings in each frame.
 2. Units: stretches where the activity is up (hysteresis), also cut at its valleys, with tightened edges.
    A gap between lines, a pause inside a line, or two lines bled together by reverb all become unit edges.
-3. A dynamic program places the lines in order, each on a run of consecutive units. A line's sung time
-   (its units, pauses left out) should fit its syllables and words at one song-wide rate (searched over a
-   plausible range); a line pays for long pauses inside it, for starting or ending at a gap shorter than
-   any between lines, and earns a little for ending on a held note; no line spans a long instrumental
-   stretch; voice left unsung costs most between lines, less before the first line (an intro), least after
-   the last (the lyrics ran out); lines that fit nowhere are dropped from the end.
-4. Each line gets a confidence (how well its sung time fits its words, times how sure the detector is of
-   the voice under it); lines below ``UNSURE`` are listed in ``Timeline.meta["unsure_lines"]``.
-5. Words and syllables inside each line: ``make_line`` spreads them by syllables and by the activity.
+3. ``placement.py`` places the lines in order on runs of units and says how sure it is of each.
+4. A line placed with confidence below ``UNSURE`` is marked ``unsure``: shown where the placement put it
+   (between its neighbours), but nothing in it is swept as sung. Re-timing such lines from the sure lines
+   around them instead put fewer of them right on the tuning set (43% vs 50% within 0.3 s on buried vocals).
+   ``Timeline.meta`` lists every line's confidence and the unsure ones.
+5. Words and syllables inside each sure line: ``make_line`` spreads them by syllables and by the activity.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 from scipy import fft as sfft
 from scipy import ndimage, signal
 
 from composer.errors import ComposerError
+from composer.karaoke.placement import FRAME_RATE, UNSURE, Units, place_lines
 from composer.media.syllables import line_syllables
 from composer.media.timing import make_line
-from composer.types import Audio, Lyrics, Timeline
+from composer.types import Audio, LyricLine, Lyrics, Timeline
 
 log = logging.getLogger("composer")
 
-FRAME_RATE = 100  # activity frames per second
-# syllables per second over a line's span (its held last syllable counted as one more): the song-wide rate
-# is searched in this range, which bounds how far lines stretch or squeeze
-RATE_RANGE = (3.0, 12.0)
 
 _N_BANDS = 40
 _SMOOTH = 5  # frames of median filter on the detector's output
@@ -55,25 +49,25 @@ def align(audio: Audio, lyrics: Lyrics, *, title: str | None = None, warn_droppe
     texts = lyrics.lines
     syllables = np.array([line_syllables(text) + len(text.split()) for text, _ in texts], float)
     units = _units(act)
-    spans, confidence = _place_lines(units, act, syllables, audio.duration) if len(texts) and units.size else ([], [])
+    placement = place_lines(units, act, syllables, audio.duration) if len(texts) and units.size else None
+    spans, confidence = (placement.spans, placement.confidence) if placement else ([], [])
+    unsure = [i for i, c in enumerate(confidence) if c < UNSURE]
     dropped = len(texts) - len(spans)
     if dropped and warn_dropped:
         log.warning("%d lyric lines did not fit the song and were dropped from the end", dropped)
-    lines = tuple(
-        replace(
-            make_line(text, start, min(end, audio.duration), stanza, activity=(times, act)), voice=lyrics.voice_of(i)
-        )
-        for i, ((text, stanza), (start, end)) in enumerate(zip(texts, spans))
-    )
+    lines = []
+    for i, ((text, stanza), (start, end)) in enumerate(zip(texts, spans)):
+        end = min(end, audio.duration)
+        if confidence[i] < UNSURE:
+            line = LyricLine(text, start, end, words=(), stanza=stanza, unsure=True)
+        else:
+            line = make_line(text, start, end, stanza, activity=(times, act))
+        lines.append(replace(line, voice=lyrics.voice_of(i)))
     timeline = Timeline(
-        lines=lines,
+        lines=tuple(lines),
         duration=audio.duration,
         title=title if title is not None else lyrics.title,
-        meta={
-            "dropped_lines": dropped,
-            "line_confidence": confidence,
-            "unsure_lines": [i for i, c in enumerate(confidence) if c < UNSURE],
-        },
+        meta={"dropped_lines": dropped, "line_confidence": confidence, "unsure_lines": unsure},
     )
     timeline.validate()
     return timeline
@@ -186,17 +180,7 @@ _MIN_UNIT = 6  # frames
 _TRIM = 0.4  # a unit starts and ends where activity crosses this share of its typical level
 
 
-@dataclass(frozen=True)
-class _Units:
-    start: np.ndarray  # first frame of each unit
-    end: np.ndarray  # one past its last frame
-
-    @property
-    def size(self) -> int:
-        return len(self.start)
-
-
-def _units(act: np.ndarray) -> _Units:
+def _units(act: np.ndarray) -> Units:
     """Voiced stretches (activity above _HI, extended while above _LO), cut at valleys, edges tightened."""
     labels, _ = ndimage.label(act > _LO)
     bounds: list[tuple[int, int]] = []
@@ -210,7 +194,7 @@ def _units(act: np.ndarray) -> _Units:
             if c1 - c0 >= _MIN_UNIT:
                 bounds.append((c0, c1))
     se = np.array(bounds, dtype=np.int64).reshape(-1, 2)
-    return _Units(se[:, 0], se[:, 1])
+    return Units(se[:, 0], se[:, 1])
 
 
 def _trim(act: np.ndarray, a: int, b: int) -> tuple[int, int]:
@@ -218,164 +202,3 @@ def _trim(act: np.ndarray, a: int, b: int) -> tuple[int, int]:
     level = _TRIM * np.percentile(act[a:b], 75)
     up = np.flatnonzero(act[a:b] >= level)
     return (a + int(up[0]), a + int(up[-1]) + 1) if len(up) else (a, a)
-
-
-# -------------------------------------------------------------------------------------- line placement
-
-_W_DUR = 15.0  # per squared log ratio of a line's sung time to its length at the song's rate
-_DUR_KNEE = 0.5  # log ratio: beyond about 1.6 times too long or short the cost grows linearly
-_THETA = 0.3  # activity above this is more likely voice than not
-# per second of voice left unsung, times its excess over _THETA: between lines it is most likely a
-# misplacement; before the first line it may be an intro, after the last the lyrics may have run out.
-# _W_TRAIL is a compromise (issue 16): 1 lets lyrics shorter than the song end early more often (59% vs
-# 42% of such lines right on the espeak-ng tuning set) but squeezes buried vocals (0.31 s mean vs 0.21 s).
-_W_SKIP, _W_LEAD, _W_TRAIL = 20.0, 10.0, 3.0
-# a line starts and ends at a real gap: a boundary at a gap shorter than _EDGE_GAP costs up to _W_EDGE
-_W_EDGE, _EDGE_GAP = 2.0, 0.2
-_W_PAUSE, _FREE_PAUSE = 2.0, 0.3  # per second of a pause inside a line beyond _FREE_PAUSE
-_W_HELD_END = 3.0  # a sung line most often ends on a held note: ending on a long unit earns this much
-_SHED_OVER, _SHED_KEEP = 1.3, 0.75  # a line sung this much longer than expected sheds trailing units
-_MAX_PAUSE = 1.2  # seconds: a longer quiet stretch is never inside a line
-_W_DROP = 5.0  # per line dropped from the end
-_W_LATE = 0.3  # per line, times its start as a share of the song: with too few lines, sing the first verses
-_MAX_UNITS = 40  # most units one line may span
-_N_RATES = 32
-
-
-def _place_lines(
-    units: _Units, act: np.ndarray, syllables: np.ndarray, duration: float
-) -> tuple[list[tuple[float, float]], list[float]]:
-    """(start, end) in seconds of each placed line, in order (lines that fit nowhere are left off the end),
-    and each placed line's confidence in [0, 1]."""
-    tables = _span_tables(units, act, duration)
-    rate = _best_rate(tables, syllables)
-    _, path = _dp(tables, syllables, rate, backtrack=True)
-    path = [_shed_tail(units, j, k, syllables[i] / rate) for i, (j, k) in enumerate(path)]
-    # no unit is shed from a line's start: a short first word a pause before the rest ("No ... plague") is
-    # sung, and shedding it started such lines late
-    spans = [(units.start[j] / FRAME_RATE, units.end[k - 1] / FRAME_RATE) for j, k in path]
-    return spans, [_confidence(units, act, j, k, syllables[i] / rate) for i, (j, k) in enumerate(path)]
-
-
-UNSURE = 0.35  # a line placed with less confidence than this is flagged
-
-
-def _confidence(units: _Units, act: np.ndarray, j: int, k: int, expected: float) -> float:
-    """How well units j..k-1 fit a line expected to sing `expected` seconds, times the detector's mean
-    certainty over them: a line squeezed or stretched far from its words, or on faint voice, is unsure."""
-    frames = np.concatenate([act[a:b] for a, b in zip(units.start[j:k], units.end[j:k])])
-    fit = np.exp(-0.5 * (np.log(len(frames) / FRAME_RATE / expected) / 0.35) ** 2)
-    return round(float(fit * frames.mean()), 2)
-
-
-def _shed_tail(units: _Units, j: int, k: int, expected: float) -> tuple[int, int]:
-    """Units j..k-1 less trailing units while the line sings far longer than its words take at the
-    song's rate: the last line before voice the lyrics do not cover should not sweep on over it."""
-    sung = lambda a, b: (units.end[a:b] - units.start[a:b]).sum() / FRAME_RATE  # noqa: E731
-    while k - j > 1 and sung(j, k) > _SHED_OVER * expected and sung(j, k - 1) >= _SHED_KEEP * expected:
-        k -= 1
-    return j, k
-
-
-def _best_rate(tables: _Tables, syllables: np.ndarray) -> float:
-    """The song-wide syllable rate with the cheapest placement: every third rate, then around the best."""
-    rates = np.geomspace(*RATE_RANGE, _N_RATES)
-    costs = np.full(len(rates), np.inf)
-    for k in [*range(0, len(rates), 3), len(rates) - 1]:
-        costs[k] = _dp(tables, syllables, rates[k], backtrack=False)[0]
-    best = int(np.argmin(costs))
-    for k in range(max(best - 2, 0), min(best + 3, len(rates))):
-        if not np.isfinite(costs[k]):
-            costs[k] = _dp(tables, syllables, rates[k], backtrack=False)[0]
-    return float(rates[int(np.argmin(costs))])
-
-
-@dataclass(frozen=True)
-class _Tables:
-    log_span: np.ndarray  # (m, K): log seconds from the start of unit j to the end of unit j + len - 1
-    base: np.ndarray  # (m, K): the syllable-independent cost of a line on that run (inf: not allowed)
-    voice: np.ndarray  # (m + 1,): cumulative voice (excess over _THETA, seconds) of the units
-
-
-def _span_tables(units: _Units, act: np.ndarray, duration: float) -> _Tables:
-    """Everything about a line on units j..j+len-1 that does not depend on which line it is."""
-    m = units.size
-    K = min(_MAX_UNITS, m)
-    a = act.astype(np.float64)
-    voice = np.concatenate([[0.0], np.cumsum(np.maximum(a - _THETA, 0.0))]) / FRAME_RATE
-    gaps = (units.start[1:] - units.end[:-1]) / FRAME_RATE
-    cum_long = np.concatenate([[0], np.cumsum(gaps > _MAX_PAUSE)])
-    # a line starts and ends at a real gap: a boundary at a gap shorter than a pause between words costs
-    edge = _W_EDGE * np.clip(1.0 - np.concatenate([[np.inf], gaps, [np.inf]]) / _EDGE_GAP, 0.0, 1.0) ** 2
-    pause = np.concatenate([[0.0], np.cumsum(_W_PAUSE * np.maximum(gaps - _FREE_PAUSE, 0.0))])
-    late = _W_LATE * units.start / FRAME_RATE / max(duration, 1e-9)
-    sung = np.concatenate([[0], np.cumsum(units.end - units.start)])
-    length_share = (units.end - units.start) / max(float(np.median(units.end - units.start)), 1.0)
-    # a sung line most often ends on a held note: a line ending on a long unit is cheaper
-    held = -_W_HELD_END * np.clip(length_share - 1.0, 0.0, 1.0)
-    log_span = np.full((m, K), np.inf)
-    base = np.full((m, K), np.inf)
-    for length in range(1, K + 1):
-        j = np.arange(m - length + 1)
-        last = j + length - 1
-        log_span[j, length - 1] = np.log((sung[last + 1] - sung[j]) / FRAME_RATE)
-        cost = pause[last] - pause[j] + edge[j] + edge[last + 1] + late[j] + held[last]
-        base[j, length - 1] = np.where(cum_long[last] > cum_long[j], np.inf, cost)
-    unit_voice = np.concatenate([[0.0], np.cumsum(voice[units.end] - voice[units.start])])
-    return _Tables(log_span, base, unit_voice)
-
-
-def _dp(tables: _Tables, syllables: np.ndarray, rate: float, *, backtrack: bool):
-    """Min cost of placing the lines in order on runs of units at one syllable rate; optionally the runs.
-
-    F[t]: best cost with the lines so far placed and units < t sung or left unsung. A line on units j..t-1
-    gives E[t] = F[j] + its cost; leaving units unsung carries E forward into the next F. The total for i
-    placed lines is the best E[t] plus the voice left after t plus the dropped lines.
-    """
-    m, K = tables.base.shape
-    n = len(syllables)
-    V = tables.voice
-    S = _W_SKIP * V
-    trail = _W_TRAIL * (V[m] - V)
-    F = _W_LEAD * V
-    history = []
-    finals = [_W_LEAD * V[m] + _W_DROP * n]
-    for i in range(n):
-        ratio = tables.log_span + np.log(rate / syllables[i])
-        cost = F[:m, None] + tables.base + _duration_cost(ratio)
-        E = np.full(m + 1, np.inf)
-        arg = np.zeros(m + 1, np.int64)
-        for length in range(1, K + 1):
-            c = cost[: m - length + 1, length - 1]
-            tgt = E[length:]
-            better = c < tgt
-            tgt[better] = c[better]
-            arg[length:][better] = length
-        if not np.isfinite(E).any():
-            break
-        F = S + np.minimum.accumulate(E - S)
-        history.append((E, arg))
-        finals.append(float(np.min(E + trail)) + _W_DROP * (n - i - 1))
-    placed = int(np.argmin(finals))
-    if not backtrack:
-        return finals[placed], None
-    return finals[placed], _backtrack(history[:placed], S, trail)
-
-
-def _duration_cost(log_ratio: np.ndarray) -> np.ndarray:
-    """Squared log misfit of a line's span, growing only linearly past _DUR_KNEE: a line whose voice was
-    half missed should cost a lot, not so much that every other line shifts to avoid it."""
-    a = np.abs(log_ratio)
-    return _W_DUR * np.where(a <= _DUR_KNEE, a * a, _DUR_KNEE * (2.0 * a - _DUR_KNEE))
-
-
-def _backtrack(history, S: np.ndarray, trail: np.ndarray) -> list[tuple[int, int]]:
-    path = []
-    t = int(np.argmin(history[-1][0] + trail)) if history else 0
-    for k, (E, arg) in enumerate(reversed(history)):
-        if k:  # F[t] came from the best line end t' <= t, with units t'..t-1 left unsung
-            t = int(np.argmin(E[: t + 1] - S[: t + 1]))
-        length = int(arg[t])
-        path.append((t - length, t))
-        t -= length
-    return path[::-1]

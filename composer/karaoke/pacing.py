@@ -9,7 +9,7 @@ timeline's ``meta`` says which lines moved (``repaced``) and which still could n
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from composer.media.syllables import line_syllables
 from composer.types import LyricLine, Syllable, Timeline, Word
@@ -96,4 +96,4 @@ def retime(line: LyricLine, start: float, end: float) -> LyricLine:
         Word(w.text, at(w.start), at(w.end), tuple(Syllable(s.text, at(s.start), at(s.end)) for s in w.syllables))
         for w in line.words
     )
-    return LyricLine(line.text, start, end, words, line.stanza)
+    return replace(line, start=start, end=end, words=words)

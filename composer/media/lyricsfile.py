@@ -361,7 +361,7 @@ def _clip_line(line: LyricLine, start: float, end: float) -> LyricLine:
         )
         for w in line.words
     )
-    return LyricLine(text=line.text, start=start, end=end, words=words, stanza=line.stanza, voice=line.voice)
+    return dataclasses.replace(line, start=start, end=end, words=words)
 
 
 # ----------------------------------------------------------------------------------------------- LRC

@@ -105,6 +105,8 @@ def karaoke_text(line: LyricLine) -> str:
             pieces.append(text)
         cursor = target
 
+    if line.unsure:  # the aligner could not place it: no karaoke timing, plain text
+        return _escape(line.text)
     if not line.words:
         return f"{{\\kf{_cs(line.end) - cursor}}}{_escape(line.text)}"
     for k, word in enumerate(line.words):

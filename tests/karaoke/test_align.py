@@ -1,6 +1,8 @@
 """The aligner on songs whose vocal times are known: what a karaoke viewer would notice."""
 
+import json
 import logging
+import re
 import time
 
 import numpy as np
@@ -187,18 +189,43 @@ def test_a_voice_composer_did_not_make_is_followed(espeak_songs):
     assert np.mean(errors) <= 0.25 and np.mean(np.array(errors) <= TOLERANCE) >= 0.8
 
 
+def _with_one_line_four_times_too_long(song) -> Lyrics:
+    lines = [text for text, _ in song.lyrics.lines]
+    lines[1] = " ".join([lines[1]] * 4)
+    return Lyrics(stanzas=(tuple(lines),))
+
+
 def test_each_line_has_a_confidence_and_a_line_that_fits_nowhere_is_flagged(espeak_songs):
     song = espeak_songs[0]
     timeline = align(song.audio, song.lyrics)
     confidence = timeline.meta["line_confidence"]
     assert len(confidence) == len(timeline.lines) and min(confidence) >= UNSURE
-    assert timeline.meta["unsure_lines"] == []
+    assert timeline.meta["unsure_lines"] == [] and not any(line.unsure for line in timeline.lines)
     # one line of the lyrics four times as long as what is sung there: the aligner cannot place it well
-    lines = [text for text, _ in song.lyrics.lines]
-    lines[1] = " ".join([lines[1]] * 4)
-    timeline = align(song.audio, Lyrics(stanzas=(tuple(lines),)))
+    timeline = align(song.audio, _with_one_line_four_times_too_long(song))
     assert timeline.meta["unsure_lines"] == [1]
     assert timeline.meta["line_confidence"][1] < UNSURE <= min(np.delete(timeline.meta["line_confidence"], 1))
+    # it is shown between its neighbours but carries no word times: nothing in it is swept as sung
+    flagged = timeline.lines[1]
+    assert flagged.unsure and flagged.words == ()
+    assert timeline.lines[0].end <= flagged.start < flagged.end <= timeline.lines[2].start
+    assert all(line.words for line in np.delete(timeline.lines, 1))
+
+
+def test_align_report_names_the_unsure_line(espeak_songs, tmp_path):
+    from composer.media.audio import write_wav
+    from tests.clirun import cli
+
+    song = espeak_songs[0]
+    write_wav(tmp_path / "song.wav", song.audio)
+    (tmp_path / "lyrics.txt").write_text(_with_one_line_four_times_too_long(song).to_text(), encoding="utf-8")
+    res = cli("align", tmp_path / "song.wav", tmp_path / "lyrics.txt", "-o", tmp_path / "out.json", "--report")
+    assert res.exit_code == 0, res.output
+    rows = {m[1]: m[0] for m in re.finditer(r"^ +(\d+) +\d+\.\d\d .*$", res.output, re.M)}  # the table's rows
+    assert "unsure" in rows["2"] and not any("unsure" in rows[k] for k in ("1", "3", "4"))
+    assert "1 of 4 lines unsure" in res.output
+    lines = json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))["lines"]
+    assert [line.get("unsure", False) for line in lines] == [False, True, False, False]
 
 
 def test_the_detector_hears_a_voice_it_was_not_trained_on_and_not_the_band(espeak_songs):

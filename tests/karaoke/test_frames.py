@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -106,6 +108,18 @@ def test_syllable_mode_lights_syllable_by_syllable():
     assert near(frame[first_pixels], HIGH).mean() > 0.95
     assert near(frame[second_pixels], PLAIN).mean() > 0.95
     assert columns(first_pixels)[1] <= columns(second_pixels)[0] + 2
+
+
+@pytest.mark.parametrize("mode", ["smooth", "word", "syllable"])
+def test_a_line_the_aligner_is_unsure_of_is_shown_but_never_lit(mode):
+    unsure = dataclasses.replace(LINE, words=(), unsure=True)
+    r = renderer([unsure], highlight=mode)
+    sure = renderer([LINE], highlight=mode)
+    text = near(sure.rgb(LINE.start + 0.01), PLAIN, 30)  # the line's letters, before any is sung
+    assert text.sum() > 500
+    for t in (LINE.start + 0.01, 0.5 * (LINE.start + LINE.end), LINE.end - 0.01):
+        frame = r.rgb(t)
+        assert near(frame[text], PLAIN, 30).mean() > 0.95 and not near(frame, HIGH, 30).any()
 
 
 def test_no_lyrics_over_a_long_instrumental_gap_when_the_template_asks_for_none():

@@ -3,6 +3,8 @@ enough to read, what comes next over a long gap, and dots that count in to the f
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -47,6 +49,15 @@ def test_a_too_fast_line_is_swept_into_the_quiet_after_it():
         {"line": 0, "text": fast.text, "from": [10.0, 10.22], "to": [10.0, round(line.end, 4)]}
     ]
     assert paced.meta["too_fast"] == [] and paced.meta["max_syllables_per_s"] == CAP
+
+
+def test_a_repaced_line_keeps_its_voice_and_its_unsure_mark():
+    fast = dataclasses.replace(make_line("Eyes of sludge, teeth of throne", 10.0, 10.22), voice="screamer")
+    unsure = dataclasses.replace(fast, words=(), unsure=True, voice="")
+    for line in (fast, unsure):
+        paced = pace(timeline(line), CAP).lines[0]
+        assert syllable_rate(paced) <= CAP + 1e-6
+        assert (paced.voice, paced.unsure) == (line.voice, line.unsure)
 
 
 def test_with_no_room_after_it_a_line_starts_earlier_and_never_overlaps():

@@ -132,6 +132,22 @@ def test_json_round_trip(tmp_path):
     assert back.to_dict() == tl.to_dict()
 
 
+def test_a_line_the_aligner_is_unsure_of_carries_no_karaoke_timing(tmp_path):
+    tl = _timeline()
+    lines = list(tl.lines)
+    lines[1] = LyricLine("Darkness falls", 2.0, 5.0, words=(), unsure=True)
+    tl = Timeline(tuple(lines), tl.duration, tl.title)
+    write_ass(tl, tmp_path / "song.ass")
+    write_lrc(tl, tmp_path / "song.lrc")
+    write_json(tl, tmp_path / "song.json")
+    events = pysubs2.load(str(tmp_path / "song.ass")).events
+    assert events[1].text == "Darkness falls" and (events[1].start, events[1].end) == (2000, 5000)
+    assert r"\k" in events[0].text  # the sure lines around it keep their sweep
+    assert "[00:02.00]Darkness falls\n" in (tmp_path / "song.lrc").read_text(encoding="utf-8")  # no word times
+    back = Timeline.from_dict(json.loads((tmp_path / "song.json").read_text(encoding="utf-8")))
+    assert back.lines[1].unsure and not back.lines[0].unsure and back.to_dict() == tl.to_dict()
+
+
 def test_write_sidecars_beside_the_video(tmp_path):
     video = tmp_path / "Abyssal Rot.mp4"
     paths = write_sidecars(_timeline(), video, font="Cinzel")

@@ -41,7 +41,7 @@ def count_in_cues(lines: Sequence[LyricLine], settings: CountInSettings) -> list
     cues = []
     for i, line in enumerate(lines):
         quiet_from = lines[i - 1].end if i else 0.0
-        if line.start - quiet_from > settings.after_gap:
+        if line.start - quiet_from > settings.after_gap and not line.unsure:  # nothing to count in to
             cues.append(Cue(i, max(quiet_from, line.start - settings.seconds), line.start))
     return cues
 

@@ -116,6 +116,8 @@ def _tokens(line: LyricLine, uppercase: bool) -> list[_Token]:
     def up(s: str) -> str:
         return s.upper() if uppercase else s
 
+    if line.unsure:  # the aligner could not place it: shown, never lit as sung
+        return [_Token(up(w), math.inf, math.inf, ((up(w), math.inf, math.inf),)) for w in line.text.split()]
     if line.words:
         tokens = []
         for w in line.words:
