@@ -634,9 +634,11 @@ def generate_lyrics_cmd(
     quiet: Quiet = False,
 ) -> None:
     """Write a song's lyrics (verses and a returning chorus) as plain text the karaoke engine reads."""
-    from composer.models.lyricgpt.generate import generate_song, write_lyrics
+    from composer.models.lyricgpt.generate import generate_song, lyrics_output, write_lyrics
 
     with _reporting(quiet or out is None) as progress:
+        if out is not None:
+            lyrics_output(out)
         model = _model_dir(model, band, bands_dir, "lyrics")
         song = generate_song(model, lines, seed=seed, temperature=temperature, top_p=top_p, progress=progress)
         if out is not None:
