@@ -20,12 +20,27 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.text import Text
+from typer.core import TyperGroup
 
 from composer.errors import ComposerError, Interrupted, Terminated
 from composer.types import MAX_SEED
 from composer.util.durations import MAX_LENGTH
 
+
+class _Commands(TyperGroup):
+    """composer's commands. Ctrl-C or SIGTERM before a command reached its reporting block (while torch loads,
+    say) still ends with the one message and the shell's status, 143 for SIGTERM, not typer's silent 130."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as e:
+            err.print("[red]interrupted[/]: no output was written", markup=True)
+            raise typer.Exit(_interrupted_status(e)) from None
+
+
 app = typer.Typer(
+    cls=_Commands,
     help="composer: AI death-metal karaoke videos, end to end.",
     no_args_is_help=True,
     add_completion=False,
@@ -619,9 +634,11 @@ def generate_lyrics_cmd(
     quiet: Quiet = False,
 ) -> None:
     """Write a song's lyrics (verses and a returning chorus) as plain text the karaoke engine reads."""
-    from composer.models.lyricgpt.generate import generate_song, write_lyrics
+    from composer.models.lyricgpt.generate import generate_song, lyrics_output, write_lyrics
 
     with _reporting(quiet or out is None) as progress:
+        if out is not None:
+            lyrics_output(out)
         model = _model_dir(model, band, bands_dir, "lyrics")
         song = generate_song(model, lines, seed=seed, temperature=temperature, top_p=top_p, progress=progress)
         if out is not None:

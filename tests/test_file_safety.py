@@ -13,7 +13,11 @@ Cases tried (each has a test below):
   hand-timed lyrics and the cover), ``align ... song.lrc -o song.lrc``; a failure in the last part of an
   output set; batch jobs whose output lands in their image folder or is another job's input;
 - batch clean-up beside the user's hidden files, with a glob as the output stem (``*.mp4``), a live run's work
-  folder in the same folder, and a second batch on the same folder.
+  folder in the same folder, and a second batch on the same folder;
+- ``align``, ``spectrogram``, ``generate audio`` and ``generate lyrics`` with ``-o`` a file of the user's (a
+  hand-timed .lrc, a recording, lyrics) or a symlink to one; then ``align`` again over its own output.
+
+The whole review, case by case, is in tests/HOSTILE_REVIEW.md.
 """
 
 from __future__ import annotations
@@ -460,3 +464,42 @@ def test_preview_and_generate_never_replace_their_inputs(tmp_path, song_inputs):
         "would replace",
     )
     assert _tree(tmp_path) == before
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["align", "{audio}", "{lyrics}", "-o", "mine.lrc", "-q"],
+        ["align", "{audio}", "{lyrics}", "-o", "link.lrc", "-q"],
+        ["spectrogram", "{audio}", "-o", "mine.png", "-q"],
+        ["generate", "audio", "--band", "demo", "--length", "1s", "-o", "mine.wav", "-q"],
+        ["generate", "lyrics", "--band", "demo", "--lines", "2", "-o", "mine.txt", "-q"],
+    ],
+    ids=["align", "align-symlink", "spectrogram", "generate-audio", "generate-lyrics"],
+)
+def test_single_file_outputs_never_replace_a_users_file(tmp_path, song_inputs, monkeypatch, command):
+    # these four wrote over whatever was at -o: a hand-timed .lrc, a recording, a lyric sheet
+    monkeypatch.chdir(tmp_path)
+    elsewhere = tmp_path / "keep"
+    elsewhere.mkdir()
+    (elsewhere / "timed.lrc").write_text("[00:01.00]the user's own timing\n")
+    (tmp_path / "link.lrc").symlink_to(elsewhere / "timed.lrc")
+    for suffix in (".lrc", ".png", ".wav", ".txt"):
+        (tmp_path / f"mine{suffix}").write_text("the user's own\n")
+    before = _tree(tmp_path)
+    args = [a.format(audio=song_inputs.audio, lyrics=song_inputs.lyrics) for a in command]
+    _assert_refused(_cli(*args), args[args.index("-o") + 1], "not a file composer wrote")
+    assert _tree(tmp_path) == before
+    assert (tmp_path / "link.lrc").is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["keep", "link.lrc", *(f"mine{s}" for s in ".lrc .png .wav .txt".split())]
+    )
+
+
+def test_align_replaces_its_own_timing_file(tmp_path, song_inputs):
+    out = tmp_path / "song.lrc"
+    for _ in range(2):  # the second run replaces what the first wrote
+        result = _cli("align", song_inputs.audio, song_inputs.lyrics, "-o", out, "-q")
+        assert result.exit_code == 0, result.output
+    assert out.read_text().startswith("[ti:")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [OUTPUT_RECORD, "song.lrc"]

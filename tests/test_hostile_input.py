@@ -20,7 +20,12 @@ Cases tried here:
 - model folders: config.json sizes of 10**9, NaN, inf, strings, booleans (audio and lyric models);
   lyrics.json with bad line_chars, NaN stanza_lines, negative novelty_chars, or not an object; a novelty.npy
   whose header claims a terabyte
-- SIGTERM to `composer karaoke` mid-render: no .part file, no work folder in TMPDIR, no ffmpeg left
+- SIGTERM to `composer karaoke` mid-render: no .part file, no work folder in TMPDIR, no ffmpeg left; SIGTERM
+  before a command's reporting began (while torch loads): still 143 and the message, not a silent 130
+- an output name of 245 bytes: legal, but too long for its temporary name (`.NAME.xxxxxxxx.part`)
+- a full disk (a file-size limit) while `spectrogram` writes its PNG and `example` its WAV
+
+The whole review, case by case, is in tests/HOSTILE_REVIEW.md.
 """
 
 from __future__ import annotations
@@ -359,6 +364,59 @@ def test_sigterm_mid_render_leaves_no_file_no_work_folder_no_process(song_inputs
         assert list(work.iterdir()) == []
         time.sleep(0.5)
         assert alive(kids) == []
+
+
+def test_sigterm_before_a_command_reports_exits_143_with_the_message(song_inputs, tmp_path, monkeypatch):
+    # typer turns an interrupt outside the command's reporting block into a bare exit 130
+    import composer.cli
+    from composer.errors import Terminated
+
+    def terminated() -> None:
+        raise Terminated
+
+    monkeypatch.setattr(composer.cli, "_setup_logging", terminated)
+    result = cli("spectrogram", song_inputs.audio, "-o", tmp_path / "s.png")
+    assert result.exit_code == 128 + signal.SIGTERM, result.output
+    assert "interrupted" in result.output and "Traceback" not in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+# ----------------------------------------------------------------------------------------------- disk and names
+
+
+@pytest.mark.parametrize("command", ["align", "spectrogram"])
+def test_name_too_long_for_its_temporary_name_is_one_error(song_inputs, tmp_path, command):
+    # a 245-byte name is legal, but '.NAME.xxxxxxxx.part.lrc' is not: it was an OSError traceback
+    name = "n" * 241 + (".lrc" if command == "align" else ".png")
+    args = [song_inputs.audio, song_inputs.lyrics] if command == "align" else [song_inputs.audio]
+    assert_one_error(cli(command, *args, "-o", tmp_path / name), "file name too long", "245 bytes")
+    assert list(tmp_path.iterdir()) == []
+
+
+@contextlib.contextmanager
+def file_size_limit(nbytes: int):
+    """A full disk, for this process: writes past ``nbytes`` fail with EFBIG (Python ignores SIGXFSZ)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (nbytes, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+
+
+@pytest.mark.parametrize("command", ["spectrogram", "example"])
+def test_full_disk_while_writing_is_one_error_naming_the_output(song_inputs, tmp_path, command):
+    # the PNG (Pillow) and the WAV (libsndfile) writes ended in tracebacks when the disk filled up
+    if command == "spectrogram":
+        args, named = ["spectrogram", song_inputs.audio, "-o", tmp_path / "s.png"], "s.png"
+    else:
+        args, named = ["example", "-o", tmp_path / "ex" / "e.mp4", "--length", "10s", "-q"], "e-song.wav"
+    with file_size_limit(64 * 1024):
+        result = cli(*args)
+    assert_one_error(result, named, "disk")
+    assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == []
 
 
 # ----------------------------------------------------------------------------------------------- images

@@ -22,7 +22,6 @@ from composer.util.files import (
     Input,
     OutputSet,
     atomic_path,
-    check_outputs_spare_inputs,
     check_writable_dir,
     write_errors,
 )
@@ -176,14 +175,16 @@ def align_file(
 ) -> Timeline:
     """`composer align`: the timing alone."""
     write = timing_writer(out)
-    check_outputs_spare_inputs(
+    # an output set of one: never an input, never a file of the user's (a hand-timed .lrc of the same name)
+    outputs = OutputSet(
         [out],
         [Input(Path(audio_path), "the audio"), Input(Path(lyrics_path), "the lyrics")],
         "write the timing (-o) to another name or folder",
     )
-    audio = load_audio(audio_path)
-    timeline = time_lyrics(audio, audio_path, lyrics_path, title, offset=offset)
-    write(timeline, Path(out))
+    with outputs:
+        audio = load_audio(audio_path)
+        timeline = time_lyrics(audio, audio_path, lyrics_path, title, offset=offset)
+        write(timeline, outputs.staged(out))
     return timeline
 
 

@@ -18,7 +18,7 @@ from typing import BinaryIO
 import numpy as np
 
 from composer.errors import ComposerError
-from composer.util.files import atomic_path
+from composer.util.files import atomic_path, shown_path
 
 
 @dataclass(frozen=True)
@@ -181,7 +181,7 @@ class VideoWriter:
         try:
             self._proc.stdin.write(memoryview(frame).cast("B"))
         except (BrokenPipeError, OSError):
-            raise ComposerError(f"{self.target}: ffmpeg stopped: {self._ffmpeg_error()}") from None
+            raise ComposerError(f"{shown_path(self.target)}: ffmpeg stopped: {self._ffmpeg_error()}") from None
         self.frames_written += 1
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -192,7 +192,7 @@ class VideoWriter:
             self._proc.stdin.close()
             rc = self._proc.wait()
             if rc != 0:
-                raise ComposerError(f"{self.target}: ffmpeg failed: {self._ffmpeg_error()}")
+                raise ComposerError(f"{shown_path(self.target)}: ffmpeg failed: {self._ffmpeg_error()}")
         except BaseException as e:
             self._abort(e)
             raise
@@ -308,7 +308,7 @@ def mux(video: Path, audio: Path, target: str | os.PathLike, settings: EncodeSet
             proc.wait()
             raise
         if rc != 0:
-            raise ComposerError(f"{target}: ffmpeg failed: {_error_line(log, rc)}")
+            raise ComposerError(f"{shown_path(target)}: ffmpeg failed: {_error_line(log, rc)}")
 
 
 def _mp4_command(args: list[str], out: Path) -> list[str]:

@@ -117,13 +117,12 @@ def spectrogram_files(
     at one rate so their panels share a frequency scale."""
     from composer.errors import ComposerError
     from composer.media.audio import read_audio, resample
-    from composer.util.files import Input, check_outputs_spare_inputs, check_writable_dir
+    from composer.util.files import Input, OutputSet
 
     if not paths:
         raise ComposerError("give one or more audio files to draw")
     out = Path(out)
-    check_outputs_spare_inputs([out], [Input(Path(p), "an audio file to draw") for p in paths], "choose another -o")
-    check_writable_dir(out)
+    outputs = OutputSet([out], [Input(Path(p), "an audio file to draw") for p in paths], "choose another -o")
     panels = {}
     for path in map(Path, paths):
         audio = resample(read_audio(path), rate).mono()
@@ -131,5 +130,6 @@ def spectrogram_files(
         if not len(piece):
             raise ComposerError(f"{path}: shorter than --start {start:g} s")
         panels[path.name] = piece
-    write_spectrograms(out, panels, rate, seconds=seconds)
+    with outputs:
+        write_spectrograms(outputs.staged(out), panels, rate, seconds=seconds)
     return out

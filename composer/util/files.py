@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import stat
+import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -26,14 +27,66 @@ from typing import NamedTuple
 
 from composer.errors import ComposerError
 
+# the bytes a temporary name adds to its target's: '.' + name + '.' + 8 random + '.part' (atomic_path,
+# write_dir_atomic); '.X.old' adds fewer
+_TEMP_NAME_EXTRA = len("..12345678.part")
+
 
 def check_writable_dir(target: Path) -> None:
-    """One clear error if the folder that should receive ``target`` cannot take a file."""
+    """One clear error if the folder that should receive ``target`` cannot take a file of that name."""
+    target = Path(target)
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
         raise ComposerError(f"{target}: output folder {folder} does not exist")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise ComposerError(f"{target}: output folder {folder} is not writable")
+    # a name the folder takes may still be too long for the temporary name it is written under first
+    try:
+        limit = os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    size = len(os.fsencode(target.name))
+    if size + _TEMP_NAME_EXTRA > limit:
+        raise ComposerError(
+            f"{shown_path(target)}: file name too long ({size} bytes; at most {limit - _TEMP_NAME_EXTRA} here, "
+            f"so that composer can write it under a temporary name first)"
+        )
+
+
+def shown_path(path: str | os.PathLike) -> Path:
+    """The path a user knows a file by: a part staged in an output set's work folder (``OutputSet.staged``) is
+    shown by its final name, not by the hidden folder it is written in first."""
+    path = Path(path)
+    work = path.parent.parent
+    if path.parent.name == "set" and work.name.startswith(WORK_PREFIX):
+        return work.parent / path.name
+    return path
+
+
+# what a failed write says when the disk (or a file-size limit, or a quota) is full
+_FULL = {
+    errno.ENOSPC: "no space left on the device",
+    errno.EFBIG: "file too large for the disk or limit",
+    errno.EDQUOT: "disk quota exceeded",
+}
+
+
+class _WriteFailed(ComposerError):
+    """A failed write, named by the file written; ``write_errors`` names the output it was for instead."""
+
+    def __init__(self, target: str | os.PathLike, why: str):
+        super().__init__(f"{shown_path(target)}: {why}")
+        self.why = why
+
+
+def _write_failure(target: str | os.PathLike, e: BaseException, any_os_error: bool) -> ComposerError | None:
+    """The one-line error for a failed write of ``target``, or None when ``e`` is not one."""
+    if isinstance(e, _WriteFailed):
+        return _WriteFailed(target, e.why)
+    sf = sys.modules.get("soundfile")  # libsndfile reports a full disk only as "System error."
+    if isinstance(e, OSError) and (any_os_error or e.errno in _FULL) or sf and isinstance(e, sf.SoundFileError):
+        return _WriteFailed(target, _FULL.get(getattr(e, "errno", None)) or f"writing failed ({e}; is the disk full?)")
+    return None
 
 
 def read_toml(path: Path, what: str) -> dict:
@@ -81,18 +134,13 @@ def read_small_text(path: str | os.PathLike, what: str, limit: int = MAX_SETTING
 def write_errors(target: str | os.PathLike) -> Iterator[None]:
     """Turn a failed write of intermediate or final files (full disk, file-size limit, I/O error) into one
     clear error naming the output, instead of a traceback from deep inside an audio or image library."""
-    import soundfile as sf
-
     try:
         yield
-    except (OSError, sf.SoundFileError) as e:
-        code = getattr(e, "errno", None)
-        why = {
-            errno.ENOSPC: "no space left on the device",
-            errno.EFBIG: "file too large for the disk or limit",
-            errno.EDQUOT: "disk quota exceeded",
-        }.get(code) or f"writing failed ({e}; is the disk full?)"
-        raise ComposerError(f"{target}: {why}") from None
+    except Exception as e:
+        failure = _write_failure(target, e, any_os_error=True)
+        if failure is None:
+            raise
+        raise failure from None
 
 
 @contextlib.contextmanager
@@ -113,10 +161,14 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
         os.chmod(tmp, 0o666 & ~_umask())
         yield tmp
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
-        raise
+        # a full disk while writing (an image library's or libsndfile's write): one error, not a traceback
+        failure = _write_failure(target, e, any_os_error=False)
+        if failure is None or isinstance(e, _WriteFailed):
+            raise
+        raise failure from None
     finally:
         os.close(fd)
 

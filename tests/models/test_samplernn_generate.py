@@ -26,6 +26,7 @@ from composer.models.samplernn.generate import (
 from composer.models.samplernn.model import PRESETS, SampleRNN, quantize, save
 from composer.models.samplernn.train import train_audio
 from composer.types import Audio
+from composer.util.files import OUTPUT_RECORD
 
 RATE = 16000
 DEBUG = PRESETS["debug"]
@@ -356,7 +357,8 @@ def test_cli_generate_audio(tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert sf.info(out).frames == round(0.6 * RATE)
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary left behind
+    # no temporary left behind; the record of what composer wrote here is kept
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == [OUTPUT_RECORD]
 
     for args, needle in [
         (["--model", str(tmp_path / "missing")], "config.json"),

@@ -31,7 +31,7 @@ from composer.models.lyricgpt.corpus import NOVELTY_FILE, NoveltyIndex, normalis
 from composer.models.lyricgpt.model import NEWLINE, STANZA, load_model
 from composer.models.torchenv import torch_settings
 from composer.types import Lyrics, Progress
-from composer.util.files import write_text_atomic
+from composer.util.files import OutputSet, write_text_atomic
 
 VERSES_PER_SONG = 3
 # verse lines an endless stream remembers so as not to sing them again (a day of songs is ~20k lines)
@@ -404,6 +404,15 @@ def generate_song(
     return Lyrics(stanzas=tuple(tuple(v) for _, v in sorted(stanzas.items())), title=got[0].title)
 
 
+def lyrics_output(path: str | os.PathLike) -> OutputSet:
+    """Where ``write_lyrics`` will write: a file there that composer did not write is refused now, before any
+    lyrics are generated, and is never replaced."""
+    return OutputSet([Path(path)], [], "write the lyrics (-o) to another name or folder")
+
+
 def write_lyrics(lyrics: Lyrics, path: str | os.PathLike) -> Path:
-    write_text_atomic(path, lyrics.to_text())
-    return Path(path)
+    """The song as plain text at ``path`` (see ``lyrics_output``)."""
+    path = Path(path)
+    with lyrics_output(path) as outputs:
+        write_text_atomic(outputs.staged(path), lyrics.to_text())
+    return path

@@ -51,7 +51,7 @@ from composer.models.samplernn.stretches import (
 from composer.models.samplernn.stretches import plan as plan_stretches
 from composer.models.torchenv import torch_settings
 from composer.types import Progress
-from composer.util.files import Input, atomic_path, check_outputs_spare_inputs, check_writable_dir
+from composer.util.files import Input, OutputSet, atomic_path, check_writable_dir
 
 log = logging.getLogger("composer")
 
@@ -704,11 +704,11 @@ def generate_audio(
 
     ``prime``: an audio file the track continues from, and whose excerpts stretches hear when ``pool`` (e.g.
     ``load_pool`` of the band's recordings) is not given; ``device``: see ``iter_tracks``."""
-    model = _as_model(model_dir, device)
     out_wav = Path(out_wav)
+    inputs = [Input(Path(prime), "the prime")] if prime is not None else []
+    outputs = OutputSet([out_wav], inputs, "write the track (-o) elsewhere")  # never the prime, nor a file of yours
     check_writable_dir(out_wav)
-    if prime is not None:
-        check_outputs_spare_inputs([out_wav], [Input(Path(prime), "the prime")], "write the track (-o) elsewhere")
+    model = _as_model(model_dir, device)
     stats = GenerateStats()
     primed = None if prime is None else load_prime(prime, model.config.sample_rate)
     segments = iter_segments(
@@ -725,7 +725,8 @@ def generate_audio(
     )
     first = next(segments)  # argument errors surface before any file is created
     with (
-        atomic_path(out_wav) as tmp,
+        outputs,
+        atomic_path(outputs.staged(out_wav)) as tmp,
         sf.SoundFile(tmp, "w", samplerate=model.config.sample_rate, channels=1, subtype="PCM_16", format="WAV") as f,
     ):
         f.write(first)
