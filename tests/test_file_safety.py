@@ -447,6 +447,20 @@ def test_second_batch_on_the_same_folder_is_refused(tmp_path, song_inputs):
     assert sorted(p.name for p in out.iterdir()) == []  # the lock file goes with the batch that held it
 
 
+def test_a_file_of_the_users_at_the_manifest_name_is_never_replaced(tmp_path, song_inputs):
+    from composer.batch.run import check_manifest_is_ours
+
+    jobs = _karaoke_jobfile(tmp_path, song_inputs, "v.mp4")
+    notes = tmp_path / "jobs.manifest.json"
+    notes.write_text("my notes on the jobs\n")
+    before = _tree(tmp_path)
+    _assert_refused(_cli("batch", jobs, "-q"), "jobs.manifest.json", "not a batch manifest composer wrote")
+    assert _tree(tmp_path) == before
+    # a manifest an earlier composer wrote (no record of it in the folder) is still composer's to update
+    notes.write_text('{"a": {"hash": "ab12", "status": "done", "outputs": []}}\n')
+    check_manifest_is_ours(notes)
+
+
 def test_preview_and_generate_never_replace_their_inputs(tmp_path, song_inputs):
     import shutil
 

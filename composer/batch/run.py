@@ -33,6 +33,8 @@ from composer.types import Progress
 from composer.util.files import (
     check_outputs_spare_inputs,
     folder_lock,
+    made_here,
+    record_written,
     remove_stale_parts,
     remove_stale_work,
     write_text_atomic,
@@ -43,6 +45,7 @@ from composer.util.files import (
 Event = Callable[[str, str, dict], None]
 
 RAY_MISSING = "Ray is not installed: pip install 'composer[cluster]'"
+MAX_MANIFEST_BYTES = 64 << 20  # a manifest holds a few hundred bytes a job
 
 
 def _no_event(name: str, state: str, info: dict) -> None:
@@ -93,6 +96,28 @@ def read_manifest(path: Path) -> dict:
 def _write_manifest(path: Path, entries: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(path, json.dumps(entries, indent=2, sort_keys=True) + "\n")
+    record_written([path])
+
+
+def check_manifest_is_ours(path: Path) -> None:
+    """A file at the manifest's name that composer did not write is never replaced: one error before any job
+    runs. A manifest of an earlier composer (written before folders kept a record) still reads as one."""
+    if made_here(path) or _reads_as_manifest(path):
+        return
+    raise ComposerError(
+        f"{path}: already there, and not a batch manifest composer wrote: composer never replaces it; "
+        "remove it, or give the job file another name or out_dir"
+    )
+
+
+def _reads_as_manifest(path: Path) -> bool:
+    try:
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_MANIFEST_BYTES:
+            return False
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and all(isinstance(e, dict) and isinstance(e.get("hash"), str) for e in data.values())
 
 
 def _job_outputs(job: Job) -> list[Path]:
@@ -277,6 +302,7 @@ def run_batch(
 
 
 def _run_locked(jf: JobFile, workers: int, ray: str | None, event: Event, t0: float) -> BatchResult:
+    check_manifest_is_ours(jf.manifest)
     remove_stale_temporaries(jf)
     plan = plan_batch(jf)
     results = {r.name: r for r in plan.results}
