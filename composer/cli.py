@@ -554,8 +554,9 @@ def band_list_cmd(bands_dir: BandsDir = None) -> None:
 
     from composer.band.profile import list_bands
 
+    broken: list[str] = []
     with _reporting(True):
-        bands = list_bands(bands_dir)
+        bands = list_bands(bands_dir, broken)
     table = Table("band", "audio model", "lyric model", "template", "folder")
     for b in bands:
         table.add_row(
@@ -566,6 +567,8 @@ def band_list_cmd(bands_dir: BandsDir = None) -> None:
             Text(str(b.folder)),
         )
     Console(highlight=False).print(table)
+    for problem in broken:  # one broken band.toml does not hide the others
+        err.print(f"warning: {problem} (left out)", markup=False)
 
 
 @train_app.command("lyrics")

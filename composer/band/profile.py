@@ -172,16 +172,24 @@ def search_dirs(bands_dir: str | os.PathLike | None = None) -> list[Path]:
     return unique
 
 
-def list_bands(bands_dir: str | os.PathLike | None = None) -> list[Band]:
-    """Every band found, the first of each name winning (as ``find_band`` resolves it)."""
-    seen: dict[str, Band] = {}
+def list_bands(bands_dir: str | os.PathLike | None = None, broken: list[str] | None = None) -> list[Band]:
+    """Every band found, the first of each name winning (as ``find_band`` resolves it). A band whose band.toml
+    cannot be read is left out and its error appended to ``broken``; without ``broken`` the error is raised."""
+    seen: dict[str, Band | None] = {}
     for d in search_dirs(bands_dir):
         if not d.is_dir():
             continue
         for toml in sorted(d.glob(f"*/{BAND_FILE}")):
-            if toml.parent.name not in seen:
+            if toml.parent.name in seen:
+                continue
+            try:
                 seen[toml.parent.name] = load_band(toml.parent)
-    return list(seen.values())
+            except ComposerError as e:
+                if broken is None:
+                    raise
+                broken.append(str(e))
+                seen[toml.parent.name] = None  # it still shadows a band of that name further down the path
+    return [b for b in seen.values() if b is not None]
 
 
 def check_band_name(name: str) -> None:
@@ -311,8 +319,9 @@ def create_band(
     folder = root / name
     if (folder / BAND_FILE).exists():
         raise ComposerError(f"{folder / BAND_FILE}: band {name!r} already exists")
-    if name in {b.name for b in list_bands(bands_dir)}:
-        raise ComposerError(f"band {name!r} already exists elsewhere ({find_band(name, bands_dir).folder})")
+    for d in search_dirs(bands_dir):  # a band of that name elsewhere, readable or not
+        if (d / name / BAND_FILE).is_file():
+            raise ComposerError(f"band {name!r} already exists elsewhere ({d / name})")
     audio, images = Path(audio).resolve(), Path(images).resolve()
     if not find_audio_files(audio):
         raise ComposerError(f"{audio}: no audio files (wav, flac, ogg, mp3) in this folder")

@@ -48,6 +48,22 @@ def test_cli_create_and_list(material, tmp_path):
     assert r.exit_code == 0 and "gore-band" in r.output and "untrained" in r.output
 
 
+def test_a_broken_band_toml_does_not_hide_the_other_bands(material, tmp_path):
+    audio, lyrics, images = material
+    bands = tmp_path / "bands"
+    (bands / "broken").mkdir(parents=True)
+    (bands / "broken" / "band.toml").write_text('name = "broken"\nsample_rate = "fast"\n')
+    r = run(
+        "band", "create", "gore-band", "--audio", audio, "--lyrics", lyrics, "--images", images, "--bands-dir", bands
+    )
+    assert r.exit_code == 0, r.output
+    r = run("band", "list", "--bands-dir", bands)
+    assert r.exit_code == 0 and "gore-band" in r.output and "demo" in r.output
+    assert "warning:" in r.output and "broken" in r.output and "left out" in r.output
+    r = run("band", "create", "broken", "--audio", audio, "--lyrics", lyrics, "--images", images, "--bands-dir", bands)
+    assert r.exit_code == 2 and "already exists" in r.output
+
+
 def test_unknown_band_lists_known_ones(tmp_path):
     r = run("render", "--band", "nope", "--length", "20s", "-o", tmp_path / "x.mp4", "--bands-dir", tmp_path)
     assert r.exit_code == 2
