@@ -3,7 +3,6 @@
 import json
 import logging
 import re
-import time
 
 import numpy as np
 import pytest
@@ -153,19 +152,17 @@ def test_vocal_activity_is_a_curve_that_rises_where_the_voice_is(songs):
     assert values[sung].mean() > 3 * values[~sung].mean()
 
 
-def test_a_ten_minute_song_is_aligned_in_seconds(songs):
+def test_a_ten_minute_song_is_aligned_all_through(songs):
+    # its speed is measured by benchmarks/align_eval.py ("x rt"), not here: tests assert no times
     song = songs["clear"][2]
     repeats = 15  # 10 minutes: the same 40 s song over and over, its lyrics repeated
     audio = Audio(np.tile(song.audio.samples, (repeats, 1)), song.audio.rate)
     lyrics = _lyrics(_sung_lines(song) * repeats)
-    t0 = time.perf_counter()
     timeline = align(audio, lyrics)
-    elapsed = time.perf_counter() - t0
     truth = np.concatenate([np.array(song.line_times)[:, 0] + 40.0 * r for r in range(repeats)])
     got = np.array([line.start for line in timeline.lines])
     assert len(got) == len(truth)
     assert np.mean(np.abs(got - truth) <= TOLERANCE) >= 0.95
-    assert elapsed < 15.0  # about 3 s on one core of this machine
 
 
 @pytest.fixture(scope="module")
