@@ -129,9 +129,9 @@ def _start_posteriors(tables: _Tables, syllables: np.ndarray, rate: float) -> li
         G = trail  # the cost of everything after the line, by the end of its last unit
         out: list[np.ndarray] = [np.zeros(0)] * len(syllables)
         for i in reversed(range(len(syllables))):
-            after = line_cost(i) + by_start(G)
-            out[i] = np.exp(-(before[i] + softmin(after, axis=1) - total) / T)
-            H = np.append(softmin(after, axis=1), np.inf) + S
+            from_start = softmin(line_cost(i) + by_start(G), axis=1)  # this line and all after, by its first unit
+            out[i] = np.exp(-(before[i] + from_start - total) / T)
+            H = np.append(from_start, np.inf) + S
             G = -S - T * np.logaddexp.accumulate((-H / T)[::-1])[::-1]
     return out
 
