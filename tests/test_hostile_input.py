@@ -517,3 +517,36 @@ def test_novelty_index_claiming_a_terabyte_is_one_error(tmp_path):
     res = cli("generate", "lyrics", "--model", model, "-o", tmp_path / "x.txt", "-q")
     assert_one_error(res, "novelty.npy")
     assert not (tmp_path / "x.txt").exists()
+
+
+# ----------------------------------------------------------------------------------------------- newer surfaces
+
+
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        ("{number:d}", "placeholder bare"),  # str.format fails on the empty {number} of a lone song
+        ("{title:>999999999}", "placeholder bare"),  # a gigabyte of padding
+        ("{band!r}", "placeholder bare"),
+        ("skull " * 200_000, "at most 300"),  # laid out on one card: minutes a frame
+        ("{title} \U00013000", "[end] text"),  # no font has it: refused before any work, naming the key
+    ],
+)
+def test_hostile_end_card_text_is_one_error(tmp_path, text, needle):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(f'[end]\nenabled = true\ntext = "{text}"\n')
+    with within(GENEROUS_S):
+        res = cli("preview", "--template", bad, "--at", "1s", "-o", tmp_path / "p.png")
+    line = assert_one_error(res, "bad.toml", needle)
+    assert len(line) < 400  # a 1.2 MB value is not echoed back whole
+    assert not (tmp_path / "p.png").exists()
+
+
+def test_template_listing_thousands_of_voices_is_one_error(tmp_path):
+    # each line's look was found by a scan of the voices: 60,000 voices (3 MB) took minutes per render
+    body = "".join(f'[voices.v{i}]\ncolor = "#00ff00"\n' for i in range(5000))
+    (tmp_path / "choir.toml").write_text(body)
+    with within(GENEROUS_S):
+        res = cli("preview", "--template", tmp_path / "choir.toml", "-o", tmp_path / "p.png")
+    assert_one_error(res, "choir.toml", "5,000 voices", "at most 64")
+    assert not (tmp_path / "p.png").exists()
