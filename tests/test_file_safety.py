@@ -460,3 +460,22 @@ def test_preview_and_generate_never_replace_their_inputs(tmp_path, song_inputs):
         "would replace",
     )
     assert _tree(tmp_path) == before
+
+
+def test_stream_now_playing_never_writes_into_a_users_file_or_its_hls_folder(debug_band, tmp_path, monkeypatch):
+    def no_songs_yet(*args, **kwargs):
+        raise AssertionError("the band started generating before --now-playing was checked")
+
+    monkeypatch.setattr("composer.stream.live.AudioProcess", no_songs_yet)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("setlist: 1. Altar of Rot\n")
+    band_toml = debug_band.folder / "band.toml"
+    kept = {p: _sha(p) for p in (notes, band_toml)}
+    hls = ["--hls", tmp_path / "hls", "--duration", "1s", "-q"]
+    band = ["--band", debug_band.name, "--bands-dir", debug_band.folder.parent]
+    # a JSON line appended to band.toml breaks the band; to notes.txt it is litter in the user's file
+    for path in (notes, band_toml):
+        _assert_refused(_cli("stream", *band, *hls, "--now-playing", path), path.name, "not a now-playing log")
+    _assert_refused(_cli("stream", *band, *hls, "--now-playing", tmp_path / "hls" / "now.jsonl"), "inside the HLS")
+    assert {p: _sha(p) for p in kept} == kept
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]

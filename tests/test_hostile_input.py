@@ -550,3 +550,39 @@ def test_template_listing_thousands_of_voices_is_one_error(tmp_path):
         res = cli("preview", "--template", tmp_path / "choir.toml", "-o", tmp_path / "p.png")
     assert_one_error(res, "choir.toml", "5,000 voices", "at most 64")
     assert not (tmp_path / "p.png").exists()
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--buffer", "1000h"], "--buffer"),  # songs ahead are held in memory: it would grow for hours
+        (["--segment", "100000h"], "segment length"),  # ffmpeg refused it, after the first song was made
+        (["--segment", "0.01s"], "segment length"),
+        (["--rtmp", "http://example.com/live/key"], "not an RTMP URL"),
+    ],
+)
+def test_stream_options_are_checked_before_any_song_is_made(debug_band, tmp_path, monkeypatch, args, needle):
+    # each was refused only once the first song was made: minutes for a real band
+    def no_songs_yet(*args, **kwargs):
+        raise AssertionError("the band started generating before the options were checked")
+
+    monkeypatch.setattr("composer.stream.live.AudioProcess", no_songs_yet)
+    band = ["--band", debug_band.name, "--bands-dir", debug_band.folder.parent]
+    with within(GENEROUS_S):
+        res = cli("stream", *band, "--hls", tmp_path / "hls", "--duration", "1s", "-q", *args)
+    assert_one_error(res, needle)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_now_playing_pipe_nobody_reads_never_stalls_the_stream(tmp_path, caplog):
+    from composer.stream.live import _log_now_playing, _OnAir
+
+    fifo = tmp_path / "now.fifo"
+    os.mkfifo(fifo)
+    holding = _OnAir(0, None, lambda t: None, None)
+    with within(GENEROUS_S):  # opening a FIFO for writing waits for a reader: forever, and the stream with it
+        _log_now_playing(fifo, holding, 12.0)
+    assert "a pipe nobody reads" in caplog.text
+    with open(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK), "rb") as reader:  # with a reader there, it is written
+        _log_now_playing(fifo, holding, 13.0)
+        assert json.loads(reader.readline())["start"] == 13.0
