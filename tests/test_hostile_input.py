@@ -586,3 +586,21 @@ def test_now_playing_pipe_nobody_reads_never_stalls_the_stream(tmp_path, caplog)
     with open(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK), "rb") as reader:  # with a reader there, it is written
         _log_now_playing(fifo, holding, 13.0)
         assert json.loads(reader.readline())["start"] == 13.0
+
+
+def test_sigterm_ends_preview_watch_with_143_and_no_leftovers(song_inputs, tmp_path):
+    # Ctrl-C is how a watch ends (exit 0); SIGTERM ended it with 0 too, which systemd or `timeout` misread
+    out, work = tmp_path / "p.png", tmp_path / "tmp"
+    work.mkdir()
+    cmd = composer("preview", "--watch", "--template", song_inputs.template, "-o", out, "-q")
+    with started(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "TMPDIR": str(work)}) as proc:
+        deadline = time.time() + GENEROUS_S
+        while not out.exists():
+            assert proc.poll() is None and time.time() < deadline, proc.stderr.read()
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 128 + signal.SIGTERM, err
+        assert b"Traceback" not in err, err
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == ["p.png", "tmp"]
+    assert list(work.iterdir()) == []
