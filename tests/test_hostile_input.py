@@ -261,6 +261,15 @@ def test_title_no_screen_can_show_is_one_error(song_inputs, tmp_path, where):
     assert not out.exists()
 
 
+def test_background_video_that_is_a_pipe_is_one_error(song_inputs, tmp_path):
+    loop = _device_or_pipe(tmp_path / "loop.mp4", "fifo")
+    out = tmp_path / "v.mp4"
+    with within(GENEROUS_S):  # opening it waited for a writer, forever
+        res = cli("karaoke", song_inputs.audio, song_inputs.lyrics, "--background", loop, "-o", out, "-q")
+    assert_one_error(res, "loop.mp4", "not a regular file")
+    assert [p.name for p in tmp_path.iterdir()] == ["loop.mp4"]
+
+
 @pytest.mark.parametrize("kind", ["device", "fifo"])
 @pytest.mark.parametrize("command", ["preview --template", "batch"])
 def test_settings_file_that_is_a_device_or_a_pipe_is_one_error(tmp_path, kind, command):
