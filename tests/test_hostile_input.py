@@ -562,6 +562,24 @@ def test_template_listing_thousands_of_voices_is_one_error(tmp_path):
 
 
 @pytest.mark.parametrize(
+    "voices, needle",
+    [
+        ([f"v{i}" for i in range(20_000)], "at most 64"),  # a choir of 20,000: its whole list was the error
+        (["growl", "x" * 100_000], "'xxxx"),
+        (["growl", "scream", "growl"], "'growl' is listed twice"),
+    ],
+)
+def test_band_voices_error_names_one_voice_in_one_short_line(tmp_path, voices, needle):
+    band = tmp_path / "choir"
+    band.mkdir()
+    listed = ", ".join(f'"{v}"' for v in voices)
+    (band / "band.toml").write_text(f'name = "choir"\naudio = "a"\nlyrics = []\nimages = "i"\nvoices = [{listed}]\n')
+    res = cli("generate", "lyrics", "--band", "choir", "--bands-dir", tmp_path, "--lines", "1")
+    line = assert_one_error(res, "band.toml", needle)
+    assert len(line) < 400
+
+
+@pytest.mark.parametrize(
     "args, needle",
     [
         (["--buffer", "1000h"], "--buffer"),  # songs ahead are held in memory: it would grow for hours
