@@ -352,7 +352,9 @@ def stream_band(
         tmpl = tmpl.replace(video={"width": size[0], "height": size[1]})
     # every song opens with its title card (band, title, song number), whatever the band's template says
     tmpl = tmpl.replace(title={"enabled": True, "seconds": max(tmpl.title.seconds, 3.0)})
-    # a bad URL, segment length or folder is said now, not after the minutes the first song takes
+    # a bad URL, segment length, frame rate or folder is said now, not after the minutes the first song takes
+    if RATE % tmpl.video.fps:
+        raise ComposerError(f"{tmpl.source}: {tmpl.video.fps} fps does not divide {RATE} Hz audio into whole frames")
     hls, _ = check_targets(targets, tmpl.video.fps)
     if now_playing is not None:
         now_playing = _check_now_playing(Path(now_playing), hls.dir if hls is not None else None)
