@@ -362,8 +362,12 @@ def preview(
     _setup_logging()
     if not quiet:
         err.print(f"watching [bold]{escape(str(template))}[/]: save it to redraw, Ctrl-C to stop")
-    with contextlib.suppress(KeyboardInterrupt):
+    try:
         watch_files([Path(p) for p in (template, lyrics) if p is not None], draw, failed)
+    except Terminated as e:  # docker stop, systemd, timeout: they read 143 as "stopped as asked"
+        raise typer.Exit(_interrupted_status(e)) from None
+    except KeyboardInterrupt:  # Ctrl-C is how a watch ends
+        pass
 
 
 @app.command()

@@ -517,3 +517,35 @@ def test_align_replaces_its_own_timing_file(tmp_path, song_inputs):
         assert result.exit_code == 0, result.output
     assert out.read_text().startswith("[ti:")
     assert sorted(p.name for p in tmp_path.iterdir()) == [OUTPUT_RECORD, "song.lrc"]
+
+
+def test_stream_now_playing_never_writes_into_a_users_file_or_its_hls_folder(debug_band, tmp_path, monkeypatch):
+    def no_songs_yet(*args, **kwargs):
+        raise AssertionError("the band started generating before --now-playing was checked")
+
+    monkeypatch.setattr("composer.stream.live.AudioProcess", no_songs_yet)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("setlist: 1. Altar of Rot\n")
+    band_toml = debug_band.folder / "band.toml"
+    kept = {p: _sha(p) for p in (notes, band_toml)}
+    hls = ["--hls", tmp_path / "hls", "--duration", "1s", "-q"]
+    band = ["--band", debug_band.name, "--bands-dir", debug_band.folder.parent]
+    # a JSON line appended to band.toml breaks the band; to notes.txt it is litter in the user's file
+    for path in (notes, band_toml):
+        _assert_refused(_cli("stream", *band, *hls, "--now-playing", path), path.name, "not a now-playing log")
+    _assert_refused(_cli("stream", *band, *hls, "--now-playing", tmp_path / "hls" / "now.jsonl"), "inside the HLS")
+    assert {p: _sha(p) for p in kept} == kept
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_second_stream_into_a_busy_hls_folder_is_refused_before_any_song(debug_band, tmp_path, monkeypatch):
+    from composer.util.files import folder_lock, make_dir
+
+    def no_songs_yet(*args, **kwargs):
+        raise AssertionError("the band started generating before the folder was checked")
+
+    monkeypatch.setattr("composer.stream.live.AudioProcess", no_songs_yet)
+    hls = make_dir(tmp_path / "hls")
+    band = ["--band", debug_band.name, "--bands-dir", debug_band.folder.parent]
+    with folder_lock(hls, who="stream"):  # the first stream, live: the second one learnt of it minutes later
+        _assert_refused(_cli("stream", *band, "--hls", hls, "--duration", "1s", "-q"), "another composer stream")

@@ -266,6 +266,15 @@ def test_title_no_screen_can_show_is_one_error(song_inputs, tmp_path, where):
     assert not out.exists()
 
 
+def test_background_video_that_is_a_pipe_is_one_error(song_inputs, tmp_path):
+    loop = _device_or_pipe(tmp_path / "loop.mp4", "fifo")
+    out = tmp_path / "v.mp4"
+    with within(GENEROUS_S):  # opening it waited for a writer, forever
+        res = cli("karaoke", song_inputs.audio, song_inputs.lyrics, "--background", loop, "-o", out, "-q")
+    assert_one_error(res, "loop.mp4", "not a regular file")
+    assert [p.name for p in tmp_path.iterdir()] == ["loop.mp4"]
+
+
 @pytest.mark.parametrize("kind", ["device", "fifo"])
 @pytest.mark.parametrize("command", ["preview --template", "batch"])
 def test_settings_file_that_is_a_device_or_a_pipe_is_one_error(tmp_path, kind, command):
@@ -575,3 +584,111 @@ def test_novelty_index_claiming_a_terabyte_is_one_error(tmp_path):
     res = cli("generate", "lyrics", "--model", model, "-o", tmp_path / "x.txt", "-q")
     assert_one_error(res, "novelty.npy")
     assert not (tmp_path / "x.txt").exists()
+
+
+# ----------------------------------------------------------------------------------------------- newer surfaces
+
+
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        ("{number:d}", "placeholder bare"),  # str.format fails on the empty {number} of a lone song
+        ("{title:>999999999}", "placeholder bare"),  # a gigabyte of padding
+        ("{band!r}", "placeholder bare"),
+        ("skull " * 200_000, "at most 300"),  # laid out on one card: minutes a frame
+        ("{title} \U00013000", "[end] text"),  # no font has it: refused before any work, naming the key
+    ],
+)
+def test_hostile_end_card_text_is_one_error(tmp_path, text, needle):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(f'[end]\nenabled = true\ntext = "{text}"\n')
+    with within(GENEROUS_S):
+        res = cli("preview", "--template", bad, "--at", "1s", "-o", tmp_path / "p.png")
+    line = assert_one_error(res, "bad.toml", needle)
+    assert len(line) < 400  # a 1.2 MB value is not echoed back whole
+    assert not (tmp_path / "p.png").exists()
+
+
+def test_template_listing_thousands_of_voices_is_one_error(tmp_path):
+    # each line's look was found by a scan of the voices: 60,000 voices (3 MB) took minutes per render
+    body = "".join(f'[voices.v{i}]\ncolor = "#00ff00"\n' for i in range(5000))
+    (tmp_path / "choir.toml").write_text(body)
+    with within(GENEROUS_S):
+        res = cli("preview", "--template", tmp_path / "choir.toml", "-o", tmp_path / "p.png")
+    assert_one_error(res, "choir.toml", "5,000 voices", "at most 64")
+    assert not (tmp_path / "p.png").exists()
+
+
+@pytest.mark.parametrize(
+    "voices, needle",
+    [
+        ([f"v{i}" for i in range(20_000)], "at most 64"),  # a choir of 20,000: its whole list was the error
+        (["growl", "x" * 100_000], "'xxxx"),
+        (["growl", "scream", "growl"], "'growl' is listed twice"),
+    ],
+)
+def test_band_voices_error_names_one_voice_in_one_short_line(tmp_path, voices, needle):
+    band = tmp_path / "choir"
+    band.mkdir()
+    listed = ", ".join(f'"{v}"' for v in voices)
+    (band / "band.toml").write_text(f'name = "choir"\naudio = "a"\nlyrics = []\nimages = "i"\nvoices = [{listed}]\n')
+    res = cli("generate", "lyrics", "--band", "choir", "--bands-dir", tmp_path, "--lines", "1")
+    line = assert_one_error(res, "band.toml", needle)
+    assert len(line) < 400
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--buffer", "1000h"], "--buffer"),  # songs ahead are held in memory: it would grow for hours
+        (["--segment", "100000h"], "segment length"),  # ffmpeg refused it, after the first song was made
+        (["--segment", "0.01s"], "segment length"),
+        (["--rtmp", "http://example.com/live/key"], "not an RTMP URL"),
+        (["--template", "fps7.toml"], "7 fps"),  # 48 kHz audio has no whole number of samples a frame
+    ],
+)
+def test_stream_options_are_checked_before_any_song_is_made(debug_band, tmp_path, monkeypatch, args, needle):
+    # each was refused only once the first song was made: minutes for a real band
+    def no_songs_yet(*args, **kwargs):
+        raise AssertionError("the band started generating before the options were checked")
+
+    monkeypatch.setattr("composer.stream.live.AudioProcess", no_songs_yet)
+    band = ["--band", debug_band.name, "--bands-dir", debug_band.folder.parent]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "fps7.toml").write_text("[video]\nfps = 7\n")
+    with within(GENEROUS_S):
+        res = cli("stream", *band, "--hls", tmp_path / "hls", "--duration", "1s", "-q", *args)
+    assert_one_error(res, needle)
+    assert not (tmp_path / "hls").exists()
+
+
+def test_now_playing_pipe_nobody_reads_never_stalls_the_stream(tmp_path, caplog):
+    from composer.stream.live import _log_now_playing, _OnAir
+
+    fifo = tmp_path / "now.fifo"
+    os.mkfifo(fifo)
+    holding = _OnAir(0, None, lambda t: None, None)
+    with within(GENEROUS_S):  # opening a FIFO for writing waits for a reader: forever, and the stream with it
+        _log_now_playing(fifo, holding, 12.0)
+    assert "a pipe nobody reads" in caplog.text
+    with open(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK), "rb") as reader:  # with a reader there, it is written
+        _log_now_playing(fifo, holding, 13.0)
+        assert json.loads(reader.readline())["start"] == 13.0
+
+
+def test_sigterm_ends_preview_watch_with_143_and_no_leftovers(song_inputs, tmp_path):
+    # Ctrl-C is how a watch ends (exit 0); SIGTERM ended it with 0 too, which systemd or `timeout` misread
+    out, work = tmp_path / "p.png", tmp_path / "tmp"
+    work.mkdir()
+    cmd = composer("preview", "--watch", "--template", song_inputs.template, "-o", out, "-q")
+    with started(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "TMPDIR": str(work)}) as proc:
+        deadline = time.time() + GENEROUS_S
+        while not out.exists():
+            assert proc.poll() is None and time.time() < deadline, proc.stderr.read()
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 128 + signal.SIGTERM, err
+        assert b"Traceback" not in err, err
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == ["p.png", "tmp"]
+    assert list(work.iterdir()) == []

@@ -241,16 +241,22 @@ def load_band(folder: str | os.PathLike) -> Band:
     if template not in builtin_templates() and not resolve_path(folder, template).is_file():
         allowed = ", ".join(f'"{t}"' for t in builtin_templates())
         raise ComposerError(f"{source}: template = {template!r}: allowed are {allowed} or a path to a .toml")
+    from composer.karaoke.template import MAX_VOICES
     from composer.media.voices import VOICE_NAME
 
+    # each message names the one voice at fault: the list itself may be megabytes long
+    if len(top["voices"]) > MAX_VOICES:
+        raise ComposerError(f"{source}: voices lists {len(top['voices']):,} voices; a band has at most {MAX_VOICES}")
     for voice in top["voices"]:
         if not isinstance(voice, str) or not VOICE_NAME.match(voice):
+            shown = repr(voice) if len(repr(voice)) <= 60 else repr(voice)[:40] + "..."
             raise ComposerError(
-                f"{source}: voices = {top['voices']!r}: each voice is a name of lowercase letters, digits, '-' and "
+                f"{source}: voices: {shown}: each voice is a name of lowercase letters, digits, '-' and "
                 f"'_' (up to 32), as the template's [voices.NAME]"
             )
     if len(set(top["voices"])) != len(top["voices"]):
-        raise ComposerError(f"{source}: voices = {top['voices']!r}: a voice is listed twice")
+        twice = next(v for i, v in enumerate(top["voices"]) if v in top["voices"][:i])
+        raise ComposerError(f"{source}: voices: {twice!r} is listed twice")
     if not all(isinstance(p, str) for p in top["lyrics"] or []):
         raise ComposerError(f"{source}: lyrics must be a list of file or folder paths (strings)")
     material = cache_dir() / "bands" / name

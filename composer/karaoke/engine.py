@@ -209,7 +209,7 @@ def karaoke(
     card names ``artist`` (else the lyric file's [ar:]) above the title."""
     from composer.karaoke.pacing import pace
     from composer.karaoke.render.background import load_images
-    from composer.karaoke.render.cards import SongCard
+    from composer.karaoke.render.cards import SongCard, require_card_glyphs
     from composer.karaoke.render.fontchain import require_glyphs
     from composer.karaoke.render.frames import FrameRenderer
     from composer.karaoke.render.videobg import VideoBackground, check_video
@@ -230,6 +230,7 @@ def karaoke(
     outputs = OutputSet(output_paths(out), karaoke_inputs(audio_path, lyrics_path, images_dir, template, background))
     # cheap checks first, so bad input fails before minutes of work
     tmpl = load_template(template)
+    require_card_glyphs(tmpl)
     if artist and tmpl.title.enabled:
         require_glyphs("--artist", [artist], tmpl.text.font)
     if background is None:

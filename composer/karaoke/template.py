@@ -26,6 +26,9 @@ from composer.util.sizes import MAX_SIDE, MIN_SIDE
 
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 END_PLACEHOLDERS = ("band", "title", "number", "songs")  # what an [end] text may name in braces
+# a band of singers, not a crowd: a 4 MB file could list 60,000 voices, and each line looks its voice up
+MAX_VOICES = 64
+END_TEXT_CHARS = 300  # an [end] text is drawn whole on one card, like a title (at most 300 characters too)
 
 
 def hex_rgb(colour: str) -> tuple[int, int, int]:
@@ -289,6 +292,8 @@ def _parse_voices(table: Any, source: str) -> tuple[tuple[str, VoiceSettings], .
 
     if not isinstance(table, dict):
         raise ComposerError(f"{source}: voices must be tables [voices.NAME]")
+    if len(table) > MAX_VOICES:
+        raise ComposerError(f"{source}: [voices] lists {len(table):,} voices; a template may list at most {MAX_VOICES}")
     out = []
     for name, settings in table.items():
         if not VOICE_NAME.match(name):
@@ -330,6 +335,8 @@ def _check_value(where: str, spec: dataclasses.Field, value: Any) -> Any:
         if meta["colour"] and not _HEX.match(value):
             raise ComposerError(f'{where}: expected a hex colour "#rrggbb"')
         if meta.get("placeholders"):
+            if len(value) > END_TEXT_CHARS:
+                raise ComposerError(f"{where}: a card's text is at most {END_TEXT_CHARS} characters")
             _check_placeholders(where, value, meta["placeholders"])
         return value.lower() if meta["colour"] else value
     # numbers: bool is an int subclass in Python, so reject it explicitly
@@ -351,10 +358,15 @@ def _check_placeholders(where: str, value: str, allowed: tuple[str, ...]) -> Non
     import string
 
     try:
-        names = [name for _, name, _, _ in string.Formatter().parse(value) if name is not None]
+        fields = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(value)]
     except ValueError as exc:
         raise ComposerError(f"{where}: {exc} (write {{{{ and }}}} for literal braces)") from None
-    for name in names:
+    for name, spec, conversion in fields:
+        if name is None:
+            continue
+        # a format spec would fail on an empty {number} or pad a name to gigabytes ({band:>999999999})
+        if spec or conversion:
+            raise ComposerError(f"{where}: write a placeholder bare, as {{{name}}}, without ':' or '!' after it")
         if name not in allowed:
             shown = ", ".join(f"{{{a}}}" for a in allowed)
             raise ComposerError(f"{where}: unknown placeholder {{{name}}}: allowed are {shown}")
@@ -362,7 +374,7 @@ def _check_placeholders(where: str, value: str, allowed: tuple[str, ...]) -> Non
 
 def _show(value: Any) -> str:
     if isinstance(value, str):
-        return f'"{value}"'
+        return f'"{value}"' if len(value) <= 60 else f'"{value[:40]}..." ({len(value):,} characters)'
     if isinstance(value, bool):
         return "true" if value else "false"
     return repr(value)

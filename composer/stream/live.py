@@ -13,13 +13,14 @@ timestamps from frame and sample counts, so they stay continuous whatever plays.
 from __future__ import annotations
 
 import collections
-import contextlib
 import datetime as dt
+import errno
 import itertools
 import json
 import logging
 import math
 import os
+import stat
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -49,6 +50,8 @@ RATE = 48000  # the stream's audio rate (AAC at 48 kHz, as YouTube expects)
 CHUNK_S = 1  # seconds of stream rendered and handed to the sink at a time
 HOLDING_TEXT = "the band is writing..."
 ROOM_TONE_DBFS = -48.0  # quiet, but audibly a room: a player or a listener never takes it for a dropout
+MAX_BUFFER_S = 30 * 60.0  # songs ahead are held in memory (~23 MB a minute at 48 kHz stereo float32)
+NOW_PLAYING_TAIL = 1 << 20  # bytes of an existing --now-playing file read to find its last line (a song's entry)
 BEHIND_LOG_S = 30.0  # "generation is behind" is said at most this often
 # test-only: the audio process pauses this long before each round of songs after the first, so a test can
 # make the buffer run dry on purpose (a debug band otherwise generates faster than real time)
@@ -326,12 +329,14 @@ def stream_band(
     from composer.band.render import MAX_SONG_SECONDS, MIN_SONG_SECONDS
     from composer.karaoke.render.background import load_images
     from composer.karaoke.template import load_template
-    from composer.stream.sink import LiveSink
+    from composer.stream.sink import LiveSink, check_targets
 
     if duration is not None and not (math.isfinite(duration) and duration > 0):
         raise ComposerError(f"--duration must be positive (got {duration:g} s)")
-    if not (math.isfinite(buffer_s) and buffer_s >= 0):
-        raise ComposerError(f"--buffer must be zero or more (got {buffer_s:g} s)")
+    if not (math.isfinite(buffer_s) and 0 <= buffer_s <= MAX_BUFFER_S):
+        raise ComposerError(
+            f"--buffer {buffer_s:,.10g} s: give 0 to {MAX_BUFFER_S / 60:g} minutes (songs ahead are held in memory)"
+        )
     if not (math.isfinite(song_seconds) and MIN_SONG_SECONDS <= song_seconds <= MAX_SONG_SECONDS):
         raise ComposerError(
             f"--song-length must be {MIN_SONG_SECONDS:g} s to {MAX_SONG_SECONDS / 60:g} minutes "
@@ -347,15 +352,18 @@ def stream_band(
         tmpl = tmpl.replace(video={"width": size[0], "height": size[1]})
     # every song opens with its title card (band, title, song number), whatever the band's template says
     tmpl = tmpl.replace(title={"enabled": True, "seconds": max(tmpl.title.seconds, 3.0)})
+    # a bad URL, segment length, frame rate or folder is said now, not after the minutes the first song takes
+    if RATE % tmpl.video.fps:
+        raise ComposerError(f"{tmpl.source}: {tmpl.video.fps} fps does not divide {RATE} Hz audio into whole frames")
+    hls, _ = check_targets(targets, tmpl.video.fps)
+    if now_playing is not None:
+        now_playing = _check_now_playing(Path(now_playing), hls.dir if hls is not None else None)
     if band.generated:
         from composer.synthetic.demo import write_demo_images
 
         write_demo_images(band.images_dir)
     images = load_images(band.images_dir)
     if now_playing is not None:
-        now_playing = Path(now_playing)
-        if now_playing.is_dir():
-            raise ComposerError(f"{now_playing}: --now-playing is a folder, not a file")
         now_playing.parent.mkdir(parents=True, exist_ok=True)
 
     song_seconds = round(song_seconds * band.sample_rate) / band.sample_rate
@@ -430,6 +438,40 @@ def stream_band(
             producer.join(timeout=30)
 
 
+def _check_now_playing(path: Path, hls_dir: Path | None) -> Path:
+    """``path`` if composer may append now-playing lines to it: a new file, a device or pipe (written without
+    waiting), or a JSON lines file whose last line is one; never a file of the user's (a band.toml, notes) and
+    never inside the HLS folder, which holds the stream's files alone."""
+    if path.is_dir():
+        raise ComposerError(f"{path}: --now-playing is a folder, not a file")
+    if hls_dir is not None and path.resolve().is_relative_to(Path(hls_dir).resolve()):
+        raise ComposerError(
+            f"{path}: --now-playing inside the HLS folder {hls_dir}: that folder holds the stream's "
+            "files alone; give a path outside it"
+        )
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return path
+    except OSError as e:
+        raise ComposerError(f"{path}: --now-playing: {e.strerror}") from None
+    if not stat.S_ISREG(st.st_mode) or st.st_size == 0:
+        return path
+    try:
+        with path.open("rb") as f:
+            f.seek(max(0, st.st_size - NOW_PLAYING_TAIL))
+            last = f.read().rstrip(b"\n").rsplit(b"\n", 1)[-1]
+        entry = json.loads(last)
+    except (OSError, ValueError):
+        entry = None
+    if not (isinstance(entry, dict) and "start" in entry and "title" in entry):
+        raise ComposerError(
+            f"{path}: --now-playing appends a JSON line per song, and this file is not a now-playing log "
+            "(its last line is not one): give a new file"
+        )
+    return path
+
+
 def _log_now_playing(path: Path | None, item: _OnAir, at_s: float) -> None:
     """One JSON line as a song (or the holding card) goes on air, for a chat bot or a website."""
     if path is None:
@@ -447,8 +489,17 @@ def _log_now_playing(path: Path | None, item: _OnAir, at_s: float) -> None:
             "time": now,
             "lyrics": [line.text for line in song.timeline.lines],
         }
-    with contextlib.suppress(OSError), path.open("a", encoding="utf-8") as f:
-        f.write(json.dumps(entry, ensure_ascii=False) + "\n")
+    data = (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
+    try:
+        # never waits: a pipe nobody reads (or whose reader stalls) must not stall the stream
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o644)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+    except OSError as e:
+        why = {errno.ENXIO: "a pipe nobody reads", errno.EAGAIN: "its reader is not keeping up"}.get(e.errno)
+        log.warning("%s: now-playing line not written (%s)", path, why or e.strerror or e)
 
 
 __all__ = ["HOLDING_TEXT", "StreamResult", "StreamStatus", "holding_card", "stream_band"]

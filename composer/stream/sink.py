@@ -37,7 +37,7 @@ import numpy as np
 from composer.errors import ComposerError
 from composer.media.ffmpeg import EncodeSettings, start_live
 from composer.stream.relay import RtmpRelay, write_all
-from composer.util.files import LOCK_FILE, MADE_MARKER, folder_lock, make_dir
+from composer.util.files import LOCK_FILE, MADE_MARKER, claim_dir, folder_lock, make_dir
 
 log = logging.getLogger("composer")
 
@@ -50,6 +50,7 @@ _HLS_NAMES = {PLAYLIST, PLAYLIST + ".tmp", MADE_MARKER, LOCK_FILE}
 RTMP_KEYFRAME_S = 2  # YouTube's ingest wants a keyframe at least every 2 s (4 s at most)
 RTMP_AUDIO = "128k"  # YouTube: AAC-LC, 48 kHz stereo, 128 kbit/s
 HLS_MAXRATE_K = 8000  # an HLS-only stream is CRF-coded with this cap, so one busy scene cannot stall a player
+MIN_SEGMENT_S, MAX_SEGMENT_S = 1.0, 60.0  # HLS segment lengths (Apple suggests 6 s; YouTube's HLS ingest 1-4 s)
 QUEUE_CHUNKS = 2  # chunks waiting per pipe before write() waits for ffmpeg
 CLOSE_TIMEOUT_S = 15  # how long close() lets ffmpeg finish (flush, trailers) before it stops it
 LIVE_ENCODE = EncodeSettings(preset="veryfast", audio_bitrate=RTMP_AUDIO)
@@ -100,14 +101,8 @@ class LiveSink:
     ) -> None:
         if width % 2 or height % 2 or width <= 0 or height <= 0:
             raise ComposerError(f"live stream: frame size {width}x{height} must be positive and even for yuv420p")
-        if not targets:
-            raise ComposerError("live stream: no target; give an HLS folder, an RTMP URL or both")
-        hls = [t for t in targets if isinstance(t, HlsTarget)]
-        rtmp = [t for t in targets if isinstance(t, RtmpTarget)]
-        if len(hls) > 1 or len(rtmp) > 1 or len(hls) + len(rtmp) != len(targets):
-            raise ComposerError("live stream: give at most one HLS folder and one RTMP URL")
         self.width, self.height, self.fps, self.sample_rate = width, height, int(fps), int(sample_rate)
-        self.hls, self.rtmp = (hls[0] if hls else None), (rtmp[0] if rtmp else None)
+        self.hls, self.rtmp = check_targets(targets, self.fps)
         self.log = log or logging.getLogger("composer")
         self.encode = encode or LIVE_ENCODE
         self.frame_bytes = width * height * 3 // 2
@@ -115,10 +110,6 @@ class LiveSink:
         self.samples_written = 0
         self.media_sequence = 0  # the first segment number of this run (a restart continues the last one)
         self._keyframe_every = _keyframe_frames(self.fps, self.hls, self.rtmp)
-        if self.hls is not None:
-            _check_hls(self.hls)
-        if self.rtmp is not None:
-            _check_rtmp(self.rtmp)
         self._name = str(self.hls.dir) if self.hls else _redact(self.rtmp.url)
         self._stack = contextlib.ExitStack()
         self._proc = None
@@ -374,6 +365,25 @@ class LiveSink:
 # ---------------------------------------------------------------------------------------------------- helpers
 
 
+def check_targets(targets: Sequence[HlsTarget | RtmpTarget], fps: int) -> tuple[HlsTarget | None, RtmpTarget | None]:
+    """(HLS target, RTMP target), each None when not given; ComposerError for a target the sink would refuse
+    (a bad URL, a segment length, a folder of someone else's), so a stream can say so before any song is made.
+    Reads only: nothing is created."""
+    if not targets:
+        raise ComposerError("live stream: no target; give an HLS folder, an RTMP URL or both")
+    hls = [t for t in targets if isinstance(t, HlsTarget)]
+    rtmp = [t for t in targets if isinstance(t, RtmpTarget)]
+    if len(hls) > 1 or len(rtmp) > 1 or len(hls) + len(rtmp) != len(targets):
+        raise ComposerError("live stream: give at most one HLS folder and one RTMP URL")
+    h, r = (hls[0] if hls else None), (rtmp[0] if rtmp else None)
+    if h is not None:
+        _check_hls(h)
+    if r is not None:
+        _check_rtmp(r)
+    _keyframe_frames(int(fps), h, r)
+    return h, r
+
+
 def _keyframe_frames(fps: int, hls: HlsTarget | None, rtmp: RtmpTarget | None) -> int:
     """Frames from one keyframe to the next: a segment's length, and a divisor of 2 s when RTMP is on too."""
     if fps <= 0:
@@ -396,10 +406,20 @@ def _keyframe_frames(fps: int, hls: HlsTarget | None, rtmp: RtmpTarget | None) -
 def _check_hls(hls: HlsTarget) -> None:
     if not isinstance(hls.window, int) or hls.window < 1:
         raise ComposerError(f"{hls.dir}: the playlist window must be at least 1 segment, not {hls.window}")
+    if not MIN_SEGMENT_S <= hls.segment_s <= MAX_SEGMENT_S:  # NaN fails too
+        raise ComposerError(
+            f"{hls.dir}: segment length {hls.segment_s:,.10g} s: give {MIN_SEGMENT_S:g} s to {MAX_SEGMENT_S:g} s "
+            "(players wait a segment or three before they start)"
+        )
     # ffmpeg's tee muxer reads these as separators: refused rather than escaped through its three levels
     odd = sorted(set(_TEE_SPECIAL) & set(str(Path(hls.dir).resolve())))
     if odd:
         raise ComposerError(f"{hls.dir}: the HLS folder's path may not contain {' '.join(odd)}; choose another")
+    folder = Path(hls.dir)
+    claim_dir(folder, "choose another output folder")
+    if folder.is_dir():
+        _refuse_foreign_files(folder)
+        _refuse_busy(folder)
 
 
 def _check_rtmp(rtmp: RtmpTarget) -> None:
@@ -433,6 +453,17 @@ def _prepare_hls_folder(folder: Path) -> bool:
     killed run's). True when the folder holds no earlier stream."""
     playlist = folder / PLAYLIST
     listed = set(_playlist_segments(playlist))
+    _refuse_foreign_files(folder)
+    for p in folder.iterdir():
+        if _SEGMENT_NAME.fullmatch(p.name) and p.name not in listed:
+            with contextlib.suppress(OSError):
+                p.unlink()
+    with contextlib.suppress(OSError):
+        (folder / (PLAYLIST + ".tmp")).unlink()
+    return not listed
+
+
+def _refuse_foreign_files(folder: Path) -> None:
     for p in folder.iterdir():
         if p.name in _HLS_NAMES:
             continue
@@ -441,13 +472,23 @@ def _prepare_hls_folder(folder: Path) -> bool:
                 f"{folder}: holds {p.name}, which a composer stream does not write; composer streams only into "
                 f"a folder of its own: give an empty or new folder"
             )
-    for p in folder.iterdir():
-        if _SEGMENT_NAME.fullmatch(p.name) and p.name not in listed:
-            with contextlib.suppress(OSError):
-                p.unlink()
-    with contextlib.suppress(OSError):
-        (folder / (PLAYLIST + ".tmp")).unlink()
-    return not listed
+
+
+def _refuse_busy(folder: Path) -> None:
+    """ComposerError when another stream holds ``folder``'s lock now (a look only: the lock is taken at start)."""
+    try:
+        fd = os.open(folder / LOCK_FILE, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return  # no lock file: nobody writes there
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.read(fd, 200).decode("utf-8", "replace").strip() or "composer process"
+        raise ComposerError(
+            f"{folder}: another {holder} is writing in this folder; stop it first or give another HLS folder"
+        ) from None
+    finally:
+        os.close(fd)
 
 
 def _playlist_segments(playlist: Path) -> list[str]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from composer.karaoke.render.fontchain import require_glyphs
 from composer.karaoke.render.text import LineSprite, TextStyle, render_title
 from composer.karaoke.template import Template
 
@@ -64,6 +65,13 @@ class PlacedCard:
         return self.x, self.y, self.x + self.sprite.width, self.y + self.sprite.height
 
 
+def require_card_glyphs(template: Template) -> None:
+    """ComposerError naming the template's [end] text when a font lacks one of its characters: found before any
+    work, not as the end card is first drawn, minutes into a render."""
+    if template.end.enabled:
+        require_glyphs(f"{template.source}: [end] text", [template.end.text], template.text.font)
+
+
 _CENTRE, _CLEAR, _CORNER = 0, 1, 2  # placements: alone on screen, clear of the lyrics, small in a corner
 
 
@@ -88,6 +96,7 @@ class CardLayer:
         last_end: float,
         yield_until: float,
     ):
+        require_card_glyphs(template)
         self.template, self.card, self.frame, self.free = template, card, frame, free
         self.max_width = max_width
         self.layout = template.title.layout

@@ -31,6 +31,8 @@ def check_video(path: Path) -> float:
     path = Path(path)
     if path.suffix.lower() not in VIDEO_SUFFIXES:
         raise ComposerError(f"{path}: not a video background (use one of {', '.join(VIDEO_SUFFIXES)})")
+    if path.exists() and not path.is_file():  # a FIFO: opening it waits for a writer that never comes
+        raise ComposerError(f"{path}: not a regular file (a device or pipe?); give a video file")
     try:
         with av.open(str(path)) as c:
             if not c.streams.video:
