@@ -25,7 +25,10 @@ from composer.karaoke.template import load_template
 from composer.stream.live import HOLDING_TEXT, TEST_HOLD_ENV, holding_card
 from tests.procs import alive, children, composer, run, started
 
-SONG = 12.0  # seconds a song: every stream below crosses song boundaries
+# seconds a song: every stream below crosses song boundaries. A stream starts once the band's first two songs
+# are generated, and two 16 s songs are cut into four 8.5 s stretches generated side by side: ready sooner than
+# two 12 s songs, one stretch each (composer.models.samplernn.stretches, MIN_STRETCH_S)
+SONG = 16.0
 FPS = 24  # the debug band's small template
 TIMEOUT = 900  # a guard against a hang on a loaded machine, not a timing assertion
 
