@@ -162,12 +162,10 @@ def _audio_worker(
     permits,
     out,
     endless: bool = False,
-    pause_s: float = 0.0,
 ) -> None:
     """Child process: generate the songs, several at once, each once permitted; send each song's pieces, then a
     summary, or the error. ``endless``: the songs of ``lengths`` again and again, each round with a seed of its
-    own, until the process is stopped (a live stream); ``pause_s``: a wait before each round after the first
-    (tests only: a band slowed on purpose)."""
+    own, until the process is stopped (a live stream)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
     try:
         from composer.models.samplernn.generate import GenerateStats, iter_tracks
@@ -200,8 +198,6 @@ def _audio_worker(
         song = None
         rounds = itertools.count() if endless else [None]
         for r in rounds:
-            if r:
-                time.sleep(pause_s)
             # a render is one round with the plain seed (the same seed, the same songs as always)
             base = 0 if r is None else r * len(lengths)
             for k, piece in iter_tracks(
@@ -242,15 +238,12 @@ class AudioProcess:
         temperature: float = 1.0,
         tandem: bool = True,
         endless: bool = False,
-        pause_s: float = 0.0,
     ):
         ctx = mp.get_context("spawn")  # a fresh interpreter: no torch thread pools inherited through fork
         self.permits, self.out = ctx.Queue(), ctx.Queue(maxsize=256)
         self.rate: int | None = None  # the model's sample rate, the worker's first message
         args = (str(audio_model), list(lengths), seed, streams, temperature, tandem, band, self.permits, self.out)
-        self.proc = ctx.Process(
-            target=_audio_worker, daemon=True, args=args, kwargs={"endless": endless, "pause_s": pause_s}
-        )
+        self.proc = ctx.Process(target=_audio_worker, daemon=True, args=args, kwargs={"endless": endless})
         self.proc.start()
 
     def taken(self) -> None:

@@ -53,9 +53,10 @@ ROOM_TONE_DBFS = -48.0  # quiet, but audibly a room: a player or a listener neve
 MAX_BUFFER_S = 30 * 60.0  # songs ahead are held in memory (~23 MB a minute at 48 kHz stereo float32)
 NOW_PLAYING_TAIL = 1 << 20  # bytes of an existing --now-playing file read to find its last line (a song's entry)
 BEHIND_LOG_S = 30.0  # "generation is behind" is said at most this often
-# test-only: the audio process pauses this long before each round of songs after the first, so a test can
-# make the buffer run dry on purpose (a debug band otherwise generates faster than real time)
-TEST_PAUSE_ENV = "COMPOSER_TEST_GENERATION_PAUSE_S"
+# test-only: a file the producer waits for before it hands over any song after the first round, so a test can
+# make the buffer run dry on purpose (a debug band otherwise generates faster than real time) and end the
+# drought as soon as it has seen the holding card, rather than guess how long a pause outlasts the songs before
+TEST_HOLD_ENV = "COMPOSER_TEST_HOLD_FILE"
 
 
 @dataclass
@@ -147,8 +148,9 @@ class _Buffer:
             self.cond.notify_all()
 
 
-def _produce(songs, buffer: _Buffer, band: Band, status: StreamStatus) -> None:
-    """Thread: finished songs -> loudness-normalised 48 kHz stereo -> the buffer, never more than it holds."""
+def _produce(songs, buffer: _Buffer, band: Band, status: StreamStatus, hold_until: str | None = None) -> None:
+    """Thread: finished songs -> loudness-normalised 48 kHz stereo -> the buffer, never more than it holds.
+    ``hold_until``: see TEST_HOLD_ENV."""
     from composer.media.audio import normalised_stereo
 
     recent = collections.deque(maxlen=SONGS_AT_ONCE)  # songs generated together finish together: speed over a round
@@ -161,6 +163,8 @@ def _produce(songs, buffer: _Buffer, band: Band, status: StreamStatus) -> None:
             spent = sum(g for _, g in recent)
             status.generation_speed = sum(s for s, _ in recent) / spent if spent > 0 else 0.0
             n = song.index + 1
+            while hold_until and n > SONGS_AT_ONCE and not buffer.stopped and not os.path.exists(hold_until):
+                time.sleep(0.05)
             buffer.put(_Ready(n, song, samples, SongCard(song.lyrics.title, band.name, n)))
     except BaseException as e:  # noqa: BLE001 - handed to the output loop, which raises it
         if not buffer.stopped:
@@ -367,7 +371,6 @@ def stream_band(
         now_playing.parent.mkdir(parents=True, exist_ok=True)
 
     song_seconds = round(song_seconds * band.sample_rate) / band.sample_rate
-    pause_s = float(os.environ.get(TEST_PAUSE_ENV, "0") or 0)
     state = StreamStatus()
     buffer = _Buffer(buffer_s)
     t_start = time.monotonic()
@@ -379,7 +382,6 @@ def stream_band(
         streams=streams,
         temperature=temperature,
         endless=True,
-        pause_s=pause_s,
     )
     songs = finished_songs(
         worker,
@@ -389,7 +391,10 @@ def stream_band(
         voices=band.voices,
         max_rate=tmpl.text.max_syllables_per_s,
     )
-    producer = threading.Thread(target=_produce, args=(songs, buffer, band, state), daemon=True, name="producer")
+    hold_until = os.environ.get(TEST_HOLD_ENV)
+    producer = threading.Thread(
+        target=_produce, args=(songs, buffer, band, state, hold_until), daemon=True, name="producer"
+    )
     try:
         producer.start()
         while not buffer.wait_first(0.5):

@@ -243,6 +243,31 @@ def test_resume_continues_exactly(tone_dir, tmp_path, monkeypatch, preset):
         train_audio(tone_dir, tmp_path / "c", steps=44, resume=True)
 
 
+def test_debug_preset_trains_on_one_thread_unless_told_and_puts_torch_back(tone_dir, tmp_path):
+    # a debug step is too small to split: a second thread only spin-waits (10x slower on a busy 2-core machine)
+    before = torch.get_num_threads()
+    seen = []
+    train_audio(
+        tone_dir,
+        tmp_path / "a",
+        preset="debug",
+        steps=2,
+        eval_every=1,
+        report=lambda r: seen.append(torch.get_num_threads()),
+    )
+    train_audio(tone_dir, tmp_path / "a", steps=3, resume=True, report=lambda r: seen.append(torch.get_num_threads()))
+    train_audio(
+        tone_dir,
+        tmp_path / "b",
+        preset="debug",
+        steps=1,
+        threads=3,
+        report=lambda r: seen.append(torch.get_num_threads()),
+    )
+    assert seen == [1, 1, 1, 3]  # a resumed run takes its preset's count from its state, as it does the preset
+    assert torch.get_num_threads() == before
+
+
 def test_keep_last_checkpoints_and_init_from_weights(tone_dir, tmp_path, monkeypatch):
     a = train_audio(tone_dir, tmp_path / "a", preset="debug", steps=60, eval_every=20, keep=2, seed=1)
     kept = sorted(p.name for p in (tmp_path / "a" / "checkpoints").iterdir())

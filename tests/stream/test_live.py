@@ -14,6 +14,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import av
 import numpy as np
@@ -21,10 +22,13 @@ import pytest
 
 from composer.karaoke.render.background import load_images, yuv420p_to_rgb
 from composer.karaoke.template import load_template
-from composer.stream.live import HOLDING_TEXT, TEST_PAUSE_ENV, holding_card
+from composer.stream.live import HOLDING_TEXT, TEST_HOLD_ENV, holding_card
 from tests.procs import alive, children, composer, run, started
 
-SONG = 12.0  # seconds a song: every stream below crosses song boundaries
+# seconds a song: every stream below crosses song boundaries. A stream starts once the band's first two songs
+# are generated, and two 16 s songs are cut into four 8.5 s stretches generated side by side: ready sooner than
+# two 12 s songs, one stretch each (composer.models.samplernn.stretches, MIN_STRETCH_S)
+SONG = 16.0
 FPS = 24  # the debug band's small template
 TIMEOUT = 900  # a guard against a hang on a loaded machine, not a timing assertion
 
@@ -149,43 +153,6 @@ def test_status_json_gives_a_line_per_second_of_stream(bounded):
     assert all(e["ahead_s"] >= 0 and e["late_s"] >= 0 and isinstance(e["holding"], bool) for e in lines)
 
 
-def test_sigterm_ends_the_playlist_and_a_restart_continues_its_numbers(debug_band, tmp_path):
-    playlist = tmp_path / "hls" / "stream.m3u8"
-    cmd = composer(
-        "stream", "--band", debug_band.name, "--bands-dir", debug_band.folder.parent, "--hls", tmp_path / "hls",
-        "--song-length", f"{SONG:g}s", "--segment", "2s", "--speed", "2", "-q",
-    )  # fmt: skip
-    with started(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
-        deadline = time.monotonic() + TIMEOUT
-        while not (playlist.is_file() and len(_playlist(tmp_path / "hls")["segments"]) >= 3):
-            assert proc.poll() is None, proc.stderr.read()
-            assert time.monotonic() < deadline, "no segments"
-            children(proc)
-            time.sleep(0.5)
-        kids = children(proc) | proc.seen_children
-        proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=120)
-        assert proc.returncode == 128 + signal.SIGTERM, stderr
-        assert "stream stopped (SIGTERM)" in stderr
-        for _ in range(100):  # multiprocessing's resource tracker ends once it reads the end of its pipe
-            if not alive(kids):
-                break
-            time.sleep(0.1)
-        assert not alive(kids), "ffmpeg or the audio process outlived the stream"
-    first = _playlist(tmp_path / "hls")
-    assert first["ended"]
-    _decode(first["segments"])
-    last = max(int(p.stem.lstrip("seg") or 0) for p in first["segments"])
-
-    again = run([*cmd[:-1], "--duration", "6s", "-q"], timeout=TIMEOUT)
-    assert again.returncode == 0, again.stderr
-    second = _playlist(tmp_path / "hls")
-    assert second["ended"]
-    numbers = [int(p.stem.lstrip("seg")) for p in second["segments"]]
-    assert max(numbers) > last and second["sequence"] >= first["sequence"]
-    _decode([p for p in second["segments"] if int(p.stem.lstrip("seg")) > last])
-
-
 def _keep_segments(folder: Path, kept: dict[int, Path], into: Path) -> None:
     """Copy the playlist's segments not yet copied: a live playlist deletes old ones as it goes."""
     if not (folder / "stream.m3u8").is_file():
@@ -198,35 +165,75 @@ def _keep_segments(folder: Path, kept: dict[int, Path], into: Path) -> None:
                 kept[n] = into / seg.name
 
 
-def test_a_dry_buffer_plays_the_holding_card_and_the_stream_recovers(debug_band, tmp_path):
-    # the band pauses 25 s before each round of songs after the first: songs 1-2 play, then nothing is ready;
-    # the stream runs until a song follows the holding card, the test keeping every segment as it appears
-    hls, keep = tmp_path / "hls", tmp_path / "kept"
+@pytest.fixture(scope="module")
+def dry(debug_band, tmp_path_factory):
+    """A stream that runs dry and recovers, then is stopped by SIGTERM: made once, two tests read it.
+
+    Every song after the first two is held back until the holding card is on air (songs 1-2 play, then nothing
+    is ready), and let go then; the stream runs until 8 s of the song after the card are on disk, the
+    test keeping every segment as it appears (a live playlist deletes old ones), and is sent SIGTERM."""
+    out = tmp_path_factory.mktemp("dry")
+    hls, keep, release = out / "hls", out / "kept", out / "release"
     keep.mkdir()
     cmd = composer(
         "stream", "--band", debug_band.name, "--bands-dir", debug_band.folder.parent, "--hls", hls,
-        "--song-length", f"{SONG:g}s", "--segment", "4s", "--buffer", "10s", "--now-playing", tmp_path / "now.jsonl",
-        "--speed", "2", "--duration", "30m", "-q",
+        "--song-length", f"{SONG:g}s", "--segment", "4s", "--buffer", "10s", "--now-playing", out / "now.jsonl",
+        "--speed", "3", "--duration", "30m", "-q",
     )  # fmt: skip
-    env = {**os.environ, TEST_PAUSE_ENV: "25"}
+    env = {**os.environ, TEST_HOLD_ENV: str(release)}
     kept: dict[int, Path] = {}
     with started(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) as proc:
         deadline = time.monotonic() + TIMEOUT
         while True:
             assert proc.poll() is None, proc.stderr.read()
             assert time.monotonic() < deadline, "the stream never went back to songs"
+            children(proc)  # remembered: what must be gone after SIGTERM
             _keep_segments(hls, kept, keep)
-            events = _now_playing(tmp_path) if (tmp_path / "now.jsonl").is_file() else []
+            events = _now_playing(out) if (out / "now.jsonl").is_file() else []
             holds = [i for i, e in enumerate(events) if e.get("holding")]
+            if holds:
+                release.touch()  # the card is on air: the band may go on
             if holds and holds[0] + 1 < len(events) and len(kept) * 4.0 >= events[holds[0] + 1]["start"] + 8:
                 break
-            time.sleep(0.5)
+            time.sleep(0.2)
+        kids = children(proc) | proc.seen_children
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=120)
-        assert proc.returncode == 128 + signal.SIGTERM, stderr
-    assert "the buffer ran dry" in stderr
-    assert _playlist(hls)["ended"]
+        for _ in range(100):  # multiprocessing's resource tracker ends once it reads the end of its pipe
+            if not alive(kids):
+                break
+            time.sleep(0.1)
+        outlived = alive(kids)
     _keep_segments(hls, kept, keep)
+    return SimpleNamespace(
+        hls=hls, kept=kept, events=events, holds=holds, returncode=proc.returncode, stderr=stderr, outlived=outlived
+    )
+
+
+def test_sigterm_ends_the_playlist_and_a_restart_continues_its_numbers(dry, debug_band, tmp_path):
+    assert dry.returncode == 128 + signal.SIGTERM, dry.stderr
+    assert "stream stopped (SIGTERM)" in dry.stderr
+    assert not dry.outlived, "ffmpeg or the audio process outlived the stream"
+    first = _playlist(dry.hls)
+    assert first["ended"]
+    _decode(first["segments"])
+    last = max(int(p.stem.lstrip("seg") or 0) for p in first["segments"])
+
+    # a restart into the same folder (a copy: the other test reads the original)
+    shutil.copytree(dry.hls, tmp_path / "hls")
+    again = _stream(debug_band, tmp_path, "--segment", "4s", "--duration", "6s")
+    assert again.returncode == 0, again.stderr
+    second = _playlist(tmp_path / "hls")
+    assert second["ended"]
+    numbers = [int(p.stem.lstrip("seg")) for p in second["segments"]]
+    assert max(numbers) > last and second["sequence"] >= first["sequence"]
+    _decode([p for p in second["segments"] if int(p.stem.lstrip("seg")) > last])
+
+
+def test_a_dry_buffer_plays_the_holding_card_and_the_stream_recovers(dry, debug_band):
+    assert "the buffer ran dry" in dry.stderr
+    assert _playlist(dry.hls)["ended"]
+    kept, events, holds = dry.kept, dry.events, dry.holds
     assert sorted(kept) == list(range(len(kept))), "a segment was missed"
     hold, after = events[holds[0]], events[holds[0] + 1]
     assert hold["title"] == HOLDING_TEXT and not after.get("holding") and after["start"] > hold["start"]
