@@ -247,23 +247,13 @@ def test_debug_preset_trains_on_one_thread_unless_told_and_puts_torch_back(tone_
     # a debug step is too small to split: a second thread only spin-waits (10x slower on a busy 2-core machine)
     before = torch.get_num_threads()
     seen = []
-    train_audio(
-        tone_dir,
-        tmp_path / "a",
-        preset="debug",
-        steps=2,
-        eval_every=1,
-        report=lambda r: seen.append(torch.get_num_threads()),
-    )
-    train_audio(tone_dir, tmp_path / "a", steps=3, resume=True, report=lambda r: seen.append(torch.get_num_threads()))
-    train_audio(
-        tone_dir,
-        tmp_path / "b",
-        preset="debug",
-        steps=1,
-        threads=3,
-        report=lambda r: seen.append(torch.get_num_threads()),
-    )
+
+    def threads(r) -> None:
+        seen.append(torch.get_num_threads())
+
+    train_audio(tone_dir, tmp_path / "a", preset="debug", steps=2, eval_every=1, report=threads)
+    train_audio(tone_dir, tmp_path / "a", steps=3, resume=True, report=threads)
+    train_audio(tone_dir, tmp_path / "b", preset="debug", steps=1, threads=3, report=threads)
     assert seen == [1, 1, 1, 3]  # a resumed run takes its preset's count from its state, as it does the preset
     assert torch.get_num_threads() == before
 
