@@ -292,19 +292,19 @@ def _print_alignment_report(timeline) -> None:
     from rich.table import Table
 
     confidence = timeline.meta.get("line_confidence", [])
-    unsure = set(timeline.meta.get("unsure_lines", []))
+    unsure = sum(line.unsure for line in timeline.lines)
     table = Table(box=None, header_style="bold")
     for name in ("line", "start", "end", "confidence", "", "text"):
         table.add_column(name, justify="right" if name in ("line", "start", "end", "confidence") else "left")
     for i, line in enumerate(timeline.lines):
         conf = f"{confidence[i]:.2f}" if i < len(confidence) else "-"
         table.add_row(
-            str(i + 1), f"{line.start:.2f}", f"{line.end:.2f}", conf, "unsure" if i in unsure else "", escape(line.text)
+            str(i + 1), f"{line.start:.2f}", f"{line.end:.2f}", conf, "unsure" if line.unsure else "", escape(line.text)
         )
     console = Console(highlight=False)
     console.print(table)
     dropped = timeline.meta.get("dropped_lines", 0)
-    console.print(f"{len(unsure)} of {len(timeline.lines)} lines unsure; {dropped} dropped", markup=False)
+    console.print(f"{unsure} of {len(timeline.lines)} lines unsure; {dropped} dropped", markup=False)
 
 
 @app.command()

@@ -52,7 +52,6 @@ def align(audio: Audio, lyrics: Lyrics, *, title: str | None = None, warn_droppe
     units = _units(act)
     placement = place_lines(units, act, syllables, audio.duration) if len(texts) and units.size else None
     spans, confidence = (placement.spans, placement.confidence) if placement else ([], [])
-    unsure = [i for i, c in enumerate(confidence) if c < UNSURE]
     dropped = len(texts) - len(spans)
     if dropped and warn_dropped:
         log.warning("%d lyric lines did not fit the song and were dropped from the end", dropped)
@@ -69,7 +68,11 @@ def align(audio: Audio, lyrics: Lyrics, *, title: str | None = None, warn_droppe
         lines=tuple(lines),
         duration=audio.duration,
         title=title if title is not None else lyrics.title,
-        meta={"dropped_lines": dropped, "line_confidence": confidence, "unsure_lines": unsure},
+        meta={
+            "dropped_lines": dropped,
+            "line_confidence": confidence,
+            "unsure_lines": [i for i, line in enumerate(lines) if line.unsure],
+        },
     )
     timeline.validate()
     return timeline

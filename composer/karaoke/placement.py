@@ -100,6 +100,8 @@ def _start_posteriors(tables: _Tables, syllables: np.ndarray, rate: float) -> li
     S = _W_SKIP * tables.voice
     trail = _W_TRAIL * (tables.voice[m] - tables.voice)
 
+    # a line's costs are computed again on the way back rather than kept: lines x units x lengths is not
+    # small for a long song
     def line_cost(i: int) -> np.ndarray:  # (m, K): line i on units j..j+L-1
         return tables.base + _duration_cost(tables.log_span + np.log(rate / syllables[i]))
 

@@ -37,7 +37,7 @@ import numpy as np
 from composer.errors import ComposerError
 from composer.media.ffmpeg import EncodeSettings, start_live
 from composer.stream.relay import RtmpRelay, write_all
-from composer.util.files import LOCK_FILE, MADE_MARKER, claim_dir, folder_lock, make_dir
+from composer.util.files import LOCK_FILE, MADE_MARKER, check_unlocked, claim_dir, folder_lock, make_dir
 
 log = logging.getLogger("composer")
 
@@ -419,7 +419,7 @@ def _check_hls(hls: HlsTarget) -> None:
     claim_dir(folder, "choose another output folder")
     if folder.is_dir():
         _refuse_foreign_files(folder)
-        _refuse_busy(folder)
+        check_unlocked(folder, "stop it first or give another HLS folder")
 
 
 def _check_rtmp(rtmp: RtmpTarget) -> None:
@@ -472,23 +472,6 @@ def _refuse_foreign_files(folder: Path) -> None:
                 f"{folder}: holds {p.name}, which a composer stream does not write; composer streams only into "
                 f"a folder of its own: give an empty or new folder"
             )
-
-
-def _refuse_busy(folder: Path) -> None:
-    """ComposerError when another stream holds ``folder``'s lock now (a look only: the lock is taken at start)."""
-    try:
-        fd = os.open(folder / LOCK_FILE, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError:
-        return  # no lock file: nobody writes there
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except OSError:
-        holder = os.read(fd, 200).decode("utf-8", "replace").strip() or "composer process"
-        raise ComposerError(
-            f"{folder}: another {holder} is writing in this folder; stop it first or give another HLS folder"
-        ) from None
-    finally:
-        os.close(fd)
 
 
 def _playlist_segments(playlist: Path) -> list[str]:

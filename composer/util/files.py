@@ -410,9 +410,9 @@ def folder_lock(
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            holder = os.read(fd, 200).decode("utf-8", "replace").strip() or "composer process"
+            busy = _held(fd, folder, hint)
             os.close(fd)
-            raise ComposerError(f"{folder}: another {holder} is writing in this folder; {hint}") from None
+            raise busy from None
         # the holder before us may have removed the file after we opened it: the lock must be on the one there
         with contextlib.suppress(OSError):
             if os.path.samestat(os.fstat(fd), os.stat(path, follow_symlinks=False)):
@@ -426,6 +426,26 @@ def folder_lock(
         with contextlib.suppress(OSError):
             path.unlink()
         os.close(fd)
+
+
+def check_unlocked(folder: str | os.PathLike, hint: str) -> None:
+    """The error ``folder_lock`` would give when another composer process holds ``folder`` now: a look only,
+    nothing is taken or created (so a run can say so before minutes of work)."""
+    try:
+        fd = os.open(Path(folder) / LOCK_FILE, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return  # no lock file: nobody writes there
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        raise _held(fd, folder, hint) from None
+    finally:
+        os.close(fd)
+
+
+def _held(fd: int, folder: str | os.PathLike, hint: str) -> ComposerError:
+    holder = os.read(fd, 200).decode("utf-8", "replace").strip() or "composer process"
+    return ComposerError(f"{folder}: another {holder} is writing in this folder; {hint}")
 
 
 # ----------------------------------------------------------------------------------------------- output sets
