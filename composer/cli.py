@@ -291,19 +291,18 @@ def _print_alignment_report(timeline) -> None:
     """One row a line: start, end, confidence, a flag for lines the aligner is unsure of, the text."""
     from rich.table import Table
 
-    confidence = timeline.meta.get("line_confidence", [])
     unsure = sum(line.unsure for line in timeline.lines)
     table = Table(box=None, header_style="bold")
     for name in ("line", "start", "end", "confidence", "", "text"):
         table.add_column(name, justify="right" if name in ("line", "start", "end", "confidence") else "left")
     for i, line in enumerate(timeline.lines):
-        conf = f"{confidence[i]:.2f}" if i < len(confidence) else "-"
+        conf = f"{line.confidence:.2f}" if line.confidence is not None else "-"
         table.add_row(
             str(i + 1), f"{line.start:.2f}", f"{line.end:.2f}", conf, "unsure" if line.unsure else "", escape(line.text)
         )
     console = Console(highlight=False)
     console.print(table)
-    dropped = timeline.meta.get("dropped_lines", 0)
+    dropped = timeline.meta.get("dropped_lines", 0) + timeline.meta.get("offset_dropped_lines", 0)
     console.print(f"{unsure} of {len(timeline.lines)} lines unsure; {dropped} dropped", markup=False)
 
 
