@@ -22,7 +22,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from rich.text import Text
 from typer.core import TyperGroup
 
-from composer.errors import ComposerError, Interrupted, Terminated
+from composer.errors import ComposerError, Interrupted, Terminated, escape_controls
 from composer.types import MAX_SEED
 from composer.util.durations import MAX_LENGTH
 
@@ -69,7 +69,7 @@ def _every_command() -> None:
 
 def _option_error(message: str) -> NoReturn:
     """One error line for a bad option value, caught while the command line is parsed."""
-    err.print(f"error: {message}", markup=False, soft_wrap=True)
+    err.print(f"error: {escape_controls(message)}", markup=False, soft_wrap=True)
     raise typer.Exit(2)
 
 
