@@ -22,7 +22,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from rich.text import Text
 from typer.core import TyperGroup
 
-from composer.errors import ComposerError, Interrupted, Terminated
+from composer.errors import ComposerError, Interrupted, Terminated, escape_controls
 from composer.types import MAX_SEED
 from composer.util.durations import MAX_LENGTH
 
@@ -69,7 +69,7 @@ def _every_command() -> None:
 
 def _option_error(message: str) -> NoReturn:
     """One error line for a bad option value, caught while the command line is parsed."""
-    err.print(f"error: {message}", markup=False, soft_wrap=True)
+    err.print(f"error: {escape_controls(message)}", markup=False, soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -291,19 +291,18 @@ def _print_alignment_report(timeline) -> None:
     """One row a line: start, end, confidence, a flag for lines the aligner is unsure of, the text."""
     from rich.table import Table
 
-    confidence = timeline.meta.get("line_confidence", [])
     unsure = sum(line.unsure for line in timeline.lines)
     table = Table(box=None, header_style="bold")
     for name in ("line", "start", "end", "confidence", "", "text"):
         table.add_column(name, justify="right" if name in ("line", "start", "end", "confidence") else "left")
     for i, line in enumerate(timeline.lines):
-        conf = f"{confidence[i]:.2f}" if i < len(confidence) else "-"
+        conf = f"{line.confidence:.2f}" if line.confidence is not None else "-"
         table.add_row(
             str(i + 1), f"{line.start:.2f}", f"{line.end:.2f}", conf, "unsure" if line.unsure else "", escape(line.text)
         )
     console = Console(highlight=False)
     console.print(table)
-    dropped = timeline.meta.get("dropped_lines", 0)
+    dropped = timeline.meta.get("dropped_lines", 0) + timeline.meta.get("offset_dropped_lines", 0)
     console.print(f"{unsure} of {len(timeline.lines)} lines unsure; {dropped} dropped", markup=False)
 
 

@@ -115,6 +115,9 @@ class LyricLine:
     voice: str = ""  # who sings it: a template's [voices.NAME]; "" is the main voice
     # the aligner could not place it (timed by the lines around it): shown, never swept as sung
     unsure: bool = False
+    # the aligner's confidence in its start (None when the times came from a timed lyric file); carried by the
+    # line, not kept in a list beside the timeline, so an offset that drops lines cannot pair it with another
+    confidence: float | None = None
 
 
 def shift_line(line: LyricLine, dt: float, stanzas: int = 0, *, within: tuple[float, float] | None = None) -> LyricLine:
@@ -136,6 +139,7 @@ def shift_line(line: LyricLine, dt: float, stanzas: int = 0, *, within: tuple[fl
         line.stanza + stanzas,
         line.voice,
         line.unsure,
+        line.confidence,
     )
 
 
@@ -194,6 +198,7 @@ class Timeline:
                     "stanza": line.stanza,
                     **({"voice": line.voice} if line.voice else {}),
                     **({"unsure": True} if line.unsure else {}),
+                    **({"confidence": round(line.confidence, 3)} if line.confidence is not None else {}),
                     "words": [
                         {
                             "text": w.text,
@@ -221,6 +226,7 @@ class Timeline:
                 stanza=int(ln.get("stanza", 0)),
                 voice=str(ln.get("voice", "")),
                 unsure=ln.get("unsure") is True,
+                confidence=float(ln["confidence"]) if ln.get("confidence") is not None else None,
                 words=tuple(
                     Word(
                         text=w["text"],

@@ -129,6 +129,20 @@ def test_wrong_output_suffix(song_inputs, tmp_path):
     assert_failed_cleanly(karaoke(song_inputs, out), out, "v.avi", ".mp4")
 
 
+@pytest.mark.parametrize("where", ["missing-folder", "users-file"])
+def test_an_error_naming_an_output_with_a_newline_is_one_line(song_inputs, tmp_path, where):
+    # -o $'mis\nsing/n\nl.mp4': the error names the path with its control characters escaped, on one line
+    if where == "missing-folder":
+        out, shown = tmp_path / "mis\nsing" / "n\nl.mp4", "mis\\nsing/n\\nl.mp4: output folder"
+    else:
+        out, shown = tmp_path / "n\nl\x1b[2J.mp4", "n\\nl\\x1b[2J.mp4"
+        out.write_bytes(b"a video of the user's")
+    res = karaoke(song_inputs, out)
+    assert res.exit_code == 2
+    assert res.output.splitlines() == error_lines(res) and len(error_lines(res)) == 1, res.output
+    assert shown in error_lines(res)[0]
+
+
 def test_failed_render_keeps_the_earlier_video(song_inputs, tmp_path):
     out = tmp_path / "v.mp4"
     out.write_bytes(b"last week's render")

@@ -18,9 +18,11 @@ import contextlib
 import datetime
 import json
 import multiprocessing as mp
+import multiprocessing.util as mp_util
 import os
 import queue as queue_mod
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -366,6 +368,8 @@ def _worker_init(progress_queue, parent_pid: int) -> None:
     _progress_queue = progress_queue
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops us with SIGTERM
     signal.signal(signal.SIGTERM, _worker_sigterm)
+    signal.signal(signal.SIGALRM, _worker_sigterm)
+    sys.unraisablehook = _stop_again_if_swallowed
     # if the parent is killed outright (SIGKILL), the kernel sends us SIGTERM: we must not finish the job
     # and write an output the rerun is already redoing
     with contextlib.suppress(Exception):
@@ -376,9 +380,38 @@ def _worker_init(progress_queue, parent_pid: int) -> None:
         os._exit(143)
 
 
+_AGAIN_S = 0.05
+
+
 def _worker_sigterm(signum, frame) -> None:
-    if _in_job:
-        raise _Stopped
+    if not _in_job:
+        os._exit(143)
+    if frame is not None and frame.f_code is _stop_again_if_swallowed.__code__:
+        signal.setitimer(signal.ITIMER_REAL, _AGAIN_S)  # raised in the hook it would be swallowed again
+        return
+    raise _Stopped
+
+
+def _stop_again_if_swallowed(unraisable) -> None:
+    """SIGTERM that lands inside a ``__del__`` (or a weakref callback) raises _Stopped where Python can only
+    print "Exception ignored in ..." and go on: the job would run on until the parent's SIGKILL. Stop it
+    again a moment later (SIGALRM, the same handler), in the job's own code."""
+    if isinstance(unraisable.exc_value, _Stopped):
+        signal.setitimer(signal.ITIMER_REAL, _AGAIN_S)
+        return
+    sys.__unraisablehook__(unraisable)
+
+
+def _exit_stopped() -> None:
+    """End a worker whose job was stopped, now (the executor would otherwise go on to its next job).
+
+    ``os._exit`` skips multiprocessing's exit finalizers, and with them the unlinking of the named semaphores
+    that queues made in this process hold (a band render's audio process has two queues): the resource
+    tracker the parent shares would then warn of them as leaked when the batch ends. Run those finalizers
+    first (priority >= 0: they release, they never wait), as a multiprocessing child's normal end does."""
+    with contextlib.suppress(Exception):
+        _progress_queue.cancel_join_thread()  # the parent has stopped reading progress
+        mp_util._run_finalizers(0)  # no public API for this
     os._exit(143)
 
 
@@ -397,7 +430,7 @@ def _worker_job(job: Job) -> JobResult:
         _progress_queue.put((name, "starting", 0.0))
         return run_job(job, progress)
     except _Stopped:
-        os._exit(143)  # everything the job held has been unwound and cleaned up by now
+        _exit_stopped()  # everything the job held has been unwound and cleaned up by now
     finally:
         _in_job = False
 

@@ -63,16 +63,12 @@ def align(audio: Audio, lyrics: Lyrics, *, title: str | None = None, warn_droppe
             line = LyricLine(text, start, end, words=(), stanza=stanza, unsure=True)
         else:
             line = make_line(text, start, end, stanza, activity=(times, act), onsets=onsets)
-        lines.append(replace(line, voice=lyrics.voice_of(i)))
+        lines.append(replace(line, voice=lyrics.voice_of(i), confidence=float(confidence[i])))
     timeline = Timeline(
         lines=tuple(lines),
         duration=audio.duration,
         title=title if title is not None else lyrics.title,
-        meta={
-            "dropped_lines": dropped,
-            "line_confidence": confidence,
-            "unsure_lines": [i for i, line in enumerate(lines) if line.unsure],
-        },
+        meta={"dropped_lines": dropped},
     )
     timeline.validate()
     return timeline

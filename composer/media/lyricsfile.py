@@ -1,4 +1,4 @@
-"""Reading the user's lyrics: plain text (untimed) or timed .lrc / enhanced .lrc / .ass / .ssa.
+"""Reading the user's lyrics: plain text (untimed) or timed .lrc / enhanced .lrc / .ass / .ssa / composer's .json.
 
 Plain text gives ``Lyrics`` (stanzas of lines) for the aligner to time. A timed file gives a ``Timeline``
 whose times are kept as the file states them; only what the Timeline's invariants demand is changed
@@ -14,7 +14,9 @@ from __future__ import annotations
 import bisect
 import codecs
 import dataclasses
+import json
 import logging
+import math
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -25,7 +27,7 @@ import pysubs2
 from composer.errors import ComposerError
 from composer.media.syllables import count_syllables, syllabify
 from composer.media.timing import make_line
-from composer.media.voices import from_style, parse_lrc_header, split_lrc, split_prefix
+from composer.media.voices import VOICE_NAME, from_style, parse_lrc_header, split_lrc, split_prefix
 from composer.types import LyricLine, Lyrics, Syllable, Timeline, Word
 
 log = logging.getLogger("composer")
@@ -49,11 +51,13 @@ _TIMED_SUFFIXES = {".lrc": "lrc", ".ass": "ass", ".ssa": "ass"}
 def read_lyrics(path: Path, duration: float) -> Lyrics | Timeline:
     """Lyrics from a text file, or a Timeline (validated, within ``duration``) from a timed one.
 
-    The kind is chosen by extension (.lrc, .ass, .ssa are timed); a text file whose content is plainly LRC
-    or ASS (users rename them) is read as such.
+    The kind is chosen by extension (.lrc, .ass, .ssa and composer's own .json sidecar are timed); a text file
+    whose content is plainly LRC or ASS (users rename them) is read as such.
     """
     path = Path(path)
     text = strip_invisible(_decode_text(path, _read_bytes(path)))
+    if path.suffix.lower() == ".json":
+        return _read_json(path, text, duration)
     kind = _TIMED_SUFFIXES.get(path.suffix.lower()) or _sniff_kind(text)
     if kind == "lrc":
         return _read_lrc(path, text, duration)
@@ -613,3 +617,115 @@ def _append_text(chunks: list[_Chunk], current: _Chunk | None, text: str, start:
             chunks.append(_Chunk(text, start, start))
     else:
         current.text += text
+
+
+# ----------------------------------------------------------------------------------------------- composer's .json
+
+
+class _NotSidecar(Exception):
+    """What makes a .json file not composer's timeline sidecar: the path inside it and what is wrong there."""
+
+
+def _read_json(path: Path, text: str, duration: float) -> Timeline:
+    """composer's own ``.json`` sidecar (``Timeline.to_dict``) read back with its times kept, as an .lrc's are.
+
+    Its lines are checked one by one rather than trusted: a hand-edited or foreign file gets one error naming
+    the file and the first thing wrong, not a traceback. Its meta (offset, dropped lines) described the run
+    that wrote it, so it is not carried over; nor is the aligner's confidence (the times now come from a file).
+    """
+    try:
+        data = json.loads(text, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as exc:
+        raise ComposerError(f"{path}: not JSON ({exc.msg}, line {exc.lineno} column {exc.colno})") from None
+    except ValueError:  # Python refuses to convert an integer of thousands of digits
+        raise ComposerError(f"{path}: not composer's lyric sidecar (a number thousands of digits long)") from None
+    except RecursionError:
+        raise ComposerError(f"{path}: not composer's lyric sidecar (JSON nested too deep)") from None
+    except _NotSidecar as exc:
+        raise ComposerError(f"{path}: not composer's lyric sidecar ({exc})") from None
+    try:
+        if not isinstance(data, dict) or not isinstance(data.get("lines"), list):
+            raise _NotSidecar('no "lines" list at the top')
+        _check_line_count(path, len(data["lines"]))
+        title = _json_text(data, "title", "", required=False)
+        drafts = [_json_line(ln, f"lines[{i}]") for i, ln in enumerate(data["lines"])]
+    except _NotSidecar as exc:
+        raise ComposerError(f"{path}: not composer's lyric sidecar ({exc})") from None
+    if not drafts:
+        raise ComposerError(f"{path}: no timed lyric lines")
+    return _settle(path, drafts, duration, title, {"source": "json"})
+
+
+def _refuse_constant(name: str) -> float:
+    raise _NotSidecar(f"{name} is not a time")
+
+
+def _json_line(d: object, where: str) -> LyricLine:
+    if not isinstance(d, dict):
+        raise _NotSidecar(f"{where} is not an object")
+    text = _json_text(d, "text", where)
+    if not text:
+        raise _NotSidecar(f"{where}.text is empty")
+    voice = _json_text(d, "voice", where, required=False)
+    if voice and not VOICE_NAME.match(voice):
+        raise _NotSidecar(f"{where}.voice {voice[:40]!r} is not a voice name")
+    stanza = d.get("stanza", 0)
+    if not isinstance(stanza, int) or isinstance(stanza, bool) or not 0 <= stanza <= MAX_TIMED_LINES:
+        raise _NotSidecar(f"{where}.stanza is not a stanza number")
+    words = d.get("words", [])
+    if not isinstance(words, list):
+        raise _NotSidecar(f"{where}.words is not a list")
+    line = LyricLine(
+        text=text,
+        start=_json_time(d, "start", where),
+        end=_json_time(d, "end", where),
+        words=tuple(_json_word(w, f"{where}.words[{k}]") for k, w in enumerate(words)),
+        stanza=stanza,
+        voice=voice,
+        unsure=d.get("unsure") is True,
+    )
+    if line.end < line.start:
+        raise _NotSidecar(f"{where} ends ({line.end}) before it starts ({line.start})")
+    try:  # words inside their line, syllables inside their word, each in order: what every renderer assumes
+        Timeline((line,), math.inf).validate()
+    except ValueError as exc:
+        raise _NotSidecar(f"{where}: {exc}") from None
+    return line
+
+
+def _json_word(d: object, where: str) -> Word:
+    if not isinstance(d, dict) or not isinstance(d.get("syllables"), list):
+        raise _NotSidecar(f'{where} is not a word (an object with "syllables")')
+    syllables = []
+    for k, s in enumerate(d["syllables"]):
+        at = f"{where}.syllables[{k}]"
+        if not isinstance(s, dict):
+            raise _NotSidecar(f"{at} is not an object")
+        syllables.append(Syllable(_json_text(s, "text", at), _json_time(s, "start", at), _json_time(s, "end", at)))
+    return Word(
+        _json_text(d, "text", where), _json_time(d, "start", where), _json_time(d, "end", where), tuple(syllables)
+    )
+
+
+def _json_text(d: dict, key: str, where: str, *, required: bool = True) -> str:
+    value = d.get(key)
+    at = f"{where}.{key}" if where else key
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str):
+        raise _NotSidecar(f"{at} is not text")
+    # JSON escapes (\u200b, \n) get past the checks on the file's raw text: a newline in a lyric would
+    # break the .lrc and .ass written from it
+    value = strip_invisible(value)
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
+        raise _NotSidecar(f"{at} has a control character (a line break, tab or escape)")
+    return value.strip()
+
+
+def _json_time(d: dict, key: str, where: str) -> float:
+    value = d.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise _NotSidecar(f"{where}.{key} is not a time in seconds")
+    if value < 0:
+        raise _NotSidecar(f"{where}.{key} is negative ({value})")
+    return float(value)

@@ -209,13 +209,13 @@ def _with_one_line_four_times_too_long(song) -> Lyrics:
 def test_each_line_has_a_confidence_and_a_line_that_fits_nowhere_is_flagged(espeak_songs):
     song = espeak_songs[0]
     timeline = align(song.audio, song.lyrics)
-    confidence = timeline.meta["line_confidence"]
-    assert len(confidence) == len(timeline.lines) and min(confidence) >= UNSURE
-    assert timeline.meta["unsure_lines"] == [] and not any(line.unsure for line in timeline.lines)
+    confidence = [line.confidence for line in timeline.lines]
+    assert min(confidence) >= UNSURE and not any(line.unsure for line in timeline.lines)
     # one line of the lyrics four times as long as what is sung there: the aligner cannot place it well
     timeline = align(song.audio, _with_one_line_four_times_too_long(song))
-    assert timeline.meta["unsure_lines"] == [1]
-    assert timeline.meta["line_confidence"][1] < UNSURE <= min(np.delete(timeline.meta["line_confidence"], 1))
+    confidence = [line.confidence for line in timeline.lines]
+    assert [line.unsure for line in timeline.lines] == [False, True, False, False]
+    assert confidence[1] < UNSURE <= min(np.delete(confidence, 1))
     # it is shown between its neighbours but carries no word times: nothing in it is swept as sung
     flagged = timeline.lines[1]
     assert flagged.unsure and flagged.words == ()
@@ -237,6 +237,35 @@ def test_align_report_names_the_unsure_line(espeak_songs, tmp_path):
     assert "1 of 4 lines unsure" in res.output
     lines = json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))["lines"]
     assert [line.get("unsure", False) for line in lines] == [False, True, False, False]
+
+
+def test_align_report_with_an_offset_that_drops_a_line_shows_each_line_its_own_confidence(espeak_songs, tmp_path):
+    from composer.media.audio import write_wav
+    from tests.clirun import cli
+
+    song = espeak_songs[0]
+    lyrics = _with_one_line_four_times_too_long(song)
+    write_wav(tmp_path / "song.wav", song.audio)
+    (tmp_path / "lyrics.txt").write_text(lyrics.to_text(), encoding="utf-8")
+    aligned = align(song.audio, lyrics)
+    # early enough that the first line ends before the song starts: --offset drops it, the unsure one is first
+    offset = -(aligned.lines[0].end + 0.05)
+    res = cli(
+        "align", tmp_path / "song.wav", tmp_path / "lyrics.txt", "-o", tmp_path / "out.json", "--report",
+        "--offset", f"{offset:.3f}",
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    rows = re.findall(r"^ +(\d+) +\d+\.\d\d +\d+\.\d\d +(\d\.\d\d) +(unsure)? *(.*?) *$", res.output, re.M)
+    # the text column wraps at the runner's 80 columns: a row starts with its line's words
+    assert len(rows) == 3 and all(ln.text.startswith(row[3]) for row, ln in zip(rows, aligned.lines[1:]))
+    for (_, conf, flag, _), line in zip(rows, aligned.lines[1:]):
+        assert float(conf) == pytest.approx(line.confidence, abs=0.006)
+        assert (flag == "unsure") == (float(conf) < UNSURE)
+    assert rows[0][2] == "unsure" and "1 of 3 lines unsure; 1 dropped" in res.output
+    lines = json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))["lines"]
+    assert [line["confidence"] for line in lines] == pytest.approx(
+        [ln.confidence for ln in aligned.lines[1:]], abs=1e-3
+    )
 
 
 def test_the_detector_hears_a_voice_it_was_not_trained_on_and_not_the_band(espeak_songs):

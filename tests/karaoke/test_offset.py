@@ -46,6 +46,22 @@ def test_lrc_written_with_an_offset_reads_back_moved(song_inputs, tmp_path):
     assert [ln.start for ln in moved.lines] == pytest.approx([2.25, 5.25, 10.75], abs=0.011)
 
 
+def test_align_reads_its_own_json_sidecar_back_as_timed_lyrics(song_inputs, tmp_path):
+    first, second = tmp_path / "first.json", tmp_path / "second.json"
+    res = CliRunner().invoke(app, ["align", str(song_inputs.audio), str(song_inputs.lyrics), "-o", str(first)])
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(app, ["align", str(song_inputs.audio), str(first), "-o", str(second), "--offset", "0.5"])
+    assert res.exit_code == 0, res.output
+    before, after = (json.loads(p.read_text())["lines"] for p in (first, second))
+    # the same lines, not the sidecar's JSON text as lyrics; their times kept (then moved by the offset)
+    sung = [line for line in song_inputs.lyrics.read_text().splitlines() if line.strip()]
+    assert [ln["text"] for ln in after] == [ln["text"] for ln in before] == sung
+    lines0, words0 = _starts(first)
+    lines, words = _starts(second)
+    assert lines == pytest.approx([t + 0.5 for t in lines0], abs=1e-3)
+    assert words == pytest.approx([t + 0.5 for t in words0], abs=1e-3)
+
+
 def test_lines_moved_past_the_song_are_cut_or_dropped():
     lines = (make_line("first line here", 0.5, 2.0), make_line("last line here", 8.0, 9.8))
     timeline = Timeline(lines, 10.0, "t")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import pytest
@@ -312,3 +313,75 @@ def test_voices_as_other_tools_write_them(tmp_path):
     assert lyrics.stanzas == (("Tear the sky", "[chorus] Rot below", "All of us"),)
     assert [lyrics.voice_of(i) for i in range(3)] == ["scream", "", ""]
     assert lyrics.to_text() == "[scream] Tear the sky\n[chorus] Rot below\nAll of us\n"
+
+
+# ----------------------------------------------------------------------------------------------- composer's .json
+
+
+def _sidecar(tmp_path, name: str = "song.json") -> tuple[Timeline, object]:
+    """A timeline as composer's aligner leaves it (two stanzas, a second voice, an unsure line), written as
+    composer writes its .json sidecar."""
+    from composer.media.sidecars import write_json
+    from composer.media.timing import make_line
+    from composer.types import LyricLine
+
+    lines = (
+        make_line("Rotting in the abyss", 1.0, 3.0, 0),
+        dataclasses.replace(make_line("Devoured by the dark", 3.5, 5.5, 0), voice="scream"),
+        LyricLine("Eternal torment", 8.0, 9.5, words=(), stanza=1, unsure=True, confidence=0.2),
+    )
+    timeline = Timeline(lines, 12.0, "Abyssal Rot", {"dropped_lines": 0, "offset": 0.5})
+    path = tmp_path / name
+    write_json(timeline, path)
+    return timeline, path
+
+
+def test_composers_own_json_sidecar_reads_back_as_timed_lyrics(tmp_path):
+    written, path = _sidecar(tmp_path)
+    back = read_lyrics(path, 12.0)
+    assert isinstance(back, Timeline) and back.title == "Abyssal Rot"
+    # every line, word and syllable with its times (as written: to 0.1 ms), stanza, voice and unsure flag
+    expected = written.to_dict()["lines"]
+    del expected[2]["confidence"]
+    assert back.to_dict()["lines"] == expected
+    # the run that wrote it is not this one: its offset is not claimed again, its confidence not kept
+    assert "offset" not in back.meta and all(ln.confidence is None for ln in back.lines)
+    # a shorter song: what lies past its end is dropped or cut, as for an .lrc
+    assert [(ln.text, ln.end) for ln in read_lyrics(path, 5.0).lines] == [
+        ("Rotting in the abyss", 3.0),
+        ("Devoured by the dark", 5.0),
+    ]
+
+
+_LINE = '{"text": "Rot", "start": 1.0, "end": 2.0, "words": []}'
+
+
+@pytest.mark.parametrize(
+    ("data", "fragment"),
+    [
+        pytest.param('{"title": "x", "description": "", "chapters": [], "tags": []}', '"lines"', id="upload-kit"),
+        pytest.param("[1, 2, 3]", '"lines"', id="a-list"),
+        pytest.param('{"lines": [1, 2', "not JSON", id="cut-short"),
+        pytest.param("[" * 100_000 + "]" * 100_000, "nested too deep", id="deep"),
+        pytest.param('{"lines": [' + "1" * 5000 + "]}", "thousands of digits", id="huge-number"),
+        pytest.param('{"lines": [{"text": "Rot", "start": NaN, "end": 2.0}]}', "NaN", id="nan"),
+        pytest.param('{"lines": [{"text": "Rot", "start": 1e400, "end": 2.0}]}', "lines[0].start", id="inf"),
+        pytest.param('{"lines": [{"text": "Rot", "start": -1, "end": 2.0}]}', "lines[0].start is negative", id="neg"),
+        pytest.param('{"lines": [{"text": "Rot", "start": "1", "end": 2.0}]}', "lines[0].start", id="text-time"),
+        pytest.param('{"lines": [{"text": "Rot\\nbelow", "start": 1, "end": 2}]}', "control character", id="newline"),
+        pytest.param('{"lines": [{"text": "\\u200b", "start": 1, "end": 2}]}', "lines[0].text is empty", id="blank"),
+        pytest.param(
+            '{"lines": [{"text": "Rot", "start": 3, "end": 2}]}', "lines[0] ends (2.0) before", id="backwards"
+        ),
+        pytest.param(
+            '{"lines": [{"text": "Rot", "start": 1, "end": 2, "words": '
+            '[{"text": "Rot", "start": 1, "end": 4, "syllables": []}]}]}',
+            "lines[0]",
+            id="word-outside-its-line",
+        ),
+        pytest.param('{"lines": [' + _LINE + ', {"text": "x", "voice": "[/b]"}]}', "lines[1].voice", id="voice"),
+        pytest.param('{"lines": []}', "no timed lyric lines", id="empty"),
+    ],
+)
+def test_json_that_is_not_composers_sidecar_is_one_error(tmp_path, data, fragment):
+    _error(_write(tmp_path, "other.json", data), fragment)
