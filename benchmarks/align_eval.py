@@ -216,7 +216,7 @@ ROWS = {
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", nargs="+", default=["synth", "tuning", "report"], choices=list(ROWS))
-    parser.add_argument("--songs", type=int, default=None, help="songs per kind (default: 20 synth, 12 espeak-ng)")
+    parser.add_argument("--songs", type=int, default=None, help="songs per kind (default: 20 synth, 48 espeak-ng)")
     parser.add_argument("--kinds", nargs="+", default=list(TARGETS), choices=list(TARGETS))
     args = parser.parse_args()
     logging.getLogger("composer").setLevel(logging.ERROR)  # drops are counted in the table instead
@@ -232,7 +232,7 @@ def main() -> None:
         for kind in ROWS[set_name]:
             if kind not in args.kinds:
                 continue
-            n = args.songs or (20 if set_name == "synth" else 12)
+            n = args.songs or (20 if set_name == "synth" else 48)
             sc = score(cases_for(kind, set_name, n))
             lm, lmed, l1, l3 = stats(sc.line)
             wm, wmed, w1, w3 = stats(sc.word)

@@ -50,7 +50,7 @@ def align(audio: Audio, lyrics: Lyrics, *, title: str | None = None, warn_droppe
     texts = lyrics.lines
     syllables = np.array([line_syllables(text) + len(text.split()) for text, _ in texts], float)
     units = _units(act)
-    placement = place_lines(units, act, syllables, audio.duration) if len(texts) and units.size else None
+    placement = place_lines(units, act, syllables) if len(texts) and units.size else None
     spans, confidence = (placement.spans, placement.confidence) if placement else ([], [])
     dropped = len(texts) - len(spans)
     if dropped and warn_dropped:
@@ -175,10 +175,11 @@ def _mel_filterbank(n_fft: int, rate: int) -> tuple[np.ndarray, np.ndarray]:
 
 # ----------------------------------------------------------------------------------------------- units
 
-_HI, _LO = 0.25, 0.1  # hysteresis thresholds on the activity
-_MIN_DIP = 0.05  # a valley this deep inside a voiced stretch also separates units
+# searched with the placement weights (placement.py says how)
+_HI, _LO = 0.32, 0.11  # hysteresis thresholds on the activity
+_MIN_DIP = 0.036  # a valley this deep inside a voiced stretch also separates units
 _MIN_UNIT = 6  # frames
-_TRIM = 0.4  # a unit starts and ends where activity crosses this share of its typical level
+_TRIM = 0.6  # a unit starts and ends where activity crosses this share of its typical level
 
 
 def _units(act: np.ndarray) -> Units:

@@ -240,14 +240,14 @@ def test_align_report_names_the_unsure_line(espeak_songs, tmp_path):
 
 
 def test_align_report_with_an_offset_that_drops_a_line_shows_each_line_its_own_confidence(espeak_songs, tmp_path):
-    from composer.media.audio import write_wav
+    from composer.media.audio import read_audio, write_wav
     from tests.clirun import cli
 
     song = espeak_songs[0]
     lyrics = _with_one_line_four_times_too_long(song)
     write_wav(tmp_path / "song.wav", song.audio)
     (tmp_path / "lyrics.txt").write_text(lyrics.to_text(), encoding="utf-8")
-    aligned = align(song.audio, lyrics)
+    aligned = align(read_audio(tmp_path / "song.wav"), lyrics)  # the samples the command reads, as written
     # early enough that the first line ends before the song starts: --offset drops it, the unsure one is first
     offset = -(aligned.lines[0].end + 0.05)
     res = cli(
