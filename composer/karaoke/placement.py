@@ -38,7 +38,8 @@ class Units:
 # 100-195, never the report set): the share of line starts within 0.3 s on clear and buried songs, their
 # mean error, and the same songs given only the first half of their lyrics (lyrics that stop early should
 # leave the rest of the song unsung, not stretch over it). Against the hand-set weights before them: clear
-# 96.9% -> 98.2%, buried 84.4% -> 88.1% (0.39 -> 0.23 s mean), half lyrics 70.5% -> 73.9% (clear).
+# 96.9% -> 98.3%, buried 84.4% -> 88.1% (0.42 -> 0.23 s mean); half lyrics 70.5% -> 73.9% (clear), 19.7% ->
+# 18.9% (buried: they still spread over the whole song)
 _W_DUR = 11.3  # per squared log ratio of a line's sung time to its length at the song's rate
 _DUR_KNEE = 0.87  # log ratio: beyond about 2.4 times too long or short the cost grows linearly
 _THETA = 0.54  # activity above this is more likely voice than not
