@@ -691,6 +691,18 @@ def train_audio_cmd(
     ] = None,
     device: Device = None,
     threads: Threads = None,
+    lr: Annotated[
+        float | None,
+        typer.Option("--lr", callback=_finite, help="Learning rate (default: the preset's; 1e-3 for demo)."),
+    ] = None,
+    lr_half_life: Annotated[
+        int | None,
+        typer.Option(
+            "--lr-half-life",
+            callback=_between(1, 10**9),
+            help="Steps over which the learning rate halves (down to 1/16 of it); default: constant.",
+        ),
+    ] = None,
     bands_dir: BandsDir = None,
     seed: Seed = 0,
     quiet: Quiet = False,
@@ -699,7 +711,16 @@ def train_audio_cmd(
     from composer.band.train import train_band_audio
 
     with _reporting(quiet) as progress:
-        options = _given(preset=preset, steps=steps, threads=threads, init=init, keep=keep, device=device) | {
+        options = _given(
+            preset=preset,
+            steps=steps,
+            threads=threads,
+            init=init,
+            keep=keep,
+            device=device,
+            lr=lr,
+            lr_half_life=lr_half_life,
+        ) | {
             "resume": resume,
             "seed": seed,
             "progress": progress,

@@ -100,6 +100,7 @@ def test_seed_out_of_range_is_one_error(tmp_path, command, seed):
         (["render", "--band", "x", "--length", "9" * 45], "--length"),
         (["generate", "audio", "-o", "x.wav", "--length", "nan"], "--length"),
         (["preview", "--at", "inf", "-o", "p.png"], "--at"),
+        (["train", "audio", "--audio", "a", "--out", "m", "--lr", "nan"], "--lr"),
         (["preview", "--at", "1" * 100_000 + "x", "-o", "p.png"], "--at"),
     ],
 )
@@ -120,6 +121,7 @@ def test_nan_and_infinity_in_options_are_one_error(tmp_path, monkeypatch, args, 
         (["generate", "audio", "-o", "x.wav", "--streams", "0"], "--streams 0"),
         (["batch", "jobs.toml", "--workers", "100000"], "--workers 100000"),
         (["train", "audio", "--threads", "-1"], "--threads -1"),
+        (["train", "audio", "--lr-half-life", "0"], "--lr-half-life 0"),
     ],
 )
 def test_counts_past_their_bounds_are_one_error(tmp_path, monkeypatch, args, needle):

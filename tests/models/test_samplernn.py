@@ -243,6 +243,30 @@ def test_resume_continues_exactly(tone_dir, tmp_path, monkeypatch, preset):
         train_audio(tone_dir, tmp_path / "c", steps=44, resume=True)
 
 
+def test_learning_rate_halves_on_its_half_life_and_a_resumed_run_follows_the_same_curve(tone_dir, tmp_path):
+    settings = dataclasses.replace(TRAIN_SETTINGS["debug"], lr=2e-3, lr_half_life=10)
+    assert [settings.lr_at(s) for s in (0, 10, 20)] == pytest.approx([2e-3, 1e-3, 5e-4])
+    assert settings.lr_at(10**6) == pytest.approx(2e-3 / 16)  # it stops at a floor
+    options = {"preset": "debug", "eval_every": 11, "seed": 3, "lr": 2e-3, "lr_half_life": 10}
+    whole = train_audio(tone_dir, tmp_path / "a", steps=44, **options)
+    train_audio(tone_dir, tmp_path / "b", steps=22, **options)
+    # the resumed run takes its rate and half-life from its state, not the preset's constant 3e-3
+    rest = train_audio(tone_dir, tmp_path / "b", steps=44, eval_every=11, resume=True)
+    assert [r.val_bits_per_sample for r in whole.reports[2:]] == [r.val_bits_per_sample for r in rest.reports]
+    wa, wb = load(tmp_path / "a").state_dict(), load(tmp_path / "b").state_dict()
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    state = json.loads((tmp_path / "b" / "training_state" / "state.json").read_text())
+    assert (state["lr"], state["lr_half_life"]) == (2e-3, 10)
+    # and the schedule is what trained it: the same rate held constant ends elsewhere
+    constant = train_audio(tone_dir, tmp_path / "c", preset="debug", steps=44, eval_every=11, seed=3, lr=2e-3)
+    wc = load(tmp_path / "c").state_dict()
+    assert not all(torch.equal(wa[k], wc[k]) for k in wa)
+    for bad, match in (({"lr": 0.0}, "--lr must be above 0"), ({"lr_half_life": 0}, "--lr-half-life must be")):
+        with pytest.raises(ComposerError, match=match):
+            train_audio(tone_dir, tmp_path / "d", preset="debug", steps=2, **bad)
+    assert not (tmp_path / "d").exists()
+
+
 def test_debug_preset_trains_on_one_thread_unless_told_and_puts_torch_back(tone_dir, tmp_path):
     # a debug step is too small to split: a second thread only spin-waits (10x slower on a busy 2-core machine)
     before = torch.get_num_threads()

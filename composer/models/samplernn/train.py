@@ -28,7 +28,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +69,10 @@ _MAX_VAL_CHUNKS = 32  # validation cost stays flat as the band's catalogue grows
 _LN2 = math.log(2)
 
 
+_LR_FLOOR = 1 / 16  # a decaying learning rate stops at this share of its start
+MAX_LR = 1.0
+
+
 @dataclass(frozen=True)
 class TrainSettings:
     batch_size: int
@@ -80,6 +84,15 @@ class TrainSettings:
     # nothing from a second thread and loses to its spin-waits: 150 steps of the debug preset took 72 s on 2
     # threads and 5.5 s on 1 on a busy 2-core machine
     threads: int | None = None
+    # steps over which the learning rate halves (None: constant), down to lr * _LR_FLOOR. A function of the step
+    # alone, so a resumed run (or one resumed to a larger --steps) follows the same curve
+    lr_half_life: int | None = None
+
+    def lr_at(self, step: int) -> float:
+        """The learning rate of the update that takes the run from ``step`` to ``step + 1``."""
+        if not self.lr_half_life:
+            return self.lr
+        return self.lr * max(0.5 ** (step / self.lr_half_life), _LR_FLOOR)
 
     def chunk_len(self, config: SampleRNNConfig) -> int:
         """Samples per chunk: the model's look-back, then ``subseqs`` predicted sub-sequences."""
@@ -283,18 +296,25 @@ def train_audio(
     device: str | None = None,
     progress: Progress | None = None,
     report: Callable[[TrainReport], None] | None = None,
+    lr: float | None = None,
+    lr_half_life: int | None = None,
 ) -> TrainResult:
     """Train (or with ``resume``, keep training) a SampleRNN on a folder of audio; ``steps`` is the total to reach.
 
     ``threads`` (default: the preset's ``TrainSettings.threads``, else torch's setting) is restored afterwards.
     ``init``: a model folder whose weights this run starts from. ``keep``: how many of the latest evaluated
     checkpoints' weights to keep (0: none). ``device``: auto (a CUDA GPU when there is one), cpu or cuda[:N]; on
-    CUDA the forward pass runs in bfloat16 autocast (AMP). Nothing in ``out_dir`` is touched before the audio
-    has been read and checked.
+    CUDA the forward pass runs in bfloat16 autocast (AMP). ``lr`` and ``lr_half_life`` (the steps over which the
+    learning rate halves) replace the preset's; a resumed run keeps the ones it was started with unless given.
+    Nothing in ``out_dir`` is touched before the audio has been read and checked.
     """
     dev = resolve_device(device)
     if keep < 0:
         raise ComposerError(f"--keep must be 0 or more (got {keep})")
+    if lr is not None and not 0 < lr <= MAX_LR:  # also refuses nan
+        raise ComposerError(f"--lr must be above 0 and at most {MAX_LR:g} (got {lr})")
+    if lr_half_life is not None and lr_half_life < 1:
+        raise ComposerError(f"--lr-half-life must be at least 1 step (got {lr_half_life})")
     if init is not None and resume:
         raise ComposerError("--init starts a new run from other weights; it cannot be combined with --resume")
     with torch_settings(threads):
@@ -312,13 +332,14 @@ def train_audio(
             dev,
             progress,
             report,
+            {"lr": lr, "lr_half_life": lr_half_life},
         )
 
 
 def _train(
-    audio_dir, out_dir, preset, steps, resume, seed, eval_every, threads, init, keep, device, progress, report
+    audio_dir, out_dir, preset, steps, resume, seed, eval_every, threads, init, keep, device, progress, report, lrs
 ) -> TrainResult:
-    run = _start(audio_dir, out_dir, preset, steps, resume, seed, init, device, progress)
+    run = _start(audio_dir, out_dir, preset, steps, resume, seed, init, device, progress, lrs)
     # the preset is known only now (a resumed run takes it from its state): so is its thread count
     with torch_settings(None if threads else run.settings.threads):
         return _loop(run, steps, eval_every or max(100, steps // 10), keep, progress, report)
@@ -339,7 +360,7 @@ class _Run:
     device: torch.device
 
 
-def _start(audio_dir, out_dir, preset, steps, resume, seed, init, device, progress) -> _Run:
+def _start(audio_dir, out_dir, preset, steps, resume, seed, init, device, progress, lrs) -> _Run:
     """Checks, the audio, and the model and optimizer: fresh, from ``init``'s weights, or as ``resume`` left them."""
     if steps < 1:
         raise ComposerError(f"--steps must be at least 1 (got {steps})")
@@ -363,7 +384,10 @@ def _start(audio_dir, out_dir, preset, steps, resume, seed, init, device, progre
     config = model_preset(preset)
     if preset not in TRAIN_SETTINGS:
         raise ComposerError(f"no training settings for preset {preset!r}")
-    settings = TRAIN_SETTINGS[preset]
+    # the learning rate's settings: given ones, else the run's own (a resumed run's state), else the preset's
+    own = {k: state[k] for k in lrs if k in state}
+    settings = replace(TRAIN_SETTINGS[preset], **(own | {k: v for k, v in lrs.items() if v is not None}))
+    state = {**state, "lr": settings.lr, "lr_half_life": settings.lr_half_life}
     data = load_audio_data(audio_dir, config, settings, seed=seed, progress=progress)
 
     torch.manual_seed(seed)
@@ -396,7 +420,7 @@ def _loop(run: _Run, steps: int, eval_every: int, keep: int, progress, report) -
     run.model.train()
     while step < steps:
         t0 = time.perf_counter()
-        chunks, bits = _step(run, amp)
+        chunks, bits = _step(run, amp, step)
         busy += time.perf_counter() - t0
         samples += chunks * settings.seq_len
         losses.append(bits)
@@ -429,8 +453,8 @@ def _loop(run: _Run, steps: int, eval_every: int, keep: int, progress, report) -
     )
 
 
-def _step(run: _Run, amp) -> tuple[int, float]:
-    """One optimizer update on the next sub-sequence; returns the chunks in the batch and the loss in bits."""
+def _step(run: _Run, amp, step: int) -> tuple[int, float]:
+    """Update ``step`` (from 0) on the next sub-sequence; returns the chunks in the batch and the loss in bits."""
     lb = run.model.lookback
     x = run.position.next(run.data.train, run.settings, lb).to(run.device, non_blocking=True)
     with amp:
@@ -440,6 +464,8 @@ def _step(run: _Run, amp) -> tuple[int, float]:
     loss.backward()
     # element-wise clipping to +-1, as Carr & Zukowski 2018: it keeps rare exploding LSTM steps local
     torch.nn.utils.clip_grad_value_(run.model.parameters(), 1.0)
+    for group in run.optimizer.param_groups:
+        group["lr"] = run.settings.lr_at(step)
     run.optimizer.step()
     run.position.state = detach_state(new_state)
     return x.shape[0], loss.item() / _LN2
