@@ -59,7 +59,7 @@ _N_RATES = 32
 # confidence: placements weighed by exp(-cost / _CONF_TEMPERATURE); starts within _CONF_WINDOW seconds count
 # as the same; a sung time _CONF_FIT (in log ratio) off the words' length costs a factor exp(-1/2). On the
 # espeak-ng tuning set (96 songs a kind) the lines it leaves sure start within 0.3 s 98.5% (clear) and 92.6%
-# (buried) of the time, against 96.9% and 88.1% of all lines (AUC 0.82 and 0.75); temperatures 0.3-0.7
+# (buried) of the time, against 98.3% and 88.1% of all lines (AUC 0.82 and 0.75); temperatures 0.3-0.7
 # flagged fewer lines and 1.5-3 many more for no better sure lines
 _CONF_TEMPERATURE, _CONF_WINDOW, _CONF_FIT = 1.0, 0.3, 0.5
 UNSURE = 0.6  # a line placed with less confidence than this is flagged, shown without a sweep

@@ -258,7 +258,7 @@ def test_learning_rate_halves_on_its_half_life_and_a_resumed_run_follows_the_sam
     state = json.loads((tmp_path / "b" / "training_state" / "state.json").read_text())
     assert (state["lr"], state["lr_half_life"]) == (2e-3, 10)
     # and the schedule is what trained it: the same rate held constant ends elsewhere
-    constant = train_audio(tone_dir, tmp_path / "c", preset="debug", steps=44, eval_every=11, seed=3, lr=2e-3)
+    train_audio(tone_dir, tmp_path / "c", preset="debug", steps=44, eval_every=11, seed=3, lr=2e-3)
     wc = load(tmp_path / "c").state_dict()
     assert not all(torch.equal(wa[k], wc[k]) for k in wa)
     for bad, match in (({"lr": 0.0}, "--lr must be above 0"), ({"lr_half_life": 0}, "--lr-half-life must be")):
