@@ -14,13 +14,13 @@ import scipy.ndimage
 import scipy.signal
 
 _N_FFT = 1024
-_HOP = 256
+HOP = 256  # samples between spectrogram frames (log_mel, onset_envelope)
 DELTA = 0.2  # an onset stands this far above the local mean of the normalised flux
 
 
 def _power(x: np.ndarray, rate: int) -> tuple[np.ndarray, np.ndarray]:
     freqs, _, z = scipy.signal.stft(
-        np.asarray(x, np.float64), fs=rate, nperseg=_N_FFT, noverlap=_N_FFT - _HOP, boundary=None, padded=False
+        np.asarray(x, np.float64), fs=rate, nperseg=_N_FFT, noverlap=_N_FFT - HOP, boundary=None, padded=False
     )
     return freqs, np.abs(z) ** 2  # (bins, frames)
 
@@ -53,7 +53,7 @@ def onset_rate(x: np.ndarray, rate: int) -> float:
         return 0.0
     # a floor of 0.05 per bin keeps a steady tone's near-zero flux from being blown up into onsets
     env = flux / max(float(np.percentile(flux, 99)), 0.05 * logp.shape[0])
-    frame_rate = rate / _HOP
+    frame_rate = rate / HOP
     local = scipy.ndimage.uniform_filter1d(env, size=max(3, int(0.2 * frame_rate)), mode="nearest")
     peaks, _ = scipy.signal.find_peaks(env, height=local + DELTA, distance=max(1, int(0.05 * frame_rate)))
     peaks = peaks[env[peaks] >= local[peaks] + DELTA]
@@ -106,7 +106,7 @@ def onset_envelope(x: np.ndarray, rate: int) -> np.ndarray:
 
 
 def _frame_rate(rate: int) -> float:
-    return rate / _HOP
+    return rate / HOP
 
 
 def rhythm_strength(x: np.ndarray, rate: int) -> float:
@@ -218,7 +218,7 @@ def change_at(x: np.ndarray, rate: int, points: np.ndarray) -> np.ndarray:
     side = max(1, int(SEAM_SIDE_S * fr))
     out = []
     for p in np.asarray(points):
-        f = int(round(p / _HOP))
+        f = int(round(p / HOP))
         if f - side < 0 or f + side > m.shape[1]:
             out.append(np.nan)
             continue

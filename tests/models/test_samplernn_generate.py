@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.signal
 import soundfile as sf
 import torch
 from typer.testing import CliRunner
@@ -148,7 +149,7 @@ def test_plan_cuts_tracks_into_few_long_stretches():
         assert own[0].start == 0 and own[-1].end == n  # each track tiled exactly, in order
         assert all(a.end == b.start for a, b in zip(own, own[1:]))
         assert all(st.end - st.start >= 8 * rate for st in own)
-        assert own[0].head == 0 and own[-1].tail == 0 and all(st.head == 500 for st in own[1:])
+        assert own[0].head == 0 and own[-1].tail == 0 and all(st.head == 2000 for st in own[1:])  # half the join window
     # a long track with more stretches than streams: waves, and each wave's first stretch goes on with the stream
     # that ended the one before (no join there)
     waves = plan([600_000], 4, rate)
@@ -159,14 +160,24 @@ def test_plan_cuts_tracks_into_few_long_stretches():
     assert plan([5_000], 16, rate) == [[gen.Stretch(0, 0, 0, 5_000)]]  # a short track: one stream, no join
 
 
-def test_joins_crossfade_at_the_quietest_point():
+def test_joins_crossfade_where_the_streams_sound_alike():
     from composer.models.samplernn.stretches import crossfade, join_point
 
+    rate = 16_000
     rng = np.random.default_rng(0)
-    before, after = rng.standard_normal(1000), rng.standard_normal(1000)
-    before[600:700] *= 0.01  # a gap between two hits in the old stream ...
-    after[600:700] *= 0.01  # ... and in the new one
-    assert 600 <= join_point(before, after, 1000, 100) <= 600 + 10
+    low = scipy.signal.butter(4, 500, fs=rate, output="sos")
+    high = scipy.signal.butter(4, 3000, "highpass", fs=rate, output="sos")
+    before = scipy.signal.sosfilt(low, rng.standard_normal(4 * rate))  # a low riff all through the old stream
+    after = scipy.signal.sosfilt(high, rng.standard_normal(4 * rate))  # hiss in the new one ...
+    after[int(2.8 * rate) :] = scipy.signal.sosfilt(
+        low, rng.standard_normal(len(after) - int(2.8 * rate))
+    )  # ... then the riff
+    after[int(2.8 * rate) :] *= np.std(before) / np.std(after[int(2.8 * rate) :])
+    c = join_point(before, after, rate, rate // 2)
+    assert c >= 2.8 * rate - 0.1 * rate, c / rate  # in the riff part, not at the centre (the old "quietest point")
+    # two silent windows are alike everywhere: the fade sits at the nominal boundary
+    silent = np.zeros(4 * rate)
+    assert abs(join_point(silent, silent, rate, rate // 2) + rate // 4 - 2 * rate) <= 256
     # equal power: two unrelated signals of one level keep that level through the fade
     mixed = crossfade(rng.standard_normal(50_000), rng.standard_normal(50_000))
     assert abs(float(np.std(mixed)) - 1.0) < 0.03

@@ -4,8 +4,8 @@ Each track is cut into a few long stretches (``composer.models.samplernn.stretch
 many stretches at once, of one track or of several, and each stream owns its stretch from start to end: it
 generates it round after round, its RNN states and sample history carried over, so nothing inside a stretch
 restarts. Where a stretch starts inside a track it first hears an excerpt of the band's own recordings (or
-warms up unheard), and it meets the stretch before it in a crossfade of a musical length at the quietest point
-of a shared window. Within a batch:
+warms up unheard), and it meets the stretch before it in a crossfade of a musical length, placed where in a
+shared window the two streams sound most alike. Within a batch:
 
 - the sample-level MLP's first layer (an embedding followed by a bias-free convolution across the frame) is
   folded into a lookup table of shape (frame * levels, width), so its input for one sample is a gather + sum;
@@ -515,8 +515,8 @@ class _TrackGenerator:
 
 
 class _Stitcher:
-    """Turns finished stretches into consecutive pieces of each track: a join is crossfaded at the quietest
-    point of its window; a stretch that continues its stream is simply appended."""
+    """Turns finished stretches into consecutive pieces of each track: a join is crossfaded where in its window
+    the two streams sound most alike; a stretch that continues its stream is simply appended."""
 
     def __init__(self, cfg, stats: GenerateStats):
         self.cfg, self.stats = cfg, stats

@@ -5,7 +5,8 @@ sample history carried over: a stretch has no seam inside it. A batch runs as ma
 taken from one track or several (the songs of a render), so a track is cut into few, long stretches.
 
 Where one stretch ends and the next begins fresh (a join), both are generated over a shared window around the
-nominal boundary, and the crossfade, a musical length, is placed at the quietest point of that window. Where a
+nominal boundary, and the crossfade, a musical length, is placed where in that window the two streams sound most
+alike (level and spectrum): a join heard at all is heard as a change of sound, and there the change is least. Where a
 track has more stretches than a batch holds, they run in waves, and a wave's first stretch continues the
 stream that ended the wave before it (no join there).
 """
@@ -19,9 +20,12 @@ import numpy as np
 
 MIN_STRETCH_S = 8.0  # a track is cut no finer than this: joins stay rare, the batch stays busy enough
 MAX_STRETCH_S = 60.0  # ...and no coarser: a wave holds at most streams x this much audio in memory
-JOIN_WINDOW_S = 1.0  # both stretches of a join generate this much around the boundary: where the fade may go
-CROSSFADE_S = 0.3  # a musical length: a beat at 200 bpm, no audible restart
-_ENERGY_HOP_S = 0.01
+# Both stretches of a join generate this much around the boundary, where the fade may go. Two free-running streams
+# are rarely in the same section; a 4 s window usually holds a moment where they sound alike (1 s windows left the
+# joins audible: seam AUC 0.63 on 60 joins, 4 s: 0.54; the README's table).
+JOIN_WINDOW_S = 4.0
+CROSSFADE_S = 0.5  # a musical length: two beats at 240 bpm, no audible restart
+_ALIKE_SIDE_S = 0.25  # the streams are compared over the fade and this much either side of it
 
 
 @dataclass(frozen=True)
@@ -84,19 +88,26 @@ def plan(
 
 def join_point(before: np.ndarray, after: np.ndarray, rate: int, fade: int) -> int:
     """Where in a join window (``before`` and ``after`` are the two stretches' audio over it, equal lengths)
-    the crossfade of ``fade`` samples should start: where the louder of the two is quietest, so the change of
-    stream hides in a gap between notes or hits when there is one."""
+    the crossfade of ``fade`` samples should start: where the two sound most alike, by the distance between
+    their average log-mel spectra (level and shape) over the fade and a quarter second either side."""
+    from composer.media.quality import HOP, log_mel
+
     n = len(before)
     if n <= fade:
         return 0
-    hop = max(1, round(_ENERGY_HOP_S * rate))
-    power = np.maximum(np.square(before, dtype=np.float64), np.square(after, dtype=np.float64))
-    csum = np.concatenate([[0.0], np.cumsum(power)])
-    starts = np.arange(0, n - fade + 1, hop)
-    energy = csum[starts + fade] - csum[starts]
-    # the centre wins ties: with no quiet point, the fade sits at the nominal boundary
-    centre = np.abs(starts + fade / 2 - n / 2)
-    return int(starts[np.lexsort((centre, np.round(energy, 9)))[0]])
+    a, b = log_mel(before, rate), log_mel(after, rate)
+    frames = min(a.shape[1], b.shape[1])
+    side, span = round(_ALIKE_SIDE_S * rate / HOP), max(1, round(fade / HOP))
+    starts = np.arange(0, (n - fade) // HOP + 1)
+    lo, hi = np.clip(starts - side, 0, frames), np.clip(starts + span + side, 1, frames)
+    sums = [np.concatenate([np.zeros((len(m), 1)), np.cumsum(m[:, :frames], axis=1)], axis=1) for m in (a, b)]
+    mean_a, mean_b = ((c[:, hi] - c[:, lo]) / np.maximum(hi - lo, 1) for c in sums)
+    diff = mean_a - mean_b  # (bands, candidates) in dB
+    level = diff.mean(0)
+    distance = np.abs(level) + np.sqrt(np.mean((diff - level) ** 2, axis=0))
+    # the centre wins ties: with nothing alike, the fade sits at the nominal boundary
+    centre = np.abs(starts * HOP + fade / 2 - n / 2)
+    return int(starts[np.lexsort((centre, np.round(distance, 6)))[0]] * HOP)
 
 
 def crossfade(before: np.ndarray, after: np.ndarray) -> np.ndarray:
