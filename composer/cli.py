@@ -124,7 +124,8 @@ TemplateOpt = Annotated[str, typer.Option("--template", "-t", help="Built-in tem
 
 class _RichWarnings(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
-        err.print(f"[yellow]warning:[/] {escape(record.getMessage())}", markup=True, soft_wrap=True)
+        # a path holding a newline stays on the one line that names it, as in errors
+        err.print(f"[yellow]warning:[/] {escape(escape_controls(record.getMessage()))}", markup=True, soft_wrap=True)
 
 
 def _setup_logging() -> None:

@@ -52,13 +52,13 @@ def read_lyrics(path: Path, duration: float) -> Lyrics | Timeline:
     """Lyrics from a text file, or a Timeline (validated, within ``duration``) from a timed one.
 
     The kind is chosen by extension (.lrc, .ass, .ssa and composer's own .json sidecar are timed); a text file
-    whose content is plainly LRC or ASS (users rename them) is read as such.
+    whose content is plainly LRC, ASS or composer's sidecar (users rename them) is read as such.
     """
     path = Path(path)
     text = strip_invisible(_decode_text(path, _read_bytes(path)))
-    if path.suffix.lower() == ".json":
+    kind = "json" if path.suffix.lower() == ".json" else _TIMED_SUFFIXES.get(path.suffix.lower()) or _sniff_kind(text)
+    if kind == "json":
         return _read_json(path, text, duration)
-    kind = _TIMED_SUFFIXES.get(path.suffix.lower()) or _sniff_kind(text)
     if kind == "lrc":
         return _read_lrc(path, text, duration)
     if kind == "ass":
@@ -188,10 +188,22 @@ def _sniff_kind(text: str) -> str:
     head = text.lstrip("\ufeff \t\r\n")[:200].lower()
     if head.startswith("[script info]"):
         return "ass"
+    if head.startswith("{") and _looks_like_sidecar(text):
+        return "json"
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     if lines and sum(bool(_LINE_TIME_AT_START.match(ln)) for ln in lines) >= 0.5 * len(lines):
         return "lrc"
     return "plain"
+
+
+def _looks_like_sidecar(text: str) -> bool:
+    """A renamed composer ``.json`` (a JSON object with a "lines" list): read for its times, not sung as text. A
+    lyric sheet that merely opens with a brace stays plain text."""
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(data, dict) and isinstance(data.get("lines"), list)
 
 
 # ----------------------------------------------------------------------------------------------- plain text

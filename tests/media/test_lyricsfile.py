@@ -353,6 +353,17 @@ def test_composers_own_json_sidecar_reads_back_as_timed_lyrics(tmp_path):
     ]
 
 
+def test_a_renamed_sidecar_is_read_for_its_times_and_a_braced_lyric_sheet_stays_text(tmp_path):
+    _, path = _sidecar(tmp_path)
+    renamed = tmp_path / "song.txt"
+    renamed.write_bytes(path.read_bytes())
+    back = read_lyrics(renamed, 12.0)
+    assert isinstance(back, Timeline) and back.lines[0].text == "Rotting in the abyss" and back.lines[0].start > 0
+    sheet = tmp_path / "sheet.txt"
+    sheet.write_text("{intro}\nRotting in the abyss\n", encoding="utf-8")
+    assert isinstance(read_lyrics(sheet, 12.0), Lyrics)
+
+
 _LINE = '{"text": "Rot", "start": 1.0, "end": 2.0, "words": []}'
 
 
