@@ -16,6 +16,7 @@ from composer.models.samplernn.model import (
     PRESETS,
     SampleRNN,
     SampleRNNConfig,
+    add_top_tier,
     dequantize,
     load,
     param_count,
@@ -93,6 +94,29 @@ def test_config_json_round_trip_and_validation():
         SampleRNNConfig(frame_sizes=(16, 5), dims=(8, 8))
     with pytest.raises(ValueError):
         SampleRNNConfig(rnn="transformer")
+    assert SampleRNNConfig(frame_sizes=(64, 16, 4), dims=(8, 8, 8)).tiers == 4
+    with pytest.raises(ValueError, match="2 to 4 tiers"):
+        SampleRNNConfig(frame_sizes=(128, 64, 16, 4), dims=(8, 8, 8, 8))
+
+
+def test_a_grown_top_tier_starts_from_the_same_predictions_and_then_learns():
+    torch.manual_seed(0)
+    small = SampleRNN(DEBUG).eval()
+    grown = add_top_tier(small, 32, 16).eval()
+    assert grown.config.frame_sizes == (32, 8, 2) and grown.config.tiers == 4
+    x = torch.randint(0, 256, (2, 32 + 4 * 32))
+    # the grown model looks back further: the small one sees the same last 8 samples before the first prediction
+    torch.testing.assert_close(grown(x), small(x[:, 32 - 8 :]), rtol=0, atol=0)
+    # its new tier's conditioning starts at zero but is trainable: one step moves the predictions
+    grown.train()
+    opt = torch.optim.Adam(grown.parameters(), lr=1e-2)
+    loss = torch.nn.functional.cross_entropy(grown(x).reshape(-1, 256), x[:, 32:].reshape(-1))
+    loss.backward()
+    assert grown.tiers[0].upsample.weight.grad.abs().sum() > 0
+    opt.step()
+    assert not torch.equal(grown.eval()(x), small(x[:, 32 - 8 :]))
+    with pytest.raises(ValueError, match="divide"):
+        add_top_tier(small, 12, 16)
 
 
 def test_forward_shape_and_state_carry():

@@ -63,8 +63,10 @@ def tone_model(tmp_path_factory) -> Path:
         dataclasses.replace(
             DEBUG, frame_sizes=(4,), dims=(24,), rnn="lstm", layers=2, skip=False, quantization="linear"
         ),
+        # a slow top tier over the debug tiers: the sampler steps each tier on its own frame boundaries
+        dataclasses.replace(DEBUG, frame_sizes=(32, 8, 2), dims=(16, 32, 32)),
     ],
-    ids=["3-tier-gru", "2-tier-lstm"],
+    ids=["3-tier-gru", "2-tier-lstm", "4-tier-gru"],
 )
 def test_fast_step_matches_model_forward(config):
     model = _model(config)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import torch
@@ -71,8 +71,8 @@ class SampleRNNConfig:
         ):
             if value > most:
                 raise ValueError(f"{name} {value} is over the limit of {most}")
-        if len(self.frame_sizes) not in (1, 2):
-            raise ValueError(f"SampleRNN has 2 or 3 tiers: frame_sizes needs 1 or 2 entries, not {self.frame_sizes}")
+        if len(self.frame_sizes) not in (1, 2, 3):
+            raise ValueError(f"SampleRNN has 2 to 4 tiers: frame_sizes needs 1 to 3 entries, not {self.frame_sizes}")
         if len(self.dims) != len(self.frame_sizes):
             raise ValueError(f"dims {self.dims} needs one width per frame tier {self.frame_sizes}")
         if any(f < 1 for f in self.frame_sizes) or any(
@@ -233,6 +233,26 @@ class SampleRNN(nn.Module):
             new_state.append(s)
         logits = self.mlp(inputs[:, lb - cfg.frame_sizes[-1] :], cond)
         return (logits, new_state) if return_state else logits
+
+
+def add_top_tier(model: SampleRNN, frame: int, dim: int, *, seed: int = 0) -> SampleRNN:
+    """``model`` with a new, slower frame tier on top (``frame`` samples a step, ``dim`` wide) whose
+    conditioning output starts at zero: the grown model predicts exactly what ``model`` does, so training it
+    starts from the trained sound and can only add the long-range structure the new tier learns to carry."""
+    cfg = model.config
+    grown_cfg = replace(cfg, frame_sizes=(frame, *cfg.frame_sizes), dims=(dim, *cfg.dims))  # validates the sizes
+    torch.manual_seed(seed)
+    grown = SampleRNN(grown_cfg)
+    weights = grown.state_dict()
+    for key, value in model.state_dict().items():
+        if key.startswith("tiers."):
+            _, i, rest = key.split(".", 2)
+            key = f"tiers.{int(i) + 1}.{rest}"
+        weights[key] = value.detach().clone()
+    weights["tiers.0.upsample.weight"].zero_()
+    weights["tiers.0.upsample.bias"].zero_()
+    grown.load_state_dict(weights)
+    return grown.train(model.training)
 
 
 def detach_state(state: State) -> State:
