@@ -241,8 +241,9 @@ def add_top_tier(model: SampleRNN, frame: int, dim: int, *, seed: int = 0) -> Sa
     starts from the trained sound and can only add the long-range structure the new tier learns to carry."""
     cfg = model.config
     grown_cfg = replace(cfg, frame_sizes=(frame, *cfg.frame_sizes), dims=(dim, *cfg.dims))  # validates the sizes
-    torch.manual_seed(seed)
-    grown = SampleRNN(grown_cfg)
+    with torch.random.fork_rng(devices=[]):  # the new tier's draws leave the caller's random stream alone
+        torch.manual_seed(seed)
+        grown = SampleRNN(grown_cfg)
     weights = grown.state_dict()
     for key, value in model.state_dict().items():
         if key.startswith("tiers."):
