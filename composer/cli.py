@@ -704,6 +704,31 @@ def train_audio_cmd(
             help="Steps over which the learning rate halves (down to 1/16 of it); default: constant.",
         ),
     ] = None,
+    seq_len: Annotated[
+        int | None,
+        typer.Option(
+            "--seq-len",
+            callback=_between(1, 10**7),
+            help="Samples per truncated-BPTT sub-sequence (default: the preset's; 512 for demo).",
+        ),
+    ] = None,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(
+            "--batch-size",
+            callback=_between(1, 4096),
+            help="Chunks per training step (default: the preset's; 32 for demo).",
+        ),
+    ] = None,
+    add_tier: Annotated[
+        int | None,
+        typer.Option(
+            "--add-tier",
+            callback=_between(2, 10**6),
+            help="With --init: grow the model by a slower top tier of this many samples a step, which starts "
+            "out predicting exactly what the model did.",
+        ),
+    ] = None,
     bands_dir: BandsDir = None,
     seed: Seed = 0,
     quiet: Quiet = False,
@@ -721,6 +746,9 @@ def train_audio_cmd(
             device=device,
             lr=lr,
             lr_half_life=lr_half_life,
+            seq_len=seq_len,
+            batch_size=batch_size,
+            add_tier=add_tier,
         ) | {
             "resume": resume,
             "seed": seed,

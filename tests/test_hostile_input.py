@@ -122,6 +122,9 @@ def test_nan_and_infinity_in_options_are_one_error(tmp_path, monkeypatch, args, 
         (["batch", "jobs.toml", "--workers", "100000"], "--workers 100000"),
         (["train", "audio", "--threads", "-1"], "--threads -1"),
         (["train", "audio", "--lr-half-life", "0"], "--lr-half-life 0"),
+        (["train", "audio", "--seq-len", "0"], "--seq-len 0"),
+        (["train", "audio", "--batch-size", "100000"], "--batch-size 100000"),
+        (["train", "audio", "--add-tier", "1"], "--add-tier 1"),
     ],
 )
 def test_counts_past_their_bounds_are_one_error(tmp_path, monkeypatch, args, needle):

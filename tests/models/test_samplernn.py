@@ -330,3 +330,37 @@ def test_keep_last_checkpoints_and_init_from_weights(tone_dir, tmp_path, monkeyp
     with pytest.raises(ComposerError, match="cannot be combined with --resume"):
         train_audio(tone_dir, tmp_path / "b", steps=40, resume=True, init=tmp_path / "a")
     assert not (tmp_path / "c").exists()
+
+
+def test_a_run_grows_its_init_by_a_top_tier_at_its_own_sequence_length_and_resumes_as_it(tone_dir, tmp_path):
+    a = train_audio(tone_dir, tmp_path / "a", preset="debug", steps=30, eval_every=30, seed=1)
+    grown = {"preset": "debug", "eval_every": 10, "seed": 1, "init": tmp_path / "a", "add_tier": 32}
+    options = grown | {"seq_len": 64, "batch_size": 8}
+    whole = train_audio(tone_dir, tmp_path / "b", steps=20, **options)
+    # the new tier starts silent: the grown model's held-out loss is the one a ended on (to within the chunks'
+    # longer look-back; an untrained model scores 8 bits)
+    assert whole.initial_val_bits_per_sample == pytest.approx(a.val_bits_per_sample, abs=0.01)
+    assert load(tmp_path / "b").config.frame_sizes == (32, 8, 2)
+    state = json.loads((tmp_path / "b" / "training_state" / "state.json").read_text())
+    assert (state["added_tiers"], state["seq_len"], state["batch_size"]) == ([32], 64, 8)
+
+    # resumed, the run is still the grown model at its own sequence length and batch: it ends where one run did
+    train_audio(tone_dir, tmp_path / "c", steps=10, **options)
+    rest = train_audio(tone_dir, tmp_path / "c", steps=20, eval_every=10, resume=True)
+    assert whole.reports[-1].val_bits_per_sample == rest.reports[-1].val_bits_per_sample
+    wb, wc = load(tmp_path / "b").state_dict(), load(tmp_path / "c").state_dict()
+    assert all(torch.equal(wb[k], wc[k]) for k in wb)
+    # and the sequence length is what trained it: the preset's 128 ends elsewhere
+    train_audio(tone_dir, tmp_path / "d", steps=20, **grown | {"batch_size": 8})
+    wd = load(tmp_path / "d").state_dict()
+    assert not all(torch.equal(wb[k], wd[k]) for k in wb)
+
+    for bad, match in (
+        ({"seq_len": 48}, r"--seq-len 48: must be a multiple of the model's top frame \(32 samples\)"),
+        ({"add_tier": 12}, "--add-tier 12: "),
+        ({"init": None}, "--add-tier grows a trained model"),
+        ({"batch_size": 0}, "--batch-size must be at least 1"),
+    ):
+        with pytest.raises(ComposerError, match=match):
+            train_audio(tone_dir, tmp_path / "e", steps=2, **grown | bad)
+    assert not (tmp_path / "e").exists()

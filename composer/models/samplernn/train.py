@@ -45,6 +45,7 @@ from composer.models.samplernn.model import (
     SampleRNN,
     SampleRNNConfig,
     State,
+    add_top_tier,
     detach_state,
     load,
     param_count,
@@ -298,6 +299,9 @@ def train_audio(
     report: Callable[[TrainReport], None] | None = None,
     lr: float | None = None,
     lr_half_life: int | None = None,
+    seq_len: int | None = None,
+    batch_size: int | None = None,
+    add_tier: int | None = None,
 ) -> TrainResult:
     """Train (or with ``resume``, keep training) a SampleRNN on a folder of audio; ``steps`` is the total to reach.
 
@@ -306,7 +310,12 @@ def train_audio(
     checkpoints' weights to keep (0: none). ``device``: auto (a CUDA GPU when there is one), cpu or cuda[:N]; on
     CUDA the forward pass runs in bfloat16 autocast (AMP). ``lr`` and ``lr_half_life`` (the steps over which the
     learning rate halves) replace the preset's; a resumed run keeps the ones it was started with unless given.
-    Nothing in ``out_dir`` is touched before the audio has been read and checked.
+    ``seq_len``: samples per truncated-BPTT sub-sequence instead of the preset's (the chunks keep their length,
+    so the data are the same; a multiple of the top frame); ``batch_size``: chunks per step instead of the
+    preset's. ``add_tier``: with ``init``, the initial model grows
+    a slower top tier of this many samples a step (``add_top_tier``), starting from exactly the init's
+    predictions; the run then trains the grown model, and ``resume`` knows it. Nothing in ``out_dir`` is
+    touched before the audio has been read and checked.
     """
     dev = resolve_device(device)
     if keep < 0:
@@ -317,6 +326,11 @@ def train_audio(
         raise ComposerError(f"--lr-half-life must be at least 1 step (got {lr_half_life})")
     if init is not None and resume:
         raise ComposerError("--init starts a new run from other weights; it cannot be combined with --resume")
+    if add_tier is not None and init is None:
+        raise ComposerError("--add-tier grows a trained model: give the model to grow with --init")
+    for name, value in (("--seq-len", seq_len), ("--batch-size", batch_size)):
+        if value is not None and value < 1:
+            raise ComposerError(f"{name} must be at least 1 (got {value})")
     with torch_settings(threads):
         return _train(
             Path(audio_dir),
@@ -332,14 +346,29 @@ def train_audio(
             dev,
             progress,
             report,
-            {"lr": lr, "lr_half_life": lr_half_life},
+            {"lr": lr, "lr_half_life": lr_half_life, "seq_len": seq_len, "batch_size": batch_size},
+            add_tier,
         )
 
 
 def _train(
-    audio_dir, out_dir, preset, steps, resume, seed, eval_every, threads, init, keep, device, progress, report, lrs
+    audio_dir,
+    out_dir,
+    preset,
+    steps,
+    resume,
+    seed,
+    eval_every,
+    threads,
+    init,
+    keep,
+    device,
+    progress,
+    report,
+    overrides,
+    add_tier,
 ) -> TrainResult:
-    run = _start(audio_dir, out_dir, preset, steps, resume, seed, init, device, progress, lrs)
+    run = _start(audio_dir, out_dir, preset, steps, resume, seed, init, device, progress, overrides, add_tier)
     # the preset is known only now (a resumed run takes it from its state): so is its thread count
     with torch_settings(None if threads else run.settings.threads):
         return _loop(run, steps, eval_every or max(100, steps // 10), keep, progress, report)
@@ -360,7 +389,7 @@ class _Run:
     device: torch.device
 
 
-def _start(audio_dir, out_dir, preset, steps, resume, seed, init, device, progress, lrs) -> _Run:
+def _start(audio_dir, out_dir, preset, steps, resume, seed, init, device, progress, overrides, add_tier) -> _Run:
     """Checks, the audio, and the model and optimizer: fresh, from ``init``'s weights, or as ``resume`` left them."""
     if steps < 1:
         raise ComposerError(f"--steps must be at least 1 (got {steps})")
@@ -381,13 +410,13 @@ def _start(audio_dir, out_dir, preset, steps, resume, seed, init, device, progre
         state = {"step": 0, "preset": preset, "seed": seed, "best_val": None}
         if init is not None:
             state["init"] = str(init)
-    config = model_preset(preset)
+        if add_tier is not None:
+            state["added_tiers"] = [add_tier]
     if preset not in TRAIN_SETTINGS:
         raise ComposerError(f"no training settings for preset {preset!r}")
-    # the learning rate's settings: given ones, else the run's own (a resumed run's state), else the preset's
-    own = {k: state[k] for k in lrs if k in state}
-    settings = replace(TRAIN_SETTINGS[preset], **(own | {k: v for k, v in lrs.items() if v is not None}))
-    state = {**state, "lr": settings.lr, "lr_half_life": settings.lr_half_life}
+    config = _run_config(model_preset(preset), state.get("added_tiers", []))
+    settings = _run_settings(TRAIN_SETTINGS[preset], state, overrides, config)
+    state = {**state, **{k: getattr(settings, k) for k in overrides}}
     data = load_audio_data(audio_dir, config, settings, seed=seed, progress=progress)
 
     torch.manual_seed(seed)
@@ -400,7 +429,7 @@ def _start(audio_dir, out_dir, preset, steps, resume, seed, init, device, progre
         optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
         _restore(out_dir / STATE_DIR, optimizer, position, config, device)
     else:
-        model = SampleRNN(config) if init is None else _initial_weights(init, config, preset)
+        model = SampleRNN(config) if init is None else _initial_weights(init, config, preset, add_tier)
         model.to(device).train()
         optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
     return _Run(out_dir, config, settings, data, model, optimizer, position, state, device)
@@ -490,8 +519,33 @@ def _save(run: _Run, rep: TrainReport, initial: float, best: float, improved: bo
 # ----------------------------------------------------------------------------------------------- checkpoints
 
 
-def _initial_weights(init: Path, config: SampleRNNConfig, preset: str) -> SampleRNN:
+def _run_config(config: SampleRNNConfig, added_tiers: list[int]) -> SampleRNNConfig:
+    """The preset's config grown by the run's added top tiers (innermost first), each as wide as the one below."""
+    for frame in added_tiers:
+        try:
+            config = replace(config, frame_sizes=(int(frame), *config.frame_sizes), dims=(config.dims[0], *config.dims))
+        except ValueError as exc:
+            raise ComposerError(f"--add-tier {frame}: {exc}") from exc
+    return config
+
+
+def _run_settings(base: TrainSettings, state: dict, overrides: dict, config: SampleRNNConfig) -> TrainSettings:
+    """The preset's settings with the given overrides, else the run's own (a resumed run's state)."""
+    own = {k: state[k] for k in overrides if k in state}
+    chosen = own | {k: v for k, v in overrides.items() if v is not None}
+    seq_len = chosen.get("seq_len", base.seq_len)
+    top = config.frame_sizes[0]
+    if seq_len % top:
+        raise ComposerError(f"--seq-len {seq_len}: must be a multiple of the model's top frame ({top} samples)")
+    # chunks keep the preset's length (the same data, cut the same way) in sub-sequences of the new length
+    subseqs = max(1, base.seq_len * base.subseqs // seq_len)
+    return replace(base, **chosen, subseqs=subseqs)
+
+
+def _initial_weights(init: Path, config: SampleRNNConfig, preset: str, add_tier: int | None) -> SampleRNN:
     model = load(init)
+    if add_tier is not None:
+        model = add_top_tier(model, add_tier, model.config.dims[0])
     if model.config != config:
         raise ComposerError(
             f"{init / CONFIG_FILE}: config differs from preset {preset!r}; --init needs a model "
