@@ -8,8 +8,13 @@ one set of parameters at a time, so a ``Speaker`` sets them before every utteran
 
 from __future__ import annotations
 
+import _ctypes
 import ctypes
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -48,50 +53,72 @@ class Utterance:
 
 
 class Speaker:
-    """espeak-ng in this process (one library, shared by all Speakers)."""
+    """An espeak-ng voice of its own: every Speaker loads a private copy of the library.
 
-    _lib = None
-    _rate = 0
+    espeak-ng keeps state across utterances that no call resets (its pitch flutter runs on a counter that
+    only grows, even through Terminate and Initialize): the same text said twice comes out different, and a
+    song made after others would differ from the same song made first. A private copy starts fresh, so what
+    a Speaker says depends only on what it said before. ``close()`` (or ``with``) unloads it.
+    """
 
     def __init__(self) -> None:
-        if Speaker._lib is None:
-            try:
-                import espeakng_loader
-            except ImportError as exc:
-                raise ComposerError(
-                    "espeak-ng voices need the espeakng-loader package: pip install 'composer[test]'"
-                ) from exc
-            lib = ctypes.CDLL(espeakng_loader.get_library_path())
-            lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
-            lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
-            lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
-            lib.espeak_Synth.argtypes = [
-                ctypes.c_char_p,
-                ctypes.c_size_t,
-                ctypes.c_uint,
-                ctypes.c_int,
-                ctypes.c_uint,
-                ctypes.c_uint,
-                ctypes.c_void_p,
-                ctypes.c_void_p,
-            ]
-            path = espeakng_loader.get_data_path().encode()
-            rate = lib.espeak_Initialize(_AUDIO_OUTPUT_RETRIEVAL, 0, path, _INITIALIZE_DONT_EXIT)
-            if rate <= 0:
-                raise ComposerError(f"espeak-ng could not start with its voice data in {path.decode()}")
-            Speaker._lib, Speaker._rate = lib, rate
+        try:
+            import espeakng_loader
+        except ImportError as exc:
+            raise ComposerError(
+                "espeak-ng voices need the espeakng-loader package: pip install 'composer[test]'"
+            ) from exc
+        self._dir = tempfile.TemporaryDirectory(prefix="composer-espeak-")
+        copy = Path(self._dir.name) / "libespeak-ng.so"
+        shutil.copyfile(espeakng_loader.get_library_path(), copy)
+        lib = ctypes.CDLL(str(copy), mode=os.RTLD_LOCAL)
+        lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
+        lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
+        lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
+        lib.espeak_Synth.argtypes = [
+            ctypes.c_char_p,
+            ctypes.c_size_t,
+            ctypes.c_uint,
+            ctypes.c_int,
+            ctypes.c_uint,
+            ctypes.c_uint,
+            ctypes.c_void_p,
+            ctypes.c_void_p,
+        ]
+        path = espeakng_loader.get_data_path().encode()
+        rate = lib.espeak_Initialize(_AUDIO_OUTPUT_RETRIEVAL, 0, path, _INITIALIZE_DONT_EXIT)
+        if rate <= 0:
+            self._dir.cleanup()
+            raise ComposerError(f"espeak-ng could not start with its voice data in {path.decode()}")
+        self._lib, self._rate = lib, rate
         self._chunks: list[np.ndarray] = []
         self._words: list[int] = []
         self._callback = _CALLBACK(self._collect)  # kept alive while the library may call it
 
+    def close(self) -> None:
+        if getattr(self, "_lib", None) is not None:
+            self._lib.espeak_Terminate()
+            _ctypes.dlclose(self._lib._handle)
+            self._lib = None
+            self._dir.cleanup()
+
+    def __enter__(self) -> Speaker:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        self.close()
+
     @property
     def rate(self) -> int:
-        return Speaker._rate
+        return self._rate
 
     def say(self, text: str, voice: str = "en", *, wpm: int = 175, pitch: int = 50, pitch_range: int = 50) -> Utterance:
         """Speak ``text`` with a voice ("en-us+m3": language, then an optional variant) at ``wpm`` words a
         minute; ``pitch`` and ``pitch_range`` 0-99 (range 0: a monotone, a sung note)."""
-        lib = Speaker._lib
+        lib = self._lib
         if lib.espeak_SetVoiceByName(voice.encode()) != 0:
             raise ComposerError(f"espeak-ng has no voice {voice!r}")
         for param, value in ((_RATE, wpm), (_PITCH, pitch), (_RANGE, pitch_range), (_VOLUME, 100), (_WORDGAP, 0)):
@@ -102,8 +129,8 @@ class Speaker:
         lib.espeak_Synth(data, len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8 | _ENDPAUSE, None, None)
         lib.espeak_Synchronize()
         samples = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.float32)
-        starts = tuple(s / Speaker._rate for s in self._words)
-        return Utterance(samples.astype(np.float32) / 32768.0, Speaker._rate, starts)
+        starts = tuple(s / self._rate for s in self._words)
+        return Utterance(samples.astype(np.float32) / 32768.0, self._rate, starts)
 
     def _collect(self, wav, n: int, events) -> int:
         if n > 0:

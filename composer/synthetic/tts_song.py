@@ -188,6 +188,7 @@ def make_tts_song(seed: int, kind: str = "clear", backing: str = "synth", durati
         t += float(rng.uniform(*style.stanza_gap))
         if k + 1 == break_after:
             t += float(rng.uniform(4.0, 9.0))
+    speaker.close()
     vocal = _treat(rng, vocal, style)
     audio = _mix(bed, vocal, times, style)
     voiced = voiced_frames(vocal, RATE)
