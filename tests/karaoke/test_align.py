@@ -304,3 +304,24 @@ def test_the_shipped_detector_runs_as_the_trainer_built_it():
     with torch.no_grad():
         expected = torch.sigmoid(model(torch.from_numpy(x)[None]))[0].numpy()
     np.testing.assert_allclose(vad.detect(x, chunk=2500), expected, atol=1e-4)  # chunk seams included
+
+
+@pytest.mark.parametrize("stanzas, after_break", [((1, 2), 1), ((2, 1), 2)])
+def test_a_long_instrumental_break_falls_between_stanzas(stanzas, after_break):
+    # four equal phrases with a 7 s break in the middle, and three equal lines: which line comes first after
+    # the break is for the lyric sheet's stanzas to say (breaks fall between stanzas); told nothing, the
+    # aligner sings on up to the break and leaves the last phrase unsung
+    from composer.karaoke.placement import FRAME_RATE, Units, place_lines
+
+    phrases = [(0.5, 1.5), (2.0, 3.0), (10.0, 11.0), (11.5, 12.5)]
+    act = np.zeros(14 * FRAME_RATE)
+    for a, b in phrases:
+        act[int(a * FRAME_RATE) : int(b * FRAME_RATE)] = 0.9
+    units = Units(*(np.array([int(t * FRAME_RATE) for t in edge]) for edge in zip(*phrases)))
+
+    def first_after_break(opens) -> int:
+        spans = place_lines(units, act, np.full(3, 8.0), opens).spans
+        return next(i for i, (start, _) in enumerate(spans) if start >= 10.0)
+
+    assert first_after_break(np.array([k in (0, stanzas[0]) for k in range(3)])) == after_break
+    assert first_after_break(None) == 2
