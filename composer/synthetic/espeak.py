@@ -109,7 +109,10 @@ class Speaker:
         self.close()
 
     def __del__(self) -> None:
-        self.close()
+        try:
+            self.close()
+        except Exception:  # at interpreter exit the modules close() needs may already be gone
+            pass
 
     @property
     def rate(self) -> int:
