@@ -52,8 +52,7 @@ def align(audio: Audio, lyrics: Lyrics, *, title: str | None = None, warn_droppe
     syllables = np.array([line_syllables(text) + len(text.split()) for text, _ in texts], float)
     units = _units(act)
     # a lyric sheet of one stanza (no blank lines) says nothing about where its stanzas are
-    opens = np.array([i == 0 or stanza != texts[i - 1][1] for i, (_, stanza) in enumerate(texts)])
-    opens = opens if len(lyrics.stanzas) > 1 else None
+    opens = np.diff([-1, *(stanza for _, stanza in texts)]) != 0 if len(lyrics.stanzas) > 1 else None
     placement = place_lines(units, act, syllables, opens) if len(texts) and units.size else None
     spans, confidence = (placement.spans, placement.confidence) if placement else ([], [])
     dropped = len(texts) - len(spans)

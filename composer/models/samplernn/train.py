@@ -312,10 +312,10 @@ def train_audio(
     learning rate halves) replace the preset's; a resumed run keeps the ones it was started with unless given.
     ``seq_len``: samples per truncated-BPTT sub-sequence instead of the preset's (the chunks keep their length,
     so the data are the same; a multiple of the top frame); ``batch_size``: chunks per step instead of the
-    preset's. ``add_tier``: with ``init``, the initial model grows
-    a slower top tier of this many samples a step (``add_top_tier``), starting from exactly the init's
-    predictions; the run then trains the grown model, and ``resume`` knows it. Nothing in ``out_dir`` is
-    touched before the audio has been read and checked.
+    preset's. ``add_tier``: with ``init``, the initial model grows a slower top tier of this many samples a
+    step (``add_top_tier``), starting from exactly the init's predictions; the run then trains the grown
+    model, and ``resume`` knows it. Nothing in ``out_dir`` is touched before the audio has been read and
+    checked.
     """
     dev = resolve_device(device)
     if keep < 0:
