@@ -23,6 +23,8 @@ The whole review, case by case, is in tests/HOSTILE_REVIEW.md.
 from __future__ import annotations
 
 import hashlib
+import os
+import time
 
 import numpy as np
 import pytest
@@ -423,14 +425,46 @@ def test_batch_cleanup_removes_only_what_a_killed_run_left(tmp_path, song_inputs
     (stale_work / OWNER_FILE).write_text("composer pid 1\n")  # its owner died: nobody holds the lock
     stale_part = out / ".*.ab12cd_9.part.mp4"
     stale_part.write_bytes(b"half a video")
+    # a run killed in the moment between making its work folder and locking the owner file: no lock to try,
+    # so only its age says it is abandoned, and only a folder holding nothing else may go
+    abandoned, being_made = out / ".composer-0f3a9c1e", out / ".composer-77aa00bb"
+    for p in (abandoned, being_made):
+        p.mkdir()
+        (p / ".owner.x1y2z3ab").write_text("")
+    hour_ago = time.time() - 3600
+    for p in (abandoned, out / ".composer-notes"):
+        os.utime(p, (hour_ago, hour_ago))
     before = _tree(tmp_path)
     with work_dir(out) as live:  # another composer run, still writing here
         (live / "frames.bin").write_bytes(b"in progress")
         removed = remove_stale_temporaries(load_jobfile(jobs))
-        assert sorted(removed) == sorted([stale_work, stale_part])
+        assert sorted(removed) == sorted([stale_work, stale_part, abandoned])
         assert (live / "frames.bin").read_bytes() == b"in progress"
     left = _tree(tmp_path)
-    assert left == {k: v for k, v in before.items() if not k.startswith(("out/.composer-k1ll3d", "out/.*.ab12"))}
+    gone = ("out/.composer-k1ll3d", "out/.*.ab12", "out/.composer-0f3a9c1e")
+    assert left == {k: v for k, v in before.items() if not k.startswith(gone)}
+
+
+@pytest.mark.parametrize("call", ["os.mkdir", "tempfile.mkstemp"])
+def test_a_stop_while_the_work_folder_is_made_leaves_nothing(tmp_path, monkeypatch, call):
+    # Ctrl-C or a batch worker's SIGTERM lands between two bytecodes: just after the folder (or the owner
+    # file not yet in place) is made, before the code that would clean it up knows of it
+    from composer.util import files
+
+    module, name = call.split(".")
+    real = getattr(getattr(files, module), name)
+
+    def made_then_stopped(*args, **kwargs):
+        real(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    user = tmp_path / "notes.txt"
+    user.write_text("the user's")
+    monkeypatch.setattr(getattr(files, module), name, made_then_stopped)
+    with pytest.raises(KeyboardInterrupt), files.work_dir(tmp_path):
+        pytest.fail("the work folder was never made")
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
 
 
 def test_second_batch_on_the_same_folder_is_refused(tmp_path, song_inputs):

@@ -37,6 +37,7 @@ from composer.band.profile import Band
 from composer.errors import ComposerError
 from composer.types import Audio, LyricLine, Lyrics, Progress, Timeline, no_progress, shift_line
 from composer.util.files import Input, OutputSet, check_writable_dir, write_errors
+from composer.util.lifetime import die_with_parent
 from composer.util.memory import release_free_memory
 
 if TYPE_CHECKING:  # the template module loads fonts: imported where a render needs it
@@ -162,11 +163,16 @@ def _audio_worker(
     permits,
     out,
     endless: bool = False,
+    parent_pid: int | None = None,
 ) -> None:
     """Child process: generate the songs, several at once, each once permitted; send each song's pieces, then a
     summary, or the error. ``endless``: the songs of ``lengths`` again and again, each round with a seed of its
     own, until the process is stopped (a live stream)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
+    if parent_pid is not None:
+        # a parent stopped before it could close us (killed outright, or stopped between our start and the
+        # code that closes us) would leave us blocked on permits forever, holding its pipes
+        die_with_parent(parent_pid)
     try:
         from composer.models.samplernn.generate import GenerateStats, iter_tracks
         from composer.models.samplernn.model import load
@@ -243,7 +249,8 @@ class AudioProcess:
         self.permits, self.out = ctx.Queue(), ctx.Queue(maxsize=256)
         self.rate: int | None = None  # the model's sample rate, the worker's first message
         args = (str(audio_model), list(lengths), seed, streams, temperature, tandem, band, self.permits, self.out)
-        self.proc = ctx.Process(target=_audio_worker, daemon=True, args=args, kwargs={"endless": endless})
+        kwargs = {"endless": endless, "parent_pid": os.getpid()}
+        self.proc = ctx.Process(target=_audio_worker, daemon=True, args=args, kwargs=kwargs)
         self.proc.start()
 
     def taken(self) -> None:

@@ -41,6 +41,7 @@ from composer.util.files import (
     remove_stale_work,
     write_text_atomic,
 )
+from composer.util.lifetime import die_with_parent
 
 # event(job name, state, info): state is one of queued, skipped, running, done, failed; info carries
 # "stage", "fraction", "error", "seconds", "reason". Only cli.py turns these into terminal output.
@@ -370,14 +371,9 @@ def _worker_init(progress_queue, parent_pid: int) -> None:
     signal.signal(signal.SIGTERM, _worker_sigterm)
     signal.signal(signal.SIGALRM, _worker_sigterm)
     sys.unraisablehook = _stop_again_if_swallowed
-    # if the parent is killed outright (SIGKILL), the kernel sends us SIGTERM: we must not finish the job
-    # and write an output the rerun is already redoing
-    with contextlib.suppress(Exception):
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    if os.getppid() != parent_pid:  # the parent died before prctl took effect
-        os._exit(143)
+    # if the parent is killed outright (SIGKILL), we are stopped too: we must not finish the job and write an
+    # output the rerun is already redoing
+    die_with_parent(parent_pid)
 
 
 _AGAIN_S = 0.05

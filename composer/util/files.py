@@ -17,10 +17,12 @@ import fcntl
 import json
 import os
 import re
+import secrets
 import shutil
 import stat
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -328,23 +330,55 @@ OWNER_FILE = ".composer-owner"  # in a work folder: locked by the process using 
 LOCK_FILE = ".composer.lock"  # in an output folder: held by the batch writing there
 
 
+_OWNER_PART = ".owner."  # the owner file before it is locked and renamed into place
+_STALE_UNOWNED_S = 60.0  # no live run takes this long between making its work folder and locking its owner file
+
+
 @contextlib.contextmanager
 def work_dir(parent: str | os.PathLike) -> Iterator[Path]:
     """A hidden work folder in ``parent`` (on the outputs' disk, so they can be renamed into place), removed
     whatever happens. Its owner file is locked before it appears, for as long as we live: a clean-up tells a
     folder a killed run left from one in use by trying that lock (``remove_stale_work``)."""
-    folder = Path(tempfile.mkdtemp(prefix=WORK_PREFIX, dir=parent))
     fd = None
+    # named before it is made (not by mkdtemp): a stop (Ctrl-C, SIGTERM) that lands just after the mkdir
+    # must still find the folder's name below
+    folder = Path(parent) / (WORK_PREFIX + _token())
     try:
-        fd, name = tempfile.mkstemp(prefix=".owner.", dir=folder)
+        while True:
+            try:
+                os.mkdir(folder, 0o700)
+                break
+            except FileExistsError:
+                folder = Path(parent) / (WORK_PREFIX + _token())
+        fd, name = tempfile.mkstemp(prefix=_OWNER_PART, dir=folder)
         fcntl.flock(fd, fcntl.LOCK_EX)
         os.write(fd, f"composer pid {os.getpid()}\n".encode())
         os.rename(name, folder / OWNER_FILE)
         yield folder
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
         if fd is not None:
+            shutil.rmtree(folder, ignore_errors=True)
             os.close(fd)
+        else:  # stopped while it was being made: only what we made goes (a folder of that name is not ours)
+            _remove_unowned(folder)
+
+
+def _token() -> str:
+    return secrets.token_hex(4)  # not the random module: a --seed run's draws stay its own
+
+
+def _remove_unowned(folder: Path) -> bool:
+    """Remove a work folder that holds nothing but an owner file not yet in place (a run stopped or killed
+    while it made the folder); anything else in it, and it stays."""
+    try:
+        for p in folder.iterdir():
+            if not p.name.startswith(_OWNER_PART):
+                return False
+            p.unlink()
+        folder.rmdir()
+        return True
+    except OSError:
+        return False
 
 
 def _unheld(path: Path) -> bool:
@@ -376,10 +410,21 @@ def remove_stale_work(folder: str | os.PathLike) -> list[Path]:
     whose owner still runs, are left alone."""
     removed = []
     for p in _entries(Path(folder)):
-        if p.name.startswith(WORK_PREFIX) and p.is_dir() and not p.is_symlink() and _unheld(p / OWNER_FILE):
+        if not p.name.startswith(WORK_PREFIX) or not p.is_dir() or p.is_symlink():
+            continue
+        if _unheld(p / OWNER_FILE):
             shutil.rmtree(p, ignore_errors=True)
             removed.append(p)
+        elif not (p / OWNER_FILE).exists() and _older_than(p, _STALE_UNOWNED_S) and _remove_unowned(p):
+            removed.append(p)  # killed (SIGKILL) in the moment between making it and locking its owner file
     return removed
+
+
+def _older_than(path: Path, seconds: float) -> bool:
+    try:
+        return time.time() - path.stat(follow_symlinks=False).st_mtime > seconds
+    except OSError:
+        return False
 
 
 def remove_stale_parts(folder: str | os.PathLike, stems: Iterable[str]) -> list[Path]:

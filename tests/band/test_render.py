@@ -144,6 +144,28 @@ def test_interrupt_leaves_no_file_and_no_process(debug_band, tmp_path, sig):
         assert alive(kids) == []
 
 
+def test_a_render_killed_outright_leaves_no_process(debug_band, tmp_path):
+    # SIGKILL (the OOM killer) runs no clean-up: the audio process must end with the render, not generate on
+    # and then wait forever for a renderer that is gone, holding the terminal's pipes
+    cmd = composer(
+        "render", "--band", "debugband", "--bands-dir", debug_band.folder.parent, "--length", "60s", "-o",
+        tmp_path / "v.mp4",
+    )  # fmt: skip
+    with started(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as proc:
+        deadline = time.time() + 60
+        kids: set[int] = set()
+        while time.time() < deadline and len(kids) < 2:  # the audio process and ffmpeg are running
+            time.sleep(0.3)
+            kids = children(proc)
+        assert len(kids) >= 2
+        proc.kill()
+        proc.wait()
+        deadline = time.time() + 30
+        while alive(kids) and time.time() < deadline:
+            time.sleep(0.2)
+        assert alive(kids) == []
+
+
 def test_full_disk_is_one_clean_error(debug_band, tmp_path):
     """A file-size limit makes every write past 3 MB fail as on a full disk (ffmpeg's included)."""
     import resource
