@@ -118,6 +118,17 @@ def test_song_plan_adds_up():
         assert abs(sum(lengths) - 100.00003) <= 1 / rate
 
 
+def _audio_and_ffmpeg_running(proc) -> set[int]:
+    """The render's processes, once its audio process and ffmpeg are both running."""
+    deadline = time.time() + 60
+    kids: set[int] = set()
+    while time.time() < deadline and len(kids) < 2:
+        time.sleep(0.3)
+        kids = children(proc)
+    assert len(kids) >= 2
+    return kids
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
 def test_interrupt_leaves_no_file_and_no_process(debug_band, tmp_path, sig):
     out, work = tmp_path / "out", tmp_path / "tmp"
@@ -127,12 +138,7 @@ def test_interrupt_leaves_no_file_and_no_process(debug_band, tmp_path, sig):
     )
     env = {**os.environ, "TMPDIR": str(work)}
     with started(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env) as proc:
-        deadline = time.time() + 60
-        kids: set[int] = set()
-        while time.time() < deadline and len(kids) < 2:  # the audio process and ffmpeg are running
-            time.sleep(0.3)
-            kids = children(proc)
-        assert len(kids) >= 2
+        kids = _audio_and_ffmpeg_running(proc)
         time.sleep(1.0)
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=60)  # drains the pipes: a full one would block the render's exit
@@ -152,12 +158,7 @@ def test_a_render_killed_outright_leaves_no_process(debug_band, tmp_path):
         tmp_path / "v.mp4",
     )  # fmt: skip
     with started(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as proc:
-        deadline = time.time() + 60
-        kids: set[int] = set()
-        while time.time() < deadline and len(kids) < 2:  # the audio process and ffmpeg are running
-            time.sleep(0.3)
-            kids = children(proc)
-        assert len(kids) >= 2
+        kids = _audio_and_ffmpeg_running(proc)
         proc.kill()
         proc.wait()
         deadline = time.time() + 30
