@@ -162,17 +162,17 @@ def _audio_worker(
     band: Band,
     permits,
     out,
-    endless: bool = False,
-    parent_pid: int | None = None,
+    *,
+    endless: bool,
+    parent_pid: int,
 ) -> None:
     """Child process: generate the songs, several at once, each once permitted; send each song's pieces, then a
     summary, or the error. ``endless``: the songs of ``lengths`` again and again, each round with a seed of its
     own, until the process is stopped (a live stream)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
-    if parent_pid is not None:
-        # a parent stopped before it could close us (killed outright, or stopped between our start and the
-        # code that closes us) would leave us blocked on permits forever, holding its pipes
-        die_with_parent(parent_pid)
+    # a parent stopped before it could close us (killed outright, or stopped between our start and the code
+    # that closes us) would leave us blocked on permits forever, holding its pipes
+    die_with_parent(parent_pid)
     try:
         from composer.models.samplernn.generate import GenerateStats, iter_tracks
         from composer.models.samplernn.model import load

@@ -342,14 +342,14 @@ def work_dir(parent: str | os.PathLike) -> Iterator[Path]:
     fd = None
     # named before it is made (not by mkdtemp): a stop (Ctrl-C, SIGTERM) that lands just after the mkdir
     # must still find the folder's name below
-    folder = Path(parent) / (WORK_PREFIX + _token())
+    folder = _work_name(parent)
     try:
         while True:
             try:
                 os.mkdir(folder, 0o700)
                 break
             except FileExistsError:
-                folder = Path(parent) / (WORK_PREFIX + _token())
+                folder = _work_name(parent)
         fd, name = tempfile.mkstemp(prefix=_OWNER_PART, dir=folder)
         fcntl.flock(fd, fcntl.LOCK_EX)
         os.write(fd, f"composer pid {os.getpid()}\n".encode())
@@ -359,12 +359,12 @@ def work_dir(parent: str | os.PathLike) -> Iterator[Path]:
         if fd is not None:
             shutil.rmtree(folder, ignore_errors=True)
             os.close(fd)
-        else:  # stopped while it was being made: only what we made goes (a folder of that name is not ours)
+        else:  # stopped while it was being made: only what we made goes, never a folder with more in it
             _remove_unowned(folder)
 
 
-def _token() -> str:
-    return secrets.token_hex(4)  # not the random module: a --seed run's draws stay its own
+def _work_name(parent: str | os.PathLike) -> Path:
+    return Path(parent) / (WORK_PREFIX + secrets.token_hex(4))  # not the random module: --seed draws stay its own
 
 
 def _remove_unowned(folder: Path) -> bool:
