@@ -467,6 +467,28 @@ def test_a_stop_while_the_work_folder_is_made_leaves_nothing(tmp_path, monkeypat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
 
 
+def test_a_stop_while_the_work_folder_is_removed_leaves_it_to_the_next_clean_up(tmp_path, monkeypatch):
+    # a batch worker's job has finished and its work folder is being removed when the batch's SIGTERM lands:
+    # what is left must still be known as a work folder whose owner is gone, not an ownerless folder kept forever
+    from composer.util import files
+
+    real = files.shutil.rmtree
+
+    def removed_then_stopped(*args, **kwargs):
+        real(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt), files.work_dir(tmp_path) as work:
+        for part in ("set", "scratch"):
+            (work / part).mkdir()
+            (work / part / "video0.mp4").write_bytes(b"half a job")
+        monkeypatch.setattr(files.shutil, "rmtree", removed_then_stopped)
+    monkeypatch.undo()
+    assert work.is_dir()  # cut short: one of the two parts is still there
+    assert files.remove_stale_work(tmp_path) == [work]
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_second_batch_on_the_same_folder_is_refused(tmp_path, song_inputs):
     from composer.util.files import folder_lock, work_dir
 

@@ -357,14 +357,32 @@ def work_dir(parent: str | os.PathLike) -> Iterator[Path]:
         yield folder
     finally:
         if fd is not None:
-            shutil.rmtree(folder, ignore_errors=True)
-            os.close(fd)
+            try:
+                _remove_work(folder)
+            finally:
+                os.close(fd)
         else:  # stopped while it was being made: only what we made goes, never a folder with more in it
             _remove_unowned(folder)
 
 
 def _work_name(parent: str | os.PathLike) -> Path:
     return Path(parent) / (WORK_PREFIX + secrets.token_hex(4))  # not the random module: --seed draws stay its own
+
+
+def _remove_work(folder: Path) -> None:
+    """Remove our work folder, its owner file last: a stop (a second signal, SIGKILL) that cuts this short leaves
+    a folder its owner file still marks as composer's, which the next clean-up removes once we are gone."""
+    for p in _entries(folder):
+        if p.name == OWNER_FILE:
+            continue
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                p.unlink()
+    with contextlib.suppress(OSError):
+        (folder / OWNER_FILE).unlink()
+        folder.rmdir()
 
 
 def _remove_unowned(folder: Path) -> bool:

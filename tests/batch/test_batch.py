@@ -55,6 +55,19 @@ def _karaoke_job(name: str, song_inputs, audio: Path | None = None, template: Pa
     )
 
 
+def _described(folder: Path, names: list[str]) -> str:
+    """What a failed clean-up left, with each file's time and an owner file's text: who made it, and when."""
+    lines = [repr(names)]
+    for name in names:
+        top = folder / name
+        for p in sorted([top, *top.rglob("*")] if top.is_dir() else [top]):
+            st = p.lstat()
+            text = p.read_text(errors="replace").strip() if p.is_file() and "owner" in p.name else ""
+            lines.append(f"{p.relative_to(folder)} {st.st_size} B mtime {st.st_mtime:.3f} {text}")
+    lines.append(f"now {time.time():.3f}")
+    return "\n".join(lines)
+
+
 def _cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
     return run(composer("batch", *args), timeout=timeout)
 
@@ -359,7 +372,8 @@ def test_killed_midway_then_rerun_finishes_the_rest(debug_band, song_inputs, tmp
         assert (first.stat().st_mtime_ns, _sha(first)) == stamp  # not redone, not rewritten
         assert all((tmp_path / "out" / f"j{i}.mp4").is_file() for i in range(3))
         leftovers = [p.name for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]
-        assert leftovers == [OUTPUT_RECORD], leftovers  # the record of what composer wrote, nothing else
+        # the record of what composer wrote, nothing else
+        assert leftovers == [OUTPUT_RECORD], _described(tmp_path / "out", leftovers)
         assert "part" not in " ".join(p.name for p in tmp_path.iterdir())
 
 
