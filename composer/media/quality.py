@@ -77,6 +77,7 @@ def compare(generated: np.ndarray, reference: np.ndarray, rate: int) -> dict[str
 
 RHYTHM_WINDOW_S = 16.0  # long enough that chance correlations of a wash stay low (noise ~0.09; 6 s windows: 0.16)
 RHYTHM_LAGS_S = (0.2, 2.0)  # beat and bar periods of metal, 30-300 bpm
+_BEAT_SHARE = 0.8  # of the best repeat: a shorter lag repeating this well is the beat, the best one its multiple
 FEATURE_WINDOW_S = 1.0
 FEATURE_HOP_S = 0.5
 _MEL_BANDS = 24
@@ -109,24 +110,52 @@ def _frame_rate(rate: int) -> float:
     return rate / HOP
 
 
-def rhythm_strength(x: np.ndarray, rate: int) -> float:
-    """How periodic the onset envelope is: per 16 s window, the highest normalised autocorrelation at lags of
-    0.2-2 s (a beat or bar), averaged over windows. A groove repeats its attacks (album ~0.3); a wash or noise
-    has no preferred period (~0.05)."""
+def _onset_autocorrelations(x: np.ndarray, rate: int) -> np.ndarray:
+    """(windows, lags + 1): per 16 s window (half overlapping), the onset envelope's normalised autocorrelation
+    at lags 0 .. RHYTHM_LAGS_S[1] in frames; no rows for audio under a window or a window without onsets."""
     env = onset_envelope(x, rate)
     fr = _frame_rate(rate)
     size = int(RHYTHM_WINDOW_S * fr)
-    lo, hi = int(RHYTHM_LAGS_S[0] * fr), int(RHYTHM_LAGS_S[1] * fr)
-    scores = []
+    hi = int(RHYTHM_LAGS_S[1] * fr)
+    rows = []
     for a in range(0, len(env) - size + 1, size // 2):
         w = env[a : a + size] - env[a : a + size].mean()
         r = np.fft.irfft(np.abs(np.fft.rfft(w, 2 * size)) ** 2)[: hi + 1]
         if r[0] <= 1e-12:
             continue
         # each lag's sum over a shorter overlap is rescaled to an average, as a correlation is
-        r = r / r[0] * size / (size - np.arange(hi + 1))
-        scores.append(float(r[lo : hi + 1].max()))
-    return float(np.mean(scores)) if scores else 0.0
+        rows.append(r / r[0] * size / (size - np.arange(hi + 1)))
+    return np.array(rows).reshape(-1, hi + 1)
+
+
+def rhythm_strength(x: np.ndarray, rate: int) -> float:
+    """How periodic the onset envelope is: per 16 s window, the highest normalised autocorrelation at lags of
+    0.2-2 s (a beat or bar), averaged over windows. A groove repeats its attacks (album ~0.3); a wash or noise
+    has no preferred period (~0.05)."""
+    r = _onset_autocorrelations(x, rate)
+    lo = int(RHYTHM_LAGS_S[0] * _frame_rate(rate))
+    return float(r[:, lo:].max(axis=1).mean()) if len(r) else 0.0
+
+
+def beat_period(x: np.ndarray, rate: int) -> float:
+    """Seconds of the lag (0.2-2 s) at which the onset envelope repeats best over the whole audio, between
+    frames by a parabola through the peak and its neighbours (a frame is 32 ms at 8 kHz: too coarse to tell
+    a beat from one a tenth slower); nan without a 16 s window of onsets."""
+    r = _onset_autocorrelations(x, rate).mean(axis=0)
+    fr = _frame_rate(rate)
+    lo = int(RHYTHM_LAGS_S[0] * fr)
+    if not np.isfinite(r).all() or len(r) <= lo:
+        return float("nan")
+    # a steady beat repeats as well at two and three beats: the shortest lag that repeats nearly as well as
+    # the best one is the beat
+    peaks = lo + scipy.signal.find_peaks(r[lo:])[0]
+    peaks = peaks[r[peaks] >= _BEAT_SHARE * r[lo:].max()]
+    k = int(peaks[0]) if len(peaks) else lo + int(np.argmax(r[lo:]))
+    shift = 0.0
+    if lo < k < len(r) - 1:
+        a, b, c = r[k - 1], r[k], r[k + 1]
+        shift = 0.5 * (a - c) / (a - 2 * b + c) if a - 2 * b + c < 0 else 0.0
+    return float((k + shift) / fr)
 
 
 def transient_spikiness(x: np.ndarray, rate: int) -> float:

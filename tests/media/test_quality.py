@@ -42,11 +42,7 @@ def test_rhythm_finds_a_click_tracks_period():
             i = round(t * RATE)
             x[i : i + 400] += np.exp(-np.arange(400) / 60.0) * rng.choice([-1, 1], 400)
     assert Q.rhythm_strength(x, RATE) > 0.6
-    env = Q.onset_envelope(x, RATE) - Q.onset_envelope(x, RATE).mean()
-    r = np.correlate(env, env, mode="full")[len(env) - 1 :]
-    fr = RATE / 256
-    lag = (np.argmax(r[int(0.2 * fr) : int(2 * fr)]) + int(0.2 * fr)) / fr
-    assert abs(lag - 0.4) < 0.03, lag
+    assert abs(Q.beat_period(x, RATE) - 0.4) < 0.01, Q.beat_period(x, RATE)
     assert Q.rhythm_strength(0.1 * rng.standard_normal(20 * RATE), RATE) < 0.15
 
 
