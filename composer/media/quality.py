@@ -138,14 +138,16 @@ def rhythm_strength(x: np.ndarray, rate: int) -> float:
 
 
 def beat_period(x: np.ndarray, rate: int) -> float:
-    """Seconds of the lag (0.2-2 s) at which the onset envelope repeats best over the whole audio, between
-    frames by a parabola through the peak and its neighbours (a frame is 32 ms at 8 kHz: too coarse to tell
-    a beat from one a tenth slower); nan without a 16 s window of onsets."""
-    r = _onset_autocorrelations(x, rate).mean(axis=0)
+    """Seconds of the beat: the shortest lag (0.2-2 s) at which the onset envelope, over the whole audio, repeats
+    nearly as well as at its best one, between frames by a parabola through the peak and its neighbours (a
+    frame is 32 ms at 8 kHz: too coarse to tell a beat from one a tenth slower); nan without a 16 s window of
+    onsets."""
+    rows = _onset_autocorrelations(x, rate)
+    if not len(rows):
+        return float("nan")
+    r = rows.mean(axis=0)
     fr = _frame_rate(rate)
     lo = int(RHYTHM_LAGS_S[0] * fr)
-    if not np.isfinite(r).all() or len(r) <= lo:
-        return float("nan")
     # a steady beat repeats as well at two and three beats: the shortest lag that repeats nearly as well as
     # the best one is the beat
     peaks = lo + scipy.signal.find_peaks(r[lo:])[0]
