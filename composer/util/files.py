@@ -370,7 +370,7 @@ def _work_name(parent: str | os.PathLike) -> Path:
 
 
 def _remove_work(folder: Path) -> None:
-    """Remove our work folder, its owner file last: a stop (a second signal, SIGKILL) that cuts this short leaves
+    """Remove a work folder, its owner file last: a stop (a second signal, SIGKILL) that cuts this short leaves
     a folder its owner file still marks as composer's, which the next clean-up removes once we are gone."""
     for p in _entries(folder):
         if p.name == OWNER_FILE:
@@ -431,7 +431,7 @@ def remove_stale_work(folder: str | os.PathLike) -> list[Path]:
         if not p.name.startswith(WORK_PREFIX) or not p.is_dir() or p.is_symlink():
             continue
         if _unheld(p / OWNER_FILE):
-            shutil.rmtree(p, ignore_errors=True)
+            _remove_work(p)  # its owner file last, as its owner would have: a clean-up cut short is redone
             removed.append(p)
         elif not (p / OWNER_FILE).exists() and _older_than(p, _STALE_UNOWNED_S) and _remove_unowned(p):
             removed.append(p)  # killed (SIGKILL) in the moment between making it and locking its owner file
