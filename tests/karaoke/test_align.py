@@ -325,3 +325,26 @@ def test_a_long_instrumental_break_falls_between_stanzas(stanzas, after_break):
 
     assert first_after_break(np.array([k in (0, stanzas[0]) for k in range(3)])) == after_break
     assert first_after_break(None) == 2
+
+
+def test_a_held_note_cut_by_a_dip_stays_with_its_line():
+    # six sung lines 0.7-1.2 s apart, each ending on a held note; the fourth line's (12.36-13.66 s) is cut by a
+    # 0.15 s dip. A boundary at the dip would start the fifth line there, a line early (as it did before the
+    # edge gap followed the song's gaps)
+    from composer.karaoke.placement import FRAME_RATE, Units, place_lines
+
+    lines = [
+        [(100, 130), (140, 170), (174, 204), (211, 242), (247, 319), (335, 391)],
+        [(504, 533), (541, 570), (580, 682)],
+        [(797, 829), (837, 869), (879, 911), (918, 951), (955, 1004), (1024, 1084)],
+        [(1159, 1189), (1196, 1227), (1236, 1303), (1318, 1366)],
+        [(1464, 1488), (1496, 1520), (1529, 1566), (1578, 1632)],
+        [(1697, 1735), (1741, 1778), (1786, 1824), (1827, 1865), (1874, 1912), (1919, 1972), (1986, 2062)],
+    ]
+    spans = [span for line in lines for span in line]
+    act = np.zeros(2200, np.float32)
+    for a, b in spans:
+        act[a:b] = 0.9
+    units = Units(np.array([a for a, _ in spans]), np.array([b for _, b in spans]))
+    placement = place_lines(units, act, np.array([13, 7, 10, 6, 7, 15], float))
+    assert [round(start, 2) for start, _ in placement.spans] == [line[0][0] / FRAME_RATE for line in lines]
