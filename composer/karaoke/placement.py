@@ -211,8 +211,8 @@ def _line_cost(tables: _Tables, lines: _Lines, i: int, rate: float) -> np.ndarra
     return cost if lines.opens_stanza[i] else cost + tables.break_before[:, None]
 
 
-def _span_tables(units: Units, act: np.ndarray, n_lines: int = 1) -> _Tables:
-    """Everything about a line on units j..j+len-1 that does not depend on which line it is."""
+def _span_tables(units: Units, act: np.ndarray, n_lines: int) -> _Tables:
+    """Everything about a line on units j..j+len-1 that does not depend on which line it is (of n_lines)."""
     m = units.size
     K = min(_MAX_UNITS, m)
     a = act.astype(np.float64)
@@ -220,7 +220,7 @@ def _span_tables(units: Units, act: np.ndarray, n_lines: int = 1) -> _Tables:
     gaps = (units.start[1:] - units.end[:-1]) / FRAME_RATE
     edge_gap = _edge_gap(gaps, n_lines)
     cum_long = np.concatenate([[0], np.cumsum(gaps > _MAX_PAUSE)])
-    # a line starts and ends at a real gap: a boundary at a gap shorter than a pause between words costs
+    # a line starts and ends at a real gap: a boundary at a gap shorter than the song's edge gap costs
     edge = _W_EDGE * np.clip(1.0 - np.concatenate([[np.inf], gaps, [np.inf]]) / edge_gap, 0.0, 1.0) ** 2
     pause = np.concatenate([[0.0], np.cumsum(_W_PAUSE * np.maximum(gaps - _FREE_PAUSE, 0.0))])
     sung = np.concatenate([[0], np.cumsum(units.end - units.start)])
