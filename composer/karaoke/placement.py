@@ -246,8 +246,8 @@ def _edge_gap(gaps: np.ndarray, n_lines: int) -> float:
     boundary at one of the song's longest gaps (its (lines - 1)th longest), within _EDGE_GAP.._EDGE_MAX."""
     if n_lines < 2 or len(gaps) < n_lines - 1:
         return _EDGE_GAP
-    longest = float(np.partition(gaps, len(gaps) - n_lines + 1)[len(gaps) - n_lines + 1])
-    return float(np.clip(_EDGE_SHARE * longest, _EDGE_GAP, _EDGE_MAX))
+    k = len(gaps) - (n_lines - 1)  # the (lines - 1)th longest, in ascending order
+    return float(np.clip(_EDGE_SHARE * np.partition(gaps, k)[k], _EDGE_GAP, _EDGE_MAX))
 
 
 def _dp(tables: _Tables, lines: _Lines, rate: float, *, backtrack: bool):
