@@ -133,6 +133,11 @@ class BatchSampler:
             ]
             self.up_b = [t.upsample.bias.repeat(t.upsample.weight.shape[2]) for t in model.tiers]
             self.up_dim = [t.upsample.weight.shape[1] for t in model.tiers]
+            # each step calls the tiers' layers directly, with the views nn.Linear and nn.GRU would pass to
+            # addmm: the module calls cost more than the arithmetic at debug sizes, and the same views keep
+            # every level the same as the module path gives
+            self.expand = [(t.expand.weight.t(), t.expand.bias) for t in model.tiers]
+            self.gru = [[_gru_weights(rnn) for rnn in t.rnns] for t in model.tiers]
 
     def _heard(self, history: torch.Tensor) -> list:
         """The frame tiers' RNN states after hearing ``history`` (lookback + whole top frames of levels): the
@@ -174,6 +179,21 @@ class BatchSampler:
             states = self._heard(history) if primed else self.silence(prime.shape[0]).states
         return Carry(history[:, history.shape[1] - lb :].clone(), states)
 
+    def _tier_step(self, i: int, x: torch.Tensor, layers: list) -> torch.Tensor:
+        """One step of frame tier ``i``'s RNN stack on its input ``x`` (streams, dim): ``layers`` (the tier's
+        states) move on in place; the tier's output comes back."""
+        tier, total = self.model.tiers[i], None
+        for k, rnn in enumerate(tier.rnns):
+            weights = self.gru[i][k]
+            if weights is None:
+                y, layers[k] = rnn(x.unsqueeze(1), layers[k])
+                x = y[:, 0]
+            else:
+                x = _gru_step(x, layers[k][0], *weights)
+                layers[k] = x.unsqueeze(0)
+            total = x if total is None else total + x
+        return total if tier.skip else x
+
     def run(
         self,
         n: int,
@@ -193,7 +213,7 @@ class BatchSampler:
         where the streams stand (see ``hear``, ``silence``) and is moved on to where they stop: a stream run
         again with it goes on exactly as one longer run would, when ``n`` is a whole number of ``_BLOCK``s.
         """
-        cfg, model, q = self.cfg, self.model, self.q
+        cfg, q = self.cfg, self.q
         fs = cfg.frame_sizes
         top, last = fs[0], fs[-1]
         batch = len(generators) if generators is not None else teacher.shape[0]
@@ -220,17 +240,12 @@ class BatchSampler:
                 for i, frame in enumerate(fs):
                     if s % frame:
                         continue
-                    tier = model.tiers[i]
                     frames = out[:, t - frame : t].float() * (4.0 / (q - 1)) - 2.0
-                    x = tier.expand(frames)
+                    x = torch.addmm(self.expand[i][1], frames, self.expand[i][0])
                     if i:
                         k = (s % fs[i - 1]) // frame
                         x = x + conds[i - 1][:, k]
-                    x, total = x.unsqueeze(1), None
-                    for layer, rnn in enumerate(tier.rnns):
-                        x, states[i][layer] = rnn(x, states[i][layer])
-                        total = x if total is None else total + x
-                    h = (total if tier.skip else x)[:, 0]
+                    h = self._tier_step(i, x, states[i])
                     conds[i] = torch.addmm(self.up_b[i], h, self.up_w[i]).view(batch, -1, self.up_dim[i])
                 idx = out[:, t - last : t] + self.lut_offsets
                 h = F.embedding(idx, self.lut).sum(1)
@@ -242,7 +257,8 @@ class BatchSampler:
                 if teacher is not None:
                     out[:, t] = teacher[:, s]
                     continue
-                p = logits.sub_(logits.amax(1, keepdim=True)).mul_(inv_t).exp_()
+                p = logits.sub_(logits.amax(1, keepdim=True))
+                p = (p if inv_t == 1.0 else p.mul_(inv_t)).exp_()
                 cdf = p.cumsum(1)
                 threshold = uniforms[:, s % _BLOCK : s % _BLOCK + 1] * cdf[:, -1:]
                 # the first level whose cumulative mass passes u * total (never a level of zero probability)
@@ -250,6 +266,24 @@ class BatchSampler:
         carry.history, carry.states = out[:, steps:].clone(), states
         levels = out[:, lb : lb + n].cpu()
         return (levels, logits_all[:, :n].cpu()) if record_logits else levels
+
+
+def _gru_weights(rnn: torch.nn.Module) -> tuple | None:
+    """A one-layer GRU's (w_ih^T, w_hh^T, b_ih, b_hh) for ``_gru_step``; None for an LSTM, which steps through
+    its module: on the CPU nn.LSTM runs oneDNN, whose rounding a hand-written cell does not match."""
+    if not isinstance(rnn, torch.nn.GRU):
+        return None
+    return rnn.weight_ih_l0.t(), rnn.weight_hh_l0.t(), rnn.bias_ih_l0, rnn.bias_hh_l0
+
+
+def _gru_step(x, h, w_ih_t, w_hh_t, b_ih, b_hh) -> torch.Tensor:
+    """nn.GRU's cell for one step, in the order ATen's CPU cell computes it, so it gives the same bits."""
+    ir, iz, i_new = torch.addmm(b_ih, x, w_ih_t).unsafe_chunk(3, 1)
+    hr, hz, h_new = torch.addmm(b_hh, h, w_hh_t).unsafe_chunk(3, 1)
+    reset = hr.add_(ir).sigmoid_()
+    update = hz.add_(iz).sigmoid_()
+    new = i_new.add(h_new.mul_(reset)).tanh_()
+    return (h - new).mul_(update).add_(new)
 
 
 @dataclass
