@@ -269,9 +269,10 @@ class BatchSampler:
 
 
 def _gru_weights(rnn: torch.nn.Module) -> tuple | None:
-    """A one-layer GRU's (w_ih^T, w_hh^T, b_ih, b_hh) for ``_gru_step``; None for an LSTM, which steps through
-    its module: on the CPU nn.LSTM runs oneDNN, whose rounding a hand-written cell does not match."""
-    if not isinstance(rnn, torch.nn.GRU):
+    """A one-layer GRU's (w_ih^T, w_hh^T, b_ih, b_hh) for ``_gru_step``; None where the layer steps through its
+    module: an LSTM (on the CPU nn.LSTM runs oneDNN, whose rounding a hand-written cell does not match) and any
+    layer on a GPU (cuDNN runs the cell as one kernel where the hand-written one launches nine)."""
+    if not isinstance(rnn, torch.nn.GRU) or rnn.weight_ih_l0.device.type != "cpu":
         return None
     return rnn.weight_ih_l0.t(), rnn.weight_hh_l0.t(), rnn.bias_ih_l0, rnn.bias_hh_l0
 
