@@ -257,8 +257,7 @@ class BatchSampler:
                 if teacher is not None:
                     out[:, t] = teacher[:, s]
                     continue
-                p = logits.sub_(logits.amax(1, keepdim=True))
-                p = (p if inv_t == 1.0 else p.mul_(inv_t)).exp_()
+                p = logits.sub_(logits.amax(1, keepdim=True)).mul_(inv_t).exp_()
                 cdf = p.cumsum(1)
                 threshold = uniforms[:, s % _BLOCK : s % _BLOCK + 1] * cdf[:, -1:]
                 # the first level whose cumulative mass passes u * total (never a level of zero probability)
