@@ -9,6 +9,8 @@ preset (default `demo`, then `dadabots`):
   (s) sampler: composer's step loop (`BatchSampler.run`, one round of 4096 samples per stream from silence)
       with 1 stream and with 32, 64 and 128 streams for `demo` (64 for `dadabots`): the same work per sample
       as (r), so the ratio to it is the batched loop's own gain
+      in float32 as renders run it; for `demo`, where this CPU sums 8-bit products exactly, the same loop at the
+      track's batch in 8 bits too (`composer.models.samplernn.dense`: faster, not used by renders)
   (t) track (`demo` only): what a render gets, `iter_segments` cutting a track among 32 streams (a render's
       batch) into stretches of 8 s, the shortest a render cuts: every stream also generates its warm-up and
       the join windows shared with its neighbours, and only the finished track counts. The share of the
@@ -41,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from composer.band.render import STREAMS as RENDER_STREAMS  # noqa: E402
+from composer.models.samplernn.dense import use_int8  # noqa: E402
 from composer.models.samplernn.generate import (  # noqa: E402
     ROUND,
     TEMPERATURE,
@@ -107,9 +110,9 @@ def run_reference(model: SampleRNN, seconds: float) -> tuple[float, float]:
     return n / model.config.sample_rate, wall
 
 
-def run_sampler(model: SampleRNN, streams: int) -> tuple[float, float, float]:
+def run_sampler(model: SampleRNN, streams: int, int8: bool) -> tuple[float, float, float]:
     """(audio seconds, wall seconds, 1.0): one round of the step loop for ``streams`` streams from silence."""
-    sampler = BatchSampler(model)
+    sampler = BatchSampler(model, int8=int8)
     generators = [torch.Generator().manual_seed(i) for i in range(streams)]
     t0 = time.perf_counter()
     levels = sampler.run(ROUND, generators, TEMPERATURE)
@@ -148,7 +151,10 @@ def bench_preset(name: str, args) -> None:
     contestants: dict[str, object] = {"reference, 1 stream": lambda: (*run_reference(model, ref_s), 1.0)}
     for streams in args.streams or STREAMS[name]:
         plural = "s" if streams > 1 else ""
-        contestants[f"sampler, {streams} stream{plural}"] = lambda s=streams: run_sampler(model, s)
+        contestants[f"sampler, {streams} stream{plural}"] = lambda s=streams: run_sampler(model, s, False)
+    int8_key = f"8-bit, {args.track_streams} streams"
+    if use_int8(args.device) and name == "demo":  # what 8-bit products would buy (renders stay in float32)
+        contestants[int8_key] = lambda: run_sampler(model, args.track_streams, True)
     track_key = f"track, {args.track_streams} x {args.stretch:g} s"
     if name == "demo":
         contestants[track_key] = lambda: run_track(model, args.stretch, args.track_streams, args.threads)
@@ -180,6 +186,9 @@ def bench_preset(name: str, args) -> None:
             f"  {k:<22} {track[k]:6.2f} s audio  {med[k] * sr:10,.0f} samples/s  {med[k]:7.3f}x real time  "
             f"{med[k] / ref:7.1f}x reference   runs: {', '.join(f'{x:.3f}' for x in rate[k])}x{extra}"
         )
+    if int8_key in med:
+        ratio = med[int8_key] / med[f"sampler, {args.track_streams} streams"]
+        print(f"  8-bit products (not used by renders: see composer/models/samplernn/dense.py): {ratio:.2f}x float32")
     samplers = [k for k in names if k.startswith("sampler")]
     best = max(samplers, key=lambda k: med[k])
     if name == "demo":

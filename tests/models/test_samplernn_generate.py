@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +20,7 @@ from composer.errors import ComposerError
 from composer.media import quality as Q
 from composer.media.audio import write_wav
 from composer.models.samplernn import generate as gen
+from composer.models.samplernn.dense import Int8Dense, int8_exact
 from composer.models.samplernn.generate import (
     BatchSampler,
     GenerateStats,
@@ -94,8 +98,36 @@ def test_the_samplers_gru_step_gives_nn_grus_bits(batch, width):
     x, h = torch.randn(batch, width), torch.randn(1, batch, width)
     with torch.inference_mode():
         y, state = rnn(x.unsqueeze(1), h)
-        stepped = gen._gru_step(x, h[0], *gen._gru_weights(rnn))
+        stepped = gen._gru_step(x, h[0], *gen._gru_weights(rnn, gen.Dense))
     assert torch.equal(stepped, y[:, 0]) and torch.equal(stepped, state[0])
+
+
+@pytest.mark.skipif(not int8_exact(), reason="this CPU does not sum 8-bit products exactly (no VNNI)")
+def test_the_8_bit_sampler_predicts_as_the_model_does(tone_model):
+    # the 8-bit path (measured by benchmarks/audio_bench.py) must predict each next sample as the model does
+    model = gen._as_model(tone_model)
+    rng = np.random.default_rng(3)
+    t = np.arange(2 * RATE) / RATE
+    tone = np.stack([0.7 * np.sin(2 * np.pi * TONE_HZ * t + p) for p in rng.uniform(0, 6.3, 4)])
+    levels = quantize(torch.from_numpy(tone.astype(np.float32)), 256, model.config.quantization)
+    prime, forced = levels[:, :RATE], levels[:, RATE:]
+    logp = {}
+    for int8 in (False, True):
+        _, logits = BatchSampler(model, int8=int8).run(RATE, None, teacher=forced, record_logits=True, prime=prime)
+        logp[int8] = torch.log_softmax(logits, -1)
+    kl_bits = (logp[False].exp() * (logp[False] - logp[True])).sum(-1) / np.log(2)
+    # measured 0.0003 bits a sample on average, 0.005 at worst; a wrong scale or a saturated sum gives whole bits
+    assert float(kl_bits.mean()) < 0.005 and float(kl_bits.max()) < 0.1
+    dense = Int8Dense(torch.randn(64, 48), torch.randn(48))
+    assert torch.equal(dense(torch.zeros(2, 64)), dense.bias.expand(2, 48))  # a silent row stays silent
+
+
+def test_8_bit_products_are_refused_where_they_saturate():
+    # without VNNI oneDNN sums pairs of 8-bit products in 16 bits (saturating): that CPU stays in float32
+    code = "from composer.models.samplernn.dense import int8_exact; print(int8_exact())"
+    env = {**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "False", out.stderr
 
 
 def test_sampling_follows_the_distribution():
@@ -210,11 +242,14 @@ def test_stretches_join_without_clicks_or_restarts(tone_model, monkeypatch):
     assert len(stats.joins) == 3 and all(track == 0 for track, _ in stats.joins)
     step = np.abs(np.diff(x))
     level = np.sqrt(np.convolve(x**2, np.ones(800) / 800, mode="same"))
+    away = np.ones(len(step), bool)  # the track away from its joins, with the glitches this small model makes
     for _, j in stats.joins:
-        near = np.concatenate([step[j - 4000 : j - 2500], step[j + 2500 : j + 4000]])
-        assert step[j - 2400 : j + 2400].max() <= near.max() * 1.5 + 1e-6  # no click in the fade
-        # no restart from silence: the level through the join stays near the level around it
-        assert level[j - 2400 : j + 2400].min() > 0.4 * np.median(level[j - 8000 : j + 8000])
+        away[j - 2400 : j + 2400] = False
+    for _, j in stats.joins:
+        assert step[j - 2400 : j + 2400].max() <= step[away].max() * 1.5 + 1e-6  # no click in the fade
+        # no restart from silence: the level through the join stays up (two tones drifting out of phase over
+        # the fade dip it, to 0.19 of the level around at worst over 72 joins, seeds 0-11; a restart falls to ~0)
+        assert level[j - 2400 : j + 2400].min() > 0.15 * np.median(level[j - 8000 : j + 8000])
 
 
 def test_tone_model_generates_its_pitch(tone_model):

@@ -39,6 +39,7 @@ import torch
 import torch.nn.functional as F
 
 from composer.errors import ComposerError
+from composer.models.samplernn.dense import Dense, Int8Dense
 from composer.models.samplernn.model import SampleRNN, dequantize, load, quantize, resolve_device
 from composer.models.samplernn.stretches import (
     CROSSFADE_S,
@@ -109,7 +110,9 @@ class GenerateStats:
 class BatchSampler:
     """Steps a SampleRNN for a batch of streams, one frame-tier step per frame and a table lookup per sample."""
 
-    def __init__(self, model: SampleRNN):
+    def __init__(self, model: SampleRNN, int8: bool = False):
+        """``int8``: the matrix products in 8 bits (see ``composer.models.samplernn.dense``: faster, but the demo
+        model's audio loses some of its rhythm, so renders stay in float32); otherwise the model's own bits."""
         cfg = model.config
         self.model, self.cfg = model, cfg
         self.q = cfg.q_levels
@@ -122,22 +125,23 @@ class BatchSampler:
             self.lut = torch.einsum("qe,dej->jqd", mlp.embed.weight, conv).reshape(frame * self.q, -1).contiguous()
             self.device = conv.device
             self.lut_offsets = (torch.arange(frame, device=self.device) * self.q).view(1, frame)
-            self.hidden_w = mlp.hidden.weight.t().contiguous()
-            self.hidden_b = mlp.hidden.bias.detach().clone()
-            self.out_w = mlp.out.weight.t().contiguous()
-            self.out_b = mlp.out.bias.detach().clone()
+            dense = Int8Dense if int8 else Dense
+            self.hidden = dense(mlp.hidden.weight.t().contiguous(), mlp.hidden.bias.detach().clone())
+            self.out = dense(mlp.out.weight.t().contiguous(), mlp.out.bias.detach().clone())
             # each tier's transposed convolution (dim, out, k) as one (dim, k * out) matrix
-            self.up_w = [
-                t.upsample.weight.permute(0, 2, 1).reshape(t.upsample.weight.shape[0], -1).contiguous()
+            self.up = [
+                dense(
+                    t.upsample.weight.permute(0, 2, 1).reshape(t.upsample.weight.shape[0], -1).contiguous(),
+                    t.upsample.bias.repeat(t.upsample.weight.shape[2]),
+                )
                 for t in model.tiers
             ]
-            self.up_b = [t.upsample.bias.repeat(t.upsample.weight.shape[2]) for t in model.tiers]
             self.up_dim = [t.upsample.weight.shape[1] for t in model.tiers]
             # each step calls the tiers' layers directly, with the views nn.Linear and nn.GRU would pass to
             # addmm: the module calls cost more than the arithmetic at debug sizes, and the same views keep
             # every level the same as the module path gives
             self.expand = [(t.expand.weight.t(), t.expand.bias) for t in model.tiers]
-            self.gru = [[_gru_weights(rnn) for rnn in t.rnns] for t in model.tiers]
+            self.gru = [[_gru_weights(rnn, dense) for rnn in t.rnns] for t in model.tiers]
 
     def _heard(self, history: torch.Tensor) -> list:
         """The frame tiers' RNN states after hearing ``history`` (lookback + whole top frames of levels): the
@@ -246,12 +250,12 @@ class BatchSampler:
                         k = (s % fs[i - 1]) // frame
                         x = x + conds[i - 1][:, k]
                     h = self._tier_step(i, x, states[i])
-                    conds[i] = torch.addmm(self.up_b[i], h, self.up_w[i]).view(batch, -1, self.up_dim[i])
+                    conds[i] = self.up[i](h).view(batch, -1, self.up_dim[i])
                 idx = out[:, t - last : t] + self.lut_offsets
                 h = F.embedding(idx, self.lut).sum(1)
                 h = torch.relu_(h.add_(conds[-1][:, s % last]))
-                h = torch.relu_(torch.addmm(self.hidden_b, h, self.hidden_w))
-                logits = torch.addmm(self.out_b, h, self.out_w)
+                h = torch.relu_(self.hidden(h))
+                logits = self.out(h)
                 if record_logits:
                     logits_all[:, s] = logits
                 if teacher is not None:
@@ -267,19 +271,20 @@ class BatchSampler:
         return (levels, logits_all[:, :n].cpu()) if record_logits else levels
 
 
-def _gru_weights(rnn: torch.nn.Module) -> tuple | None:
-    """A one-layer GRU's (w_ih^T, w_hh^T, b_ih, b_hh) for ``_gru_step``; None where the layer steps through its
+def _gru_weights(rnn: torch.nn.Module, dense: type) -> tuple | None:
+    """A one-layer GRU's input and hidden products (``dense`` of the weights' (in, out) views, as nn.GRU passes
+    them to addmm) for ``_gru_step``; None where the layer steps through its
     module: an LSTM (on the CPU nn.LSTM runs oneDNN, whose rounding a hand-written cell does not match) and any
     layer on a GPU (cuDNN runs the cell as one kernel where the hand-written one launches nine)."""
     if not isinstance(rnn, torch.nn.GRU) or rnn.weight_ih_l0.device.type != "cpu":
         return None
-    return rnn.weight_ih_l0.t(), rnn.weight_hh_l0.t(), rnn.bias_ih_l0, rnn.bias_hh_l0
+    return dense(rnn.weight_ih_l0.t(), rnn.bias_ih_l0), dense(rnn.weight_hh_l0.t(), rnn.bias_hh_l0)
 
 
-def _gru_step(x, h, w_ih_t, w_hh_t, b_ih, b_hh) -> torch.Tensor:
+def _gru_step(x, h, ih, hh) -> torch.Tensor:
     """nn.GRU's cell for one step, in the order ATen's CPU cell computes it, so it gives the same bits."""
-    ir, iz, i_new = torch.addmm(b_ih, x, w_ih_t).unsafe_chunk(3, 1)
-    hr, hz, h_new = torch.addmm(b_hh, h, w_hh_t).unsafe_chunk(3, 1)
+    ir, iz, i_new = ih(x).unsafe_chunk(3, 1)
+    hr, hz, h_new = hh(h).unsafe_chunk(3, 1)
     reset = hr.add_(ir).sigmoid_()
     update = hz.add_(iz).sigmoid_()
     new = i_new.add(h_new.mul_(reset)).tanh_()
