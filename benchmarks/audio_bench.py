@@ -8,9 +8,9 @@ preset (default `demo`, then `dadabots`):
       multinomial, and a `.item()` host copy of every sample
   (s) sampler: composer's step loop (`BatchSampler.run`, one round of 4096 samples per stream from silence)
       with 1 stream and with 32, 64 and 128 streams for `demo` (64 for `dadabots`): the same work per sample
-      as (r), so the ratio to it is the batched loop's own gain
-      in float32 as renders run it; for `demo`, where this CPU sums 8-bit products exactly, the same loop at the
-      track's batch in 8 bits too (`composer.models.samplernn.dense`: faster, not used by renders)
+      as (r), so the ratio to it is the batched loop's own gain. All in float32, as renders run it; for
+      `demo`, where this CPU sums 8-bit products exactly, the same loop at the track's batch in 8 bits
+      too (`composer.models.samplernn.dense`: faster, not used by renders)
   (t) track (`demo` only): what a render gets, `iter_segments` cutting a track among 32 streams (a render's
       batch) into stretches of 8 s, the shortest a render cuts: every stream also generates its warm-up and
       the join windows shared with its neighbours, and only the finished track counts. The share of the
@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from composer.band.render import STREAMS as RENDER_STREAMS  # noqa: E402
-from composer.models.samplernn.dense import use_int8  # noqa: E402
+from composer.models.samplernn.dense import int8_available  # noqa: E402
 from composer.models.samplernn.generate import (  # noqa: E402
     ROUND,
     TEMPERATURE,
@@ -153,7 +153,7 @@ def bench_preset(name: str, args) -> None:
         plural = "s" if streams > 1 else ""
         contestants[f"sampler, {streams} stream{plural}"] = lambda s=streams: run_sampler(model, s, False)
     int8_key = f"8-bit, {args.track_streams} streams"
-    if use_int8(args.device) and name == "demo":  # what 8-bit products would buy (renders stay in float32)
+    if int8_available(args.device) and name == "demo":  # what 8-bit products would buy (renders stay in float32)
         contestants[int8_key] = lambda: run_sampler(model, args.track_streams, True)
     track_key = f"track, {args.track_streams} x {args.stretch:g} s"
     if name == "demo":

@@ -61,7 +61,7 @@ def int8_exact() -> bool:
         return False
 
 
-def use_int8(device: torch.device) -> bool:
+def int8_available(device: torch.device) -> bool:
     """Whether ``Int8Dense`` can run on ``device``: a CPU that sums 8-bit products exactly (on a GPU the sampler's
     RNN cells run in cuDNN, in float32 or the model's own precision)."""
     return device.type == "cpu" and int8_exact()

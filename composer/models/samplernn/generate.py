@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 
 from composer.errors import ComposerError
-from composer.models.samplernn.dense import Dense, Int8Dense
+from composer.models.samplernn.dense import Dense, Int8Dense, int8_available
 from composer.models.samplernn.model import SampleRNN, dequantize, load, quantize, resolve_device
 from composer.models.samplernn.stretches import (
     CROSSFADE_S,
@@ -125,6 +125,8 @@ class BatchSampler:
             self.lut = torch.einsum("qe,dej->jqd", mlp.embed.weight, conv).reshape(frame * self.q, -1).contiguous()
             self.device = conv.device
             self.lut_offsets = (torch.arange(frame, device=self.device) * self.q).view(1, frame)
+            if int8 and not int8_available(conv.device):
+                raise ComposerError("8-bit products are exact only on a CPU with VNNI; this one stays in float32")
             dense = Int8Dense if int8 else Dense
             self.hidden = dense(mlp.hidden.weight.t().contiguous(), mlp.hidden.bias.detach().clone())
             self.out = dense(mlp.out.weight.t().contiguous(), mlp.out.bias.detach().clone())
