@@ -15,6 +15,9 @@ preset (default `demo`, then `dadabots`):
       batch) into stretches of 8 s, the shortest a render cuts: every stream also generates its warm-up and
       the join windows shared with its neighbours, and only the finished track counts. The share of the
       generated samples that end up in the track is printed (longer stretches, as in long renders, waste less)
+  (e) endings (`demo` only): a 30 s track on 64 streams, as `generate audio` cuts it (4 stretches, streams to
+      spare), with one ending per join window and with three (`BRANCHES`, the default: the spare streams
+      fork and the best ending is kept); the ratio is what the better joins cost
 Contestants run interleaved, in a rotating order, for `--rounds` rounds on a shared machine; the medians are
 printed as samples per second and real-time factor (seconds of 16 kHz audio per wall second), with ratios
 against (r). Targets on the 2-core CPU (issues 4 and 13): `demo` track >= 4x real time and sampler >= 20x the
@@ -45,6 +48,7 @@ sys.path.insert(0, str(ROOT))
 from composer.band.render import STREAMS as RENDER_STREAMS  # noqa: E402
 from composer.models.samplernn.dense import int8_available  # noqa: E402
 from composer.models.samplernn.generate import (  # noqa: E402
+    BRANCHES,
     ROUND,
     TEMPERATURE,
     BatchSampler,
@@ -56,6 +60,7 @@ from composer.models.samplernn.model import SampleRNN, param_count, preset, quan
 from composer.models.samplernn.stretches import MIN_STRETCH_S  # noqa: E402
 
 STREAMS = {"demo": (1, 32, 64, 128), "dadabots": (64,)}
+ENDINGS_S, ENDINGS_STREAMS = 30.0, 64  # (e): `generate audio`'s default streams, a track too short to fill them
 REF_SCALE = {"demo": 1.0, "dadabots": 1 / 16}  # share of --seconds that the reference generates
 
 
@@ -121,27 +126,28 @@ def run_sampler(model: SampleRNN, streams: int, int8: bool) -> tuple[float, floa
     return levels.numel() / model.config.sample_rate, wall, 1.0
 
 
-def run_track(model: SampleRNN, stretch_s: float, streams: int, threads: int) -> tuple[float, float, float]:
-    """(track seconds, wall seconds, share of generated samples kept): a track of ``streams`` stretches of
-    ``stretch_s`` seconds in one batch, joined as a render joins them."""
-    stats = GenerateStats()
+def run_track(
+    model: SampleRNN, seconds: float, streams: int, threads: int, stats: GenerateStats | None = None, **options
+) -> tuple[float, float, float]:
+    """(track seconds, wall seconds, share of generated samples kept): a track generated and joined as
+    composer does it (``options`` go to ``iter_segments``)."""
+    stats = stats if stats is not None else GenerateStats()
     t0 = time.perf_counter()
     total = 0
     for piece in iter_segments(
-        model,
-        stretch_s * streams,
-        seed=0,
-        streams=streams,
-        temperature=TEMPERATURE,
-        min_stretch_s=stretch_s,
-        max_stretch_s=stretch_s,
-        threads=threads,
-        stats=stats,
+        model, seconds, seed=0, streams=streams, temperature=TEMPERATURE, threads=threads, stats=stats, **options
     ):
         total += len(piece)
     wall = time.perf_counter() - t0
-    assert stats.streams == streams and stats.segments == streams, (stats.streams, stats.segments)
     return total / model.config.sample_rate, wall, total / stats.generated_samples
+
+
+def run_render_cut(model: SampleRNN, stretch_s: float, streams: int, threads: int) -> tuple[float, float, float]:
+    """``run_track`` for ``streams`` stretches of ``stretch_s`` seconds in one batch, as a render cuts them."""
+    stats, span = GenerateStats(), {"min_stretch_s": stretch_s, "max_stretch_s": stretch_s}
+    result = run_track(model, stretch_s * streams, streams, threads, stats, **span)
+    assert stats.streams == streams and stats.segments == streams, (stats.streams, stats.segments)
+    return result
 
 
 def bench_preset(name: str, args) -> None:
@@ -156,8 +162,11 @@ def bench_preset(name: str, args) -> None:
     if int8_available(args.device) and name == "demo":  # what 8-bit products would buy (renders stay in float32)
         contestants[int8_key] = lambda: run_sampler(model, args.track_streams, True)
     track_key = f"track, {args.track_streams} x {args.stretch:g} s"
+    one, endings = f"{ENDINGS_S:g} s, 1 ending a join", f"{ENDINGS_S:g} s, {BRANCHES} endings"
     if name == "demo":
-        contestants[track_key] = lambda: run_track(model, args.stretch, args.track_streams, args.threads)
+        contestants[track_key] = lambda: run_render_cut(model, args.stretch, args.track_streams, args.threads)
+        contestants[one] = lambda: run_track(model, ENDINGS_S, ENDINGS_STREAMS, args.threads, branches=1)
+        contestants[endings] = lambda: run_track(model, ENDINGS_S, ENDINGS_STREAMS, args.threads)
     # warm-up, untimed: first calls allocate and pick kernels
     reference_generate(model, 4 * cfg.frame_sizes[0])
     BatchSampler(model).run(4 * cfg.frame_sizes[0], [torch.Generator().manual_seed(0)] * 2, TEMPERATURE)
@@ -189,6 +198,8 @@ def bench_preset(name: str, args) -> None:
     if int8_key in med:
         ratio = med[int8_key] / med[f"sampler, {args.track_streams} streams"]
         print(f"  8-bit products (not used by renders: see composer/models/samplernn/dense.py): {ratio:.2f}x float32")
+    if endings in med:
+        print(f"  {BRANCHES} endings a join on spare streams: {med[endings] / med[one]:.2f}x the speed of one")
     samplers = [k for k in names if k.startswith("sampler")]
     best = max(samplers, key=lambda k: med[k])
     if name == "demo":

@@ -221,11 +221,11 @@ def test_joins_crossfade_where_the_streams_sound_alike():
         low, rng.standard_normal(len(after) - int(2.8 * rate))
     )  # ... then the riff
     after[int(2.8 * rate) :] *= np.std(before) / np.std(after[int(2.8 * rate) :])
-    c = join_point(before, after, rate, rate // 2)
+    c, _ = join_point(before, after, rate, rate // 2)
     assert c >= 2.8 * rate - 0.1 * rate, c / rate  # in the riff part, not at the centre (the old "quietest point")
     # two silent windows are alike everywhere: the fade sits at the nominal boundary
     silent = np.zeros(4 * rate)
-    assert abs(join_point(silent, silent, rate, rate // 2) + rate // 4 - 2 * rate) <= 256
+    assert abs(join_point(silent, silent, rate, rate // 2)[0] + rate // 4 - 2 * rate) <= 256
     # equal power: two unrelated signals of one level keep that level through the fade
     mixed = crossfade(rng.standard_normal(50_000), rng.standard_normal(50_000))
     assert abs(float(np.std(mixed)) - 1.0) < 0.03
@@ -250,6 +250,79 @@ def test_stretches_join_without_clicks_or_restarts(tone_model, monkeypatch):
         # no restart from silence: the level through the join stays up (two tones drifting out of phase over
         # the fade dip it, to 0.19 of the level around at worst over 72 joins, seeds 0-11; a restart falls to ~0)
         assert level[j - 2400 : j + 2400].min() > 0.15 * np.median(level[j - 8000 : j + 8000])
+
+
+def test_a_join_keeps_the_ending_that_meets_the_next_stretch():
+    # the first stretch's own ending is hiss; one of its branches plays the riff the next stretch opens with:
+    # the track takes that branch, from where it forked, into the join
+    from composer.models.samplernn.stretches import Stretch
+
+    rate, h = RATE, RATE  # join windows of 2 s
+    rng = np.random.default_rng(3)
+    low = scipy.signal.butter(4, 400, fs=rate, output="sos")
+    high = scipy.signal.butter(4, 3000, "highpass", fs=rate, output="sos")
+    riff = scipy.signal.sosfilt(low, rng.standard_normal(5 * rate)).astype(np.float32)
+    riff /= riff.std() * 4
+    hiss = scipy.signal.sosfilt(high, rng.standard_normal(5 * rate)).astype(np.float32) / 4
+    first = np.concatenate([riff[: 2 * rate], hiss[: 2 * h]])  # 2 s of its own, then the window, in hiss
+    ending = riff[rate : 2 * rate + 2 * h]  # a branch forked 1 s before the window: the riff goes on
+    second = riff[: 2 * h + rate]
+    stitcher = gen._Stitcher(DEBUG, GenerateStats())
+    a = stitcher.add(Stretch(0, 0, 0, 4 * rate - h, tail=h), first, [ending])
+    b = stitcher.add(Stretch(0, 1, 4 * rate - h, 6 * rate - h, head=h), second)
+    assert np.array_equal(a, first[:rate])  # what lies before the fork is the stream's own
+    x = np.concatenate([a, b])
+    assert np.array_equal(x[rate : 2 * rate], ending[:rate])  # then the branch, not the hiss
+    assert len(x) == 6 * rate - h
+    # with the hiss as its only ending the join is the same stretch, its own audio kept
+    alone = gen._Stitcher(DEBUG, GenerateStats())
+    assert np.array_equal(alone.add(Stretch(0, 0, 0, 4 * rate - h, tail=h), first), first[: 2 * rate])
+
+
+def test_branched_endings_go_on_from_their_stream(tone_model, monkeypatch):
+    # a stream with a join after it forks into branches for its last join window: its own levels are the same
+    # as without branches, and every branch continues its sound from the fork (a branch that restarted from
+    # silence, or from other state, would click or dip there)
+    monkeypatch.setattr(gen, "_BLOCK", 1024)
+    monkeypatch.setattr(gen, "ROUND", 1024)
+    from composer.models.samplernn.model import load
+    from composer.models.samplernn.stretches import plan
+
+    model = load(tone_model)
+    wave = plan([2 * RATE], 2, RATE, min_stretch_s=1.0)[0]  # two stretches, one join; 8 streams to spare
+    assert wave[0].tail and not wave[1].tail
+
+    def run(branches):
+        g = gen._TrackGenerator(
+            BatchSampler(model), 4, 0.9, None, None, GenerateStats(), lambda _: None, streams=8, branches=branches
+        )
+        return g.checked([gen._Job(st) for st in wave])
+
+    plain, branched = run(1), run(3)
+    for p, b in zip(plain, branched):
+        assert np.array_equal(p.levels, b.levels)
+    assert plain[0].endings == [] and plain[1].endings == [] and branched[1].endings == []
+    own = branched[0].audio
+    endings = branched[0].endings
+    assert len(endings) == 2 and len({len(e) for e in endings}) == 1
+    start = len(own) - len(endings[0])
+    assert start < len(own) - 2 * wave[0].tail  # forked before the window, on a round boundary
+    # a batch with no stream to spare forks none: the caller's streams bound memory and time
+    full = gen._TrackGenerator(BatchSampler(model), 4, 0.9, None, None, GenerateStats(), lambda _: None, streams=2)
+    assert full._branches([gen._Job(st) for st in wave]) == 1
+    assert (
+        gen._TrackGenerator(
+            BatchSampler(model), 4, 0.9, None, None, GenerateStats(), lambda _: None, streams=3
+        )._branches([gen._Job(st) for st in wave])
+        == 2
+    )
+    step = np.abs(np.diff(own)).max()
+    for e in endings:
+        assert not np.array_equal(e, own[start:])  # its own draws
+        joined = np.concatenate([own[:start], e])
+        assert np.abs(np.diff(joined[start - 200 : start + 200])).max() <= step * 1.5 + 1e-6
+        level = np.sqrt(np.mean(e[:800] ** 2))
+        assert level > 0.5 * np.sqrt(np.mean(own[start - 800 : start] ** 2))
 
 
 def test_tone_model_generates_its_pitch(tone_model):

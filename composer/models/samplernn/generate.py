@@ -66,11 +66,17 @@ LOOP_WINDOW = 1024  # samples (64 ms at 16 kHz) that must repeat exactly to coun
 LOOP_FRACTION = 0.25  # share of windows that exactly (or, for near_loop_fraction, nearly) repeat
 NEAR_LOOP_CORRELATION = 0.8  # autocorrelation at the pattern's lag above which a window nearly repeats
 MAX_ATTEMPTS = 3
+# Endings generated for a join window, where the batch has streams to spare; the one that meets the next stretch
+# best is kept. Two free-running streams are often in different sections; a few tries at the old stream's ending
+# usually hold one that meets the new stream (seam AUC on seeds 3-5, 18 joins: one ending 0.65, p 0.015; three
+# 0.45, p 0.75; on seeds 10-19, 60 joins, 0.51-0.54 and 0.43-0.47: the README's table).
+BRANCHES = 3
 # sampling the model's own distribution: on the demo band, 0.95 gave audio tonal and sparse next to the album
 # (spectral flatness 0.07 vs 0.11, 0.6-0.7x its onset rate), 1.0 came closest (0.14, 0.72-0.86x), 1.05 was hiss
 TEMPERATURE = 1.0
 PRIME_S = 1.0  # audio each primed stream hears first: the frame tiers settle; it costs ~1/3 of generating it
 _PRIME_DRAW = 1 << 16  # the "attempt" in a stretch's seed that picks its prime excerpt (never a real attempt)
+_BRANCH_DRAW = 1 << 17  # ... and, plus the branch, that seeds a branch of its last join window
 WARMUP_S = 1.0  # a fresh stream generates this much before its stretch, thrown away: it settles from the prime
 # (or from silence) into its own sound, so the join meets it as it will go on, not the excerpt it heard
 POOL_FILES = 4  # recordings a band's prime pool is taken from ...
@@ -438,6 +444,8 @@ class _Done:
     audio: np.ndarray | None = None  # the same as float32 samples, once checked
     carry: Carry | None = None  # where its stream stopped, when the next wave goes on with it
     overshoot: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))  # generated past its length
+    # other endings of the stretch, from where its stream branched to its end (uint8 levels, then audio)
+    endings: list[np.ndarray] = field(default_factory=list)
 
 
 class _TrackGenerator:
@@ -453,9 +461,12 @@ class _TrackGenerator:
         pool: np.ndarray | None,
         stats: GenerateStats,
         on_round: Callable[[float], None],
+        streams: int = 1,
+        branches: int = BRANCHES,
     ):
         self.sampler, self.cfg = sampler, sampler.cfg
         self.seed, self.temperature, self.stats, self.on_round = seed, temperature, stats, on_round
+        self.streams, self.branches = streams, branches
         self.prime = None if prime is None else self._levels(prime[len(prime) - self._prime_len(prime) :])
         self.pool = pool
 
@@ -494,18 +505,57 @@ class _TrackGenerator:
             warmups.append(warm)
         return Carry.cat(carries), warmups
 
+    def _branches(self, jobs: list[_Job]) -> int:
+        """Endings per join window for a batch of ``jobs``: as many as ``branches``, while the batch stays within
+        ``streams`` (the memory and speed a caller asked for: a batch full of stretches forks none)."""
+        tailed = sum(1 for j in jobs if j.stretch.tail)
+        return max(1, min(self.branches, 1 + (self.streams - len(jobs)) // tailed)) if tailed else 1
+
+    @staticmethod
+    def _fork_at(job: _Job, warmup: int, branches: int) -> int | None:
+        """After how many generated samples a stretch's stream branches: at the last round that starts before its
+        tail join window (None: no join after it, or no branches)."""
+        st = job.stretch
+        if branches < 2 or not st.tail:
+            return None
+        return max(0, (warmup + st.length - 2 * st.tail - len(job.prefix)) // ROUND * ROUND)
+
     def run(self, jobs: list[_Job]) -> list[_Done]:
-        """Generate the jobs as one batch, round by round; a stream leaves the batch when its stretch is done."""
+        """Generate the jobs as one batch, round by round; a stream leaves the batch when its stretch is done.
+        A stream with a join after it branches into a few streams (the same state, each its own draws; see
+        ``_branches``) for its last join window: the stitcher keeps the ending that meets the next stretch best."""
         carry, warmups = self._starts(jobs)
+        branches = self._branches(jobs)
         gens = [
             torch.Generator().manual_seed(_seed(self.seed, j.stretch.track, j.stretch.index, j.attempt)) for j in jobs
         ]
         need = [w + j.stretch.length - len(j.prefix) for w, j in zip(warmups, jobs)]
+        # per stream (the jobs' own first, then their branches as they fork)
         chunks: list[list[np.ndarray]] = [[] for _ in jobs]
         got = [0] * len(jobs)
+        fork = [self._fork_at(j, w, branches) for j, w in zip(jobs, warmups)]
+        owner = list(range(len(jobs)))
         active = list(range(len(jobs)))
         finals: dict[int, Carry] = {}
         while active:
+            extra = []
+            for row, r in enumerate(active):
+                if fork[r] is None or got[r] != fork[r]:
+                    continue
+                fork[r] = None
+                st, attempt = jobs[r].stretch, jobs[r].attempt
+                for b in range(1, branches):
+                    draw = _seed(self.seed, st.track, st.index, attempt, _BRANCH_DRAW + b)
+                    gens.append(torch.Generator().manual_seed(draw))
+                    chunks.append([])
+                    got.append(got[r])
+                    need.append(need[r])
+                    fork.append(None)
+                    owner.append(r)
+                    extra.append((row, len(gens) - 1))
+            if extra:
+                carry = carry.select(list(range(len(active))) + [row for row, _ in extra])
+                active += [s for _, s in extra]
             levels = self.sampler.run(ROUND, [gens[r] for r in active], self.temperature, carry=carry).numpy()
             self.stats.generated_samples += levels.size
             keep = []
@@ -514,9 +564,9 @@ class _TrackGenerator:
                 got[r] += ROUND
                 if got[r] < need[r]:
                     keep.append(row)
-                else:
+                elif r < len(jobs):  # a branch's state is never handed on
                     finals[r] = carry.select([row])
-            self.on_round(sum(min(g, n) / n * j.stretch.length for g, n, j in zip(got, need, jobs)))
+            self.on_round(sum(min(g, n) / n * j.stretch.length for g, n, j in zip(got, need, jobs)))  # jobs' own
             if len(keep) < len(active):
                 carry = carry.select(keep) if keep else carry
                 active = [active[row] for row in keep]
@@ -524,7 +574,10 @@ class _TrackGenerator:
         for r, job in enumerate(jobs):
             levels = np.concatenate([job.prefix, *chunks[r]])[warmups[r] :]
             n = job.stretch.length
-            done.append(_Done(levels[:n], carry=finals[r], overshoot=levels[n:]))
+            # a branch's chunks start where it forked: the same place in the stretch as the job's own at that round
+            start = len(job.prefix) + (self._fork_at(job, warmups[r], branches) or 0) - warmups[r]
+            endings = [np.concatenate(chunks[s])[: n - start] for s in range(len(jobs), len(gens)) if owner[s] == r]
+            done.append(_Done(levels[:n], carry=finals[r], overshoot=levels[n:], endings=endings))
         return done
 
     def checked(self, jobs: list[_Job]) -> list[_Done]:
@@ -536,9 +589,10 @@ class _TrackGenerator:
             batch = [dataclasses.replace(jobs[i], attempt=attempt) for i in todo]
             bad = []
             for i, result in zip(todo, self.run(batch)):
-                result.audio = dequantize(
-                    torch.from_numpy(result.levels.astype(np.int64)), cfg.q_levels, cfg.quantization
-                ).numpy()
+                result.audio, *result.endings = (
+                    dequantize(torch.from_numpy(x.astype(np.int64)), cfg.q_levels, cfg.quantization).numpy()
+                    for x in [result.levels, *result.endings]
+                )
                 results[i] = result
                 problem = segment_problem(result.levels, result.audio, cfg.q_levels, cfg.sample_rate)
                 if problem:
@@ -561,10 +615,13 @@ class _Stitcher:
 
     def __init__(self, cfg, stats: GenerateStats):
         self.cfg, self.stats = cfg, stats
-        self.pending: np.ndarray | None = None  # the previous stretch's audio over the coming join window
+        # the previous stretch's endings (its own, then its branches'), each reaching over the coming join window
+        self.pending: list[np.ndarray] = []
         self.sign = 1.0  # the current stream's polarity in the output
 
-    def add(self, st: Stretch, audio: np.ndarray) -> np.ndarray:
+    def add(self, st: Stretch, audio: np.ndarray, endings: Sequence[np.ndarray] = ()) -> np.ndarray:
+        """The next piece of the track: ``audio`` is the stretch's whole length (join windows included),
+        ``endings`` other versions of its last samples (branches), one of which may replace them."""
         cfg = self.cfg
         if st.index == 0:
             self.sign = 1.0
@@ -572,9 +629,12 @@ class _Stitcher:
         body = audio
         if st.head:
             window, body = audio[: 2 * st.head], audio[2 * st.head :]
-            before = self.pending
             fade = min(round(CROSSFADE_S * cfg.sample_rate), len(window))
-            c = join_point(before, window, cfg.sample_rate, fade)
+            # the ending that sounds most like the new stream somewhere in the window (the stream's own wins ties)
+            picks = [(*join_point(e[len(e) - len(window) :], window, cfg.sample_rate, fade), e) for e in self.pending]
+            c, _, ending = min(picks, key=lambda pick: pick[1])
+            parts.append(ending[: len(ending) - len(window)])
+            before = ending[len(ending) - len(window) :]
             # a held note in both streams at opposite phases would cancel in the fade; turned over (which no ear
             # hears), the new stream adds to the old one instead
             self.sign = -1.0 if float(np.dot(before[c : c + fade], window[c : c + fade])) < 0 else 1.0
@@ -584,7 +644,9 @@ class _Stitcher:
         if self.sign < 0:
             body = -body  # the stream goes on as it joined: a stretch that continues it too
         if st.tail:
-            body, self.pending = body[: len(body) - 2 * st.tail], body[len(body) - 2 * st.tail :]
+            cut = len(body) - max([2 * st.tail, *(len(e) for e in endings)])
+            body, own = body[:cut], body[cut:]
+            self.pending = [own, *(np.float32(self.sign) * e for e in endings)]
         parts.append(body)
         return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
 
@@ -603,6 +665,7 @@ def iter_tracks(
     min_stretch_s: float = MIN_STRETCH_S,
     max_stretch_s: float = MAX_STRETCH_S,
     group: int | None = None,
+    branches: int = BRANCHES,
     gate: Callable[[int], None] | None = None,
     stats: GenerateStats | None = None,
     progress: Progress | None = None,
@@ -613,7 +676,8 @@ def iter_tracks(
     ``prime`` (normalised mono audio at the model's rate, see ``load_prime``): the first track goes on from its
     end. ``pool`` (the same, e.g. the band's recordings): every other stretch first hears an excerpt of it,
     chosen by the seed; without a pool it first generates a round of warm-up, thrown away: no stretch starts from
-    silence. ``group`` tracks at a time share the streams (default: all).
+    silence. ``group`` tracks at a time share the streams (default: all). ``branches``: endings tried for each
+    join window where a batch has streams to spare (1: none).
     ``gate(track)`` is called before the first wave that generates any of that track (the renderer's permits).
     ``device``: auto, cpu, cuda[:N] (default: where ``model`` is, or auto for a folder). ``stats`` (optional)
     is filled in as it goes.
@@ -643,7 +707,7 @@ def iter_tracks(
         if progress:
             progress("generate", min(total, finished + owned), total)
 
-    generator = _TrackGenerator(BatchSampler(model), seed, temperature, prime, pool, stats, on_round)
+    generator = _TrackGenerator(BatchSampler(model), seed, temperature, prime, pool, stats, on_round, streams, branches)
     stitcher = _Stitcher(cfg, stats)
     gated = -1
     handover: _Done | None = None  # the last stretch of the wave before, when this wave's first goes on with it
@@ -659,7 +723,7 @@ def iter_tracks(
             results = generator.checked(jobs)
         handover = results[-1]
         for st, result in zip(wave, results):
-            piece = stitcher.add(st, result.audio)
+            piece = stitcher.add(st, result.audio, result.endings)
             finished += st.end - st.start
             stats.samples += len(piece)
             stats.wall_s = time.perf_counter() - start

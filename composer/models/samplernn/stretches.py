@@ -6,7 +6,9 @@ taken from one track or several (the songs of a render), so a track is cut into 
 
 Where one stretch ends and the next begins fresh (a join), both are generated over a shared window around the
 nominal boundary, and the crossfade, a musical length, is placed where in that window the two streams sound most
-alike (level and spectrum): a join heard at all is heard as a change of sound, and there the change is least. Where a
+alike (level and spectrum): a join heard at all is heard as a change of sound, and there the change is least. Where
+the batch has streams to spare, the old stretch's stream branches before the window into a few endings, and the
+one that meets the new stream best is kept (``composer.models.samplernn.generate.BRANCHES``). Where a
 track has more stretches than a batch holds, they run in waves, and a wave's first stretch continues the
 stream that ended the wave before it (no join there).
 """
@@ -86,15 +88,16 @@ def plan(
     return waves
 
 
-def join_point(before: np.ndarray, after: np.ndarray, rate: int, fade: int) -> int:
+def join_point(before: np.ndarray, after: np.ndarray, rate: int, fade: int) -> tuple[int, float]:
     """Where in a join window (``before`` and ``after`` are the two stretches' audio over it, equal lengths)
     the crossfade of ``fade`` samples should start: where the two sound most alike, by the distance between
-    their average log-mel spectra (level and shape) over the fade and a quarter second either side."""
+    their average log-mel spectra (level and shape, in dB) over the fade and a quarter second either side;
+    and that distance."""
     from composer.media.quality import HOP, log_mel
 
     n = len(before)
     if n <= fade:
-        return 0
+        return 0, 0.0
     a, b = log_mel(before, rate), log_mel(after, rate)
     frames = min(a.shape[1], b.shape[1])
     side, span = round(_ALIKE_SIDE_S * rate / HOP), max(1, round(fade / HOP))
@@ -107,7 +110,8 @@ def join_point(before: np.ndarray, after: np.ndarray, rate: int, fade: int) -> i
     distance = np.abs(level) + np.sqrt(np.mean((diff - level) ** 2, axis=0))
     # the centre wins ties: with nothing alike, the fade sits at the nominal boundary
     centre = np.abs(starts * HOP + fade / 2 - n / 2)
-    return int(starts[np.lexsort((centre, np.round(distance, 6)))[0]] * HOP)
+    best = np.lexsort((centre, np.round(distance, 6)))[0]
+    return int(starts[best] * HOP), float(distance[best])
 
 
 def crossfade(before: np.ndarray, after: np.ndarray) -> np.ndarray:
