@@ -292,11 +292,13 @@ def test_branched_endings_go_on_from_their_stream(tone_model, monkeypatch):
     wave = plan([2 * RATE], 2, RATE, min_stretch_s=1.0)[0]  # two stretches, one join; 8 streams to spare
     assert wave[0].tail and not wave[1].tail
 
-    def run(branches):
-        g = gen._TrackGenerator(
-            BatchSampler(model), 4, 0.9, None, None, GenerateStats(), lambda _: None, streams=8, branches=branches
+    def generator(streams, branches=gen.BRANCHES):
+        return gen._TrackGenerator(
+            BatchSampler(model), 4, 0.9, None, None, GenerateStats(), lambda _: None, streams, branches
         )
-        return g.checked([gen._Job(st) for st in wave])
+
+    def run(branches):
+        return generator(8, branches).checked([gen._Job(st) for st in wave])
 
     plain, branched = run(1), run(3)
     for p, b in zip(plain, branched):
@@ -308,14 +310,8 @@ def test_branched_endings_go_on_from_their_stream(tone_model, monkeypatch):
     start = len(own) - len(endings[0])
     assert start < len(own) - 2 * wave[0].tail  # forked before the window, on a round boundary
     # a batch with no stream to spare forks none: the caller's streams bound memory and time
-    full = gen._TrackGenerator(BatchSampler(model), 4, 0.9, None, None, GenerateStats(), lambda _: None, streams=2)
-    assert full._branches([gen._Job(st) for st in wave]) == 1
-    assert (
-        gen._TrackGenerator(
-            BatchSampler(model), 4, 0.9, None, None, GenerateStats(), lambda _: None, streams=3
-        )._branches([gen._Job(st) for st in wave])
-        == 2
-    )
+    jobs = [gen._Job(st) for st in wave]
+    assert generator(2)._branches(jobs) == 1 and generator(3)._branches(jobs) == 2
     step = np.abs(np.diff(own)).max()
     for e in endings:
         assert not np.array_equal(e, own[start:])  # its own draws

@@ -533,16 +533,15 @@ class _TrackGenerator:
         # per stream (the jobs' own first, then their branches as they fork)
         chunks: list[list[np.ndarray]] = [[] for _ in jobs]
         got = [0] * len(jobs)
-        fork = [self._fork_at(j, w, branches) for j, w in zip(jobs, warmups)]
-        owner = list(range(len(jobs)))
+        forks = [self._fork_at(j, w, branches) for j, w in zip(jobs, warmups)]
+        forked: list[list[int]] = [[] for _ in jobs]  # per job, its branches' streams
         active = list(range(len(jobs)))
         finals: dict[int, Carry] = {}
         while active:
             extra = []
             for row, r in enumerate(active):
-                if fork[r] is None or got[r] != fork[r]:
+                if r >= len(jobs) or got[r] != forks[r]:  # a job forks once: got passes its fork point once
                     continue
-                fork[r] = None
                 st, attempt = jobs[r].stretch, jobs[r].attempt
                 for b in range(1, branches):
                     draw = _seed(self.seed, st.track, st.index, attempt, _BRANCH_DRAW + b)
@@ -550,8 +549,7 @@ class _TrackGenerator:
                     chunks.append([])
                     got.append(got[r])
                     need.append(need[r])
-                    fork.append(None)
-                    owner.append(r)
+                    forked[r].append(len(gens) - 1)
                     extra.append((row, len(gens) - 1))
             if extra:
                 carry = carry.select(list(range(len(active))) + [row for row, _ in extra])
@@ -575,8 +573,8 @@ class _TrackGenerator:
             levels = np.concatenate([job.prefix, *chunks[r]])[warmups[r] :]
             n = job.stretch.length
             # a branch's chunks start where it forked: the same place in the stretch as the job's own at that round
-            start = len(job.prefix) + (self._fork_at(job, warmups[r], branches) or 0) - warmups[r]
-            endings = [np.concatenate(chunks[s])[: n - start] for s in range(len(jobs), len(gens)) if owner[s] == r]
+            start = len(job.prefix) + (forks[r] or 0) - warmups[r]
+            endings = [np.concatenate(chunks[s])[: n - start] for s in forked[r]]
             done.append(_Done(levels[:n], carry=finals[r], overshoot=levels[n:], endings=endings))
         return done
 
